@@ -1,0 +1,310 @@
+"""``mathgrpo train``: build everything from a recipe, check it, run TRL's GRPOTrainer, resume.
+
+Usage: ``mathgrpo train --config recipes/qwen2.5-math-1.5b/seed.yaml [--learning_rate 2e-6 ...]``
+
+Order matters: every check that can fail on the config alone runs before a model is loaded,
+so a recipe that cannot work costs seconds, not a model download.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from mathgrpo.config import ScriptArguments, parse_train_args
+from mathgrpo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "mathgrpo_run.json"  # what eval/report read back: template, data stats, rewards
+
+
+def check_config(script_args: ScriptArguments, args, model_args) -> None:
+    """Checks that need no model and no data. Each failure is one line naming the field."""
+    from mathgrpo.rewards import REWARDS
+    from mathgrpo.templates import get_template
+
+    get_template(script_args.template)
+    unknown = [name for name in script_args.reward_funcs if name not in REWARDS]
+    if unknown:
+        raise UserError(
+            f"unknown reward {unknown[0]!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}"
+        )
+    if args.reward_weights is not None and len(args.reward_weights) != len(script_args.reward_funcs):
+        raise UserError(
+            f"reward_weights has {len(args.reward_weights)} values but reward_funcs has "
+            f"{len(script_args.reward_funcs)} ({', '.join(script_args.reward_funcs)}); give one weight each"
+        )
+    if args.generation_batch_size % args.num_generations != 0:  # TRL checks too; keep ours explicit
+        raise UserError(
+            f"generation batch {args.generation_batch_size} (per_device_train_batch_size x processes x "
+            f"steps_per_generation) is not divisible by num_generations={args.num_generations}; "
+            "change one of them"
+        )
+    if args.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise UserError("use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false")
+    if script_args.language not in ("all", "en", "zh"):
+        raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
+    if not model_args.model_name_or_path:
+        raise UserError("model_name_or_path is not set; give a hub name, a local folder or a .gguf file")
+
+
+def model_context_length(model_path: str, script_args: ScriptArguments, model_args) -> int | None:
+    """The model's context in tokens, read from its config alone (no weights loaded)."""
+    if script_args.model_context_length:
+        return script_args.model_context_length
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(
+        model_path, revision=model_args.model_revision, trust_remote_code=model_args.trust_remote_code
+    )
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return getattr(config, "max_position_embeddings", None)
+
+
+def check_context(script_args: ScriptArguments, args, context: int | None) -> None:
+    prompt_limit = script_args.max_prompt_length or 0
+    if context is not None and prompt_limit + args.max_completion_length > context:
+        raise UserError(
+            f"max_prompt_length {prompt_limit} + max_completion_length {args.max_completion_length} = "
+            f"{prompt_limit + args.max_completion_length} tokens exceeds the model's context of {context}; "
+            "lower one of them"
+        )
+    if args.use_vllm and args.vllm_max_model_length and prompt_limit + args.max_completion_length > args.vllm_max_model_length:
+        raise UserError(
+            f"max_prompt_length + max_completion_length exceeds vllm_max_model_length={args.vllm_max_model_length}; raise it"
+        )
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest ``checkpoint-N`` whose ``trainer_state.json`` (written last by Trainer) parses.
+
+    A checkpoint interrupted mid-save is moved aside as ``incomplete-checkpoint-N`` so that
+    neither this resume nor Trainer's rotation ever takes it for a finished one."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    steps = sorted(
+        (int(p.name.split("-")[1]), p)
+        for p in root.glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit()
+    )
+    for _, path in reversed(steps):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            aside = path.with_name("incomplete-" + path.name)
+            log.warning("checkpoint %s is incomplete (interrupted save); moved aside to %s", path, aside.name)
+            if aside.exists():
+                shutil.rmtree(aside)
+            os.replace(path, aside)
+    return None
+
+
+def resolve_resume(script_args: ScriptArguments, args) -> str | None:
+    wanted = args.resume_from_checkpoint
+    if script_args.resume or (isinstance(wanted, str) and wanted.lower() in ("auto", "true", "last")):
+        found = last_complete_checkpoint(args.output_dir)
+        if found is None:
+            log.warning("resume asked but no complete checkpoint in %s: starting from scratch", args.output_dir)
+        return found
+    if wanted:
+        if not Path(wanted).is_dir():
+            raise UserError(f"resume_from_checkpoint {wanted} is not a folder; give a checkpoint-N folder or 'auto'")
+        return wanted
+    if last_complete_checkpoint(args.output_dir):
+        log.warning(
+            "%s already holds checkpoints; this run starts over (use --resume to continue)", args.output_dir
+        )
+    return None
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def hide_hub_token(args) -> None:
+    """Trainer pickles its arguments into every checkpoint (training_args.bin). A token set in
+    the recipe moves to the environment (where huggingface_hub reads it) so it is never written."""
+    token = getattr(args, "hub_token", None)
+    if token:
+        os.environ.setdefault("HF_TOKEN", token)
+        args.hub_token = None
+
+
+def build_datasets(script_args: ScriptArguments, tokenizer, template):
+    from mathgrpo.data import add_prompts, load_problems
+
+    dataset, stats = load_problems(
+        script_args.dataset_name,
+        split=script_args.dataset_split,
+        config_name=script_args.dataset_config,
+        problem_field=script_args.problem_field,
+        answer_field=script_args.answer_field,
+        language=script_args.language,
+        dedup=script_args.dedup,
+        limit=script_args.max_train_samples,
+    )
+    dataset, too_long = add_prompts(dataset, tokenizer, template, script_args.max_prompt_length)
+    stats.too_long, stats.rows_out = too_long, len(dataset)
+    log.info("data: %s", stats.summary())
+    if len(dataset) == 0:
+        raise UserError(f"no training rows left from {script_args.dataset_name} ({stats.summary()})")
+    eval_dataset = None
+    if script_args.eval_benchmark:
+        from mathgrpo.benchmarks import load_benchmark
+
+        eval_dataset = load_benchmark(
+            script_args.eval_benchmark, data_dir=script_args.eval_data_dir, limit=script_args.eval_limit
+        )
+        eval_dataset, _ = add_prompts(eval_dataset, tokenizer, template, None)
+    return dataset, eval_dataset, stats
+
+
+def load_policy(model_path: str, model_args, args, tokenizer):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from mathgrpo.models import apply_stop_tokens
+
+    dtype = model_args.dtype
+    if dtype in (None, "auto"):
+        dtype = "bfloat16" if args.bf16 else "auto"
+    kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=model_args.trust_remote_code,  # off unless the user turns it on
+        dtype=dtype if dtype == "auto" else getattr(torch, dtype),
+    )
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    stops = apply_stop_tokens(model, tokenizer)
+    log.info("generation stops at token ids %s", stops)
+    return model, stops
+
+
+def run(script_args: ScriptArguments, args, model_args):
+    """Train; returns the GRPOTrainer (after saving the final model)."""
+    from trl import GRPOTrainer, get_peft_config
+
+    from mathgrpo.models import load_tokenizer, resolve_model
+    from mathgrpo.rewards import build_reward_funcs
+    from mathgrpo.templates import get_template
+
+    started = time.time()
+    check_config(script_args, args, model_args)
+    hide_hub_token(args)
+    model_path = resolve_model(model_args.model_name_or_path)
+    check_context(script_args, args, model_context_length(model_path, script_args, model_args))
+    resume_from = resolve_resume(script_args, args)
+
+    template = get_template(script_args.template)
+    tokenizer = load_tokenizer(
+        model_path, trust_remote_code=model_args.trust_remote_code, revision=model_args.model_revision
+    )
+    train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
+    rewards = build_reward_funcs(
+        script_args.reward_funcs,
+        max_completion_length=args.max_completion_length,
+        overlong_buffer=script_args.overlong_buffer,
+        overlong_penalty=script_args.overlong_penalty,
+    )
+    model, stops = load_policy(model_path, model_args, args, tokenizer)
+    if args.use_vllm:
+        # vLLM reads stop tokens from its sampling params, not from model.generation_config.
+        args.generation_kwargs = {"stop_token_ids": stops, **(args.generation_kwargs or {})}
+
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run_info = {
+        "model": model_args.model_name_or_path,
+        "template": script_args.template,
+        "dataset": script_args.dataset_name,
+        "data_stats": stats.to_dict(),
+        "reward_funcs": script_args.reward_funcs,
+        "reward_weights": args.reward_weights or [1.0] * len(script_args.reward_funcs),
+        "stop_token_ids": stops,
+        "script_args": {k: v for k, v in vars(script_args).items()},
+        "hardware": hardware_summary(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "finished": False,
+    }
+    if args.should_save:
+        write_json_atomic(out / RUN_FILE, run_info)
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    if resume_from:
+        log.info("resuming from %s", resume_from)
+    trainer.train(resume_from_checkpoint=resume_from)
+    save_final(trainer, out)
+    run_info.update(
+        finished=True,
+        global_step=trainer.state.global_step,
+        wall_seconds=round(time.time() - started, 1),
+        ended=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    if args.should_save:
+        write_json_atomic(out / RUN_FILE, run_info)
+        after_training(out)
+    return trainer
+
+
+def save_final(trainer, out: Path) -> None:
+    """Save model + tokenizer (safetensors) into a staging folder, then move each file into
+    place, so an interruption never leaves a half-written model where a finished one is expected."""
+    stage = out / ".final-tmp"
+    if stage.exists():
+        shutil.rmtree(stage)
+    trainer.save_model(str(stage))
+    if trainer.args.should_save:
+        for item in stage.iterdir():
+            os.replace(item, out / item.name)
+        shutil.rmtree(stage, ignore_errors=True)
+    log.info("final model saved in %s", out)
+
+
+def after_training(out: Path) -> None:
+    """Model card and plots for the finished run (report imports nothing from training)."""
+    try:
+        from mathgrpo.report import write_model_card
+    except ImportError:  # report module not present in this build
+        return
+    try:
+        write_model_card(out)
+    except Exception as err:  # a failed card must never cost the trained model
+        log.warning("could not write the model card: %s", err)
+
+
+def hardware_summary() -> dict:
+    import torch
+
+    info = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
+            "cpu_count": os.cpu_count()}  # fmt: skip
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    script_args, args, model_args = parse_train_args(argv)
+    run(script_args, args, model_args)
+    return 0
