@@ -25,8 +25,9 @@ class Template:
     name: str
     description: str
     system: str | None
-    user: str  # format string with {problem}
-    plain: str  # format string with {problem}, for tokenizers without a chat template
+    # `{problem}` is substituted literally (not str.format: templates and problems hold braces)
+    user: str
+    plain: str  # for tokenizers without a chat template
     prefill: str = ""  # text the assistant turn starts with (e.g. "<think>")
     force_plain: bool = False  # always render `plain`, even when a chat template exists
 
@@ -34,11 +35,11 @@ class Template:
         """Render ``problem`` into the exact prompt text the model sees."""
         chat_template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
         if self.force_plain or not chat_template:
-            return self.plain.format(problem=problem)
+            return self.plain.replace("{problem}", problem)
         messages = []
         if self.system:
             messages.append({"role": "system", "content": self.system})
-        messages.append({"role": "user", "content": self.user.format(problem=problem)})
+        messages.append({"role": "user", "content": self.user.replace("{problem}", problem)})
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text + self.prefill
 
@@ -74,7 +75,7 @@ R1_PLAIN = (
     "provides the User with the answer. The reasoning process is enclosed within <think> "
     "</think> and answer is enclosed within <answer> </answer> tags, respectively, i.e., "
     "<think> reasoning process here </think> <answer> answer here </answer>. "
-    "Put the final answer within \\boxed{{}}.\nUser: {problem}\nAssistant: <think>"
+    "Put the final answer within \\boxed{}.\nUser: {problem}\nAssistant: <think>"
 )
 
 TEMPLATES: dict[str, Template] = {

@@ -1,0 +1,53 @@
+"""Every template renders, with and without a chat template, and says what it puts in the prompt."""
+
+import pytest
+
+from mathgrpo.errors import UserError
+from mathgrpo.templates import BOXED_INSTRUCTION, TEMPLATES, get_template
+
+PROBLEM = "What is $3+4$?"
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_template_contains_the_problem(name, qwen_tokenizer):
+    text = get_template(name).render(PROBLEM, qwen_tokenizer)
+    assert PROBLEM in text
+    assert get_template(name).render(PROBLEM, None).count(PROBLEM) == 1
+
+
+def test_think_boxed_with_chat_template(qwen_tokenizer):
+    text = get_template("think_boxed").render(PROBLEM, qwen_tokenizer)
+    assert text.startswith("<|im_start|>system\n")
+    assert "<think>" in text and "\\boxed{}" in text
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_think_boxed_without_chat_template():
+    text = get_template("think_boxed").render(PROBLEM, None)
+    assert "<|im_start|>" not in text and "<think>" in text and text.endswith("Solution: ")
+
+
+def test_qwen_math_is_the_same_chatml_with_or_without_template(qwen_tokenizer):
+    # Qwen2.5-Math's harness writes ChatML even for base models: both paths agree exactly.
+    with_template = get_template("qwen_math").render(PROBLEM, qwen_tokenizer)
+    without = get_template("qwen_math").render(PROBLEM, None)
+    assert with_template == without
+    assert BOXED_INSTRUCTION in without
+
+
+def test_r1_is_raw_and_opens_think(qwen_tokenizer):
+    r1 = get_template("r1")
+    text = r1.render(PROBLEM, qwen_tokenizer)
+    assert text.endswith("Assistant: <think>") and "<|im_start|>" not in text
+    assert "\\boxed{}" in text
+    assert r1.prompt_opens_think and not get_template("think_boxed").prompt_opens_think
+
+
+def test_none_is_bare_problem_without_chat_template(qwen_tokenizer):
+    assert get_template("none").render(PROBLEM, None) == PROBLEM
+    assert get_template("none").render(PROBLEM, qwen_tokenizer).endswith("<|im_start|>assistant\n")
+
+
+def test_unknown_template_is_one_line_error():
+    with pytest.raises(UserError, match="unknown template 'cot'.*think_boxed"):
+        get_template("cot")
