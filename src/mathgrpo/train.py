@@ -56,14 +56,14 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
         raise UserError("model_name_or_path is not set; give a hub name, a local folder or a .gguf file")
 
 
-def model_context_length(model_path: str, script_args: ScriptArguments, model_args) -> int | None:
+def model_context_length(model_path: str, script_args: ScriptArguments, args, model_args) -> int | None:
     """The model's context in tokens, read from its config alone (no weights loaded)."""
     if script_args.model_context_length:
         return script_args.model_context_length
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(
-        model_path, revision=model_args.model_revision, trust_remote_code=model_args.trust_remote_code
+        model_path, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
     )
     config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return getattr(config, "max_position_embeddings", None)
@@ -182,7 +182,7 @@ def load_policy(model_path: str, model_args, args, tokenizer):
         dtype = "bfloat16" if args.bf16 else "auto"
     kwargs = dict(
         revision=model_args.model_revision,
-        trust_remote_code=model_args.trust_remote_code,  # off unless the user turns it on
+        trust_remote_code=args.trust_remote_code,  # off unless the user turns it on
         dtype=dtype if dtype == "auto" else getattr(torch, dtype),
     )
     if model_args.attn_implementation:
@@ -205,12 +205,12 @@ def run(script_args: ScriptArguments, args, model_args):
     check_config(script_args, args, model_args)
     hide_hub_token(args)
     model_path = resolve_model(model_args.model_name_or_path)
-    check_context(script_args, args, model_context_length(model_path, script_args, model_args))
+    check_context(script_args, args, model_context_length(model_path, script_args, args, model_args))
     resume_from = resolve_resume(script_args, args)
 
     template = get_template(script_args.template)
     tokenizer = load_tokenizer(
-        model_path, trust_remote_code=model_args.trust_remote_code, revision=model_args.model_revision
+        model_path, trust_remote_code=args.trust_remote_code, revision=model_args.model_revision
     )
     train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
     rewards = build_reward_funcs(
@@ -218,6 +218,7 @@ def run(script_args: ScriptArguments, args, model_args):
         max_completion_length=args.max_completion_length,
         overlong_buffer=script_args.overlong_buffer,
         overlong_penalty=script_args.overlong_penalty,
+        think_in_prompt=template.prompt_opens_think,
     )
     model, stops = load_policy(model_path, model_args, args, tokenizer)
     if args.use_vllm:

@@ -1,0 +1,111 @@
+"""Every recipe parses; every config that cannot work stops with one line before a model loads."""
+
+from pathlib import Path
+
+import pytest
+
+from mathgrpo.cli import main as cli_main
+from mathgrpo.config import parse_train_args
+from mathgrpo.errors import UserError
+from mathgrpo.train import check_config
+
+REPO = Path(__file__).resolve().parents[1]
+# recipes/accelerate/ holds `accelerate launch` configs, not training recipes.
+RECIPES = sorted(p for p in (REPO / "recipes").rglob("*.yaml") if "accelerate" not in p.parts)
+
+
+def cpu_args():
+    # GPU recipes ask for bf16, which TrainingArguments only accepts on CPU with use_cpu.
+    import torch
+
+    return [] if torch.cuda.is_available() else ["--use_cpu", "true"]
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO / "recipes")) for p in RECIPES])
+def test_every_recipe_parses_and_passes_static_checks(recipe):
+    import importlib.util
+
+    script_args, args, model_args = parse_train_args(["--config", str(recipe), *cpu_args()])
+    assert model_args.model_name_or_path and script_args.dataset_name
+    if args.use_vllm and importlib.util.find_spec("vllm") is None:
+        args.use_vllm = False  # the vLLM check itself is tested below
+    check_config(script_args, args, model_args)
+
+
+def test_seed_recipe_is_the_original_setup():
+    s, a, m = parse_train_args(["--config", str(REPO / "recipes/qwen2.5-math-1.5b/seed.yaml"), *cpu_args()])
+    assert m.model_name_or_path == "Qwen/Qwen2.5-Math-1.5B"
+    assert s.dataset_name == "BytedTsinghua-SIA/DAPO-Math-17k"
+    assert (a.num_train_epochs, a.per_device_train_batch_size, a.gradient_accumulation_steps) == (1, 2, 4)
+    assert (a.learning_rate, a.num_generations, a.max_completion_length) == (1e-6, 8, 2048)
+    assert s.max_prompt_length == 512 and a.use_vllm is False and a.bf16 is True
+    assert a.output_dir == "output/qwen-math-grpo"
+    assert s.reward_funcs == ["accuracy", "format"] and a.reward_weights == [1.0, 0.5]
+
+
+def test_command_line_overrides_recipe():
+    s, a, _ = parse_train_args(
+        ["--config", str(REPO / "recipes/demo/smollm2-cpu.yaml"), "--learning_rate", "3e-6", "--template", "r1"]
+    )
+    assert a.learning_rate == 3e-6 and s.template == "r1"
+
+
+def demo(*extra):
+    return ["train", "--config", str(REPO / "recipes/demo/smollm2-cpu.yaml"), *extra]
+
+
+def one_line_error(capsys, argv, pattern):
+    import re
+
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    assert re.search(pattern, err), err
+
+
+def test_batch_not_divisible_by_generations(capsys):
+    one_line_error(
+        capsys,
+        demo("--per_device_train_batch_size", "3", "--num_generations", "2"),
+        r"generation_batch_size \(3\) must be divisible by num_generations \(2\)",
+    )
+
+
+def test_unknown_template_and_reward(capsys):
+    one_line_error(capsys, demo("--template", "chain"), r"unknown template 'chain'")
+    one_line_error(capsys, demo("--reward_funcs", "accuracy", "vibes", "--reward_weights", "1", "1"), r"unknown reward 'vibes'")
+
+
+def test_reward_weights_must_match(capsys):
+    one_line_error(capsys, demo("--reward_weights", "1.0"), r"reward_weights has 1 values but reward_funcs has 2")
+
+
+def test_vllm_without_vllm_installed(capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    one_line_error(capsys, demo("--use_vllm", "true"), r"vLLM is not installed")
+
+
+def test_prompt_plus_completion_beyond_context(capsys, tiny_qwen_dir, tmp_path):
+    # The tiny model has a 1024-token context: 256 + 900 does not fit. No weights are loaded
+    # for this check (only config.json), and no data either.
+    one_line_error(
+        capsys,
+        demo("--model_name_or_path", str(tiny_qwen_dir), "--max_completion_length", "900",
+             "--output_dir", str(tmp_path / "out")),
+        r"256 \+ max_completion_length 900 = 1156 tokens exceeds the model's context of 1024",
+    )  # fmt: skip
+
+
+def test_qwen_math_context_4096_check():
+    from mathgrpo.train import check_context
+
+    s, a, _ = parse_train_args(
+        ["--config", str(REPO / "recipes/qwen2.5-math-1.5b/seed.yaml"), "--max_completion_length", "3700", *cpu_args()]
+    )
+    with pytest.raises(UserError, match="exceeds the model's context of 4096"):
+        check_context(s, a, 4096)
+    s.max_prompt_length = 396
+    check_context(s, a, 4096)  # 396 + 3700 = 4096 fits exactly
