@@ -1,0 +1,214 @@
+"""The grader: fast exact paths first, math-verify (in bounded workers) for everything else.
+
+Usage: ``grader = Grader(); grader.grade_answer("\\frac{14}{3}", "\\frac{14}{3}")  # True``
+
+Order of the paths, cheapest first:
+1. integer gold (every DAPO-Math-17k answer, AIME's ``025``): a plain-number prediction is compared
+   as an exact ``int``/``Fraction``; anything else goes to math-verify in exact-integer mode
+   (sympy ``Integer`` equality, any float in the prediction is "not equal");
+2. other golds: identical canonical strings, or equal exact numbers, are equal;
+3. math-verify on the gold wrapped in ``$...$`` and the prediction, in a worker process with a
+   hard deadline. A comparison that times out is not proven equal: False, and counted.
+A gold that is empty, over-long, malformed (unbalanced braces) or that math-verify cannot parse
+is ungradeable: None, counted, logged once per gold -- never True.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+
+from mathgrpo.grading import normalize as N
+from mathgrpo.grading.extract import completion_text, extract_boxed
+from mathgrpo.grading.pool import OK, TIMEOUT, WorkerPool
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 1000  # longer answers are not parsed: no competition answer is this long
+TIME_LIMIT_S = 1.5  # per math-verify call; leaves headroom under the 2 s promise per completion
+
+
+@dataclass
+class GradingStats:
+    """What the grader did since it was made; ``ungradeable_gold`` and ``timeouts`` are the alarms."""
+
+    calls: int = 0
+    no_box: int = 0
+    integer_path: int = 0
+    exact_path: int = 0
+    math_verify: int = 0
+    timeouts: int = 0
+    worker_errors: int = 0
+    too_long: int = 0
+    too_complex: int = 0
+    ungradeable_gold: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class Gold:
+    raw: str  # what math-verify sees
+    canonical: str
+    integer: int | None
+    number: Fraction | None
+
+
+def gold_text(gold) -> str | None:
+    """A gold answer as text: strings, ints and floats (AMC stores ``27.0``); lists of one item."""
+    if isinstance(gold, (list, tuple)) and len(gold) == 1:
+        gold = gold[0]
+    if isinstance(gold, bool) or gold is None:
+        return None
+    if isinstance(gold, int):
+        return str(gold)
+    if isinstance(gold, float):
+        return repr(gold) if gold == gold and abs(gold) != float("inf") else None
+    return gold if isinstance(gold, str) else None
+
+
+def _mv_text(s: str) -> str:
+    """What math-verify gets: no dollars (we wrap in our own) and no control characters."""
+    return N.basic_clean(N.unwrap_boxed(s))
+
+
+class Grader:
+    """One checker for rewards and evaluation. Thread-safe; one per process is plenty."""
+
+    def __init__(self, time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_ANSWER_CHARS,
+                 workers: int = 2, cache_size: int = 1 << 16) -> None:
+        self.time_limit = time_limit
+        self.max_chars = max_chars
+        self.stats = GradingStats()
+        self.pool = WorkerPool(size=workers)
+        self._bad_golds: set[str] = set()  # golds math-verify could not parse
+        self._logged: set[str] = set()
+        self._lock = threading.Lock()
+        self._gold = functools.lru_cache(maxsize=cache_size)(self._parse_gold)
+        self._compare = functools.lru_cache(maxsize=cache_size)(self._compare_uncached)
+        self._equivalent = functools.lru_cache(maxsize=cache_size)(self._equivalent_uncached)
+
+    # -- golds -----------------------------------------------------------------------------
+    def _parse_gold(self, text: str) -> Gold | None:
+        raw = N.unwrap_boxed(text.strip())
+        if not raw or len(raw) > self.max_chars or not N.balanced(raw):
+            return None
+        canonical = N.canonical(raw)
+        if not any(c.isalnum() for c in canonical):
+            return None
+        number = N.exact_number(raw)
+        integer = number.numerator if number is not None and number.denominator == 1 else None
+        return Gold(_mv_text(raw), canonical, integer, number)
+
+    def gold(self, gold) -> Gold | None:
+        """The parsed gold, or None (and counted, logged once) when it cannot be graded."""
+        text = gold_text(gold)
+        parsed = self._gold(text) if text is not None else None
+        if parsed is None or parsed.raw in self._bad_golds:
+            self._ungradeable(text)
+            return None
+        return parsed
+
+    def _ungradeable(self, text: str | None) -> None:
+        self.stats.add("ungradeable_gold")
+        key = repr(text)[:200]
+        with self._lock:
+            new = key not in self._logged
+            if new and len(self._logged) < 100_000:
+                self._logged.add(key)
+        if new:
+            logger.warning("ungradeable gold answer %s: scored None (left out), never correct", key)
+
+    # -- comparing -------------------------------------------------------------------------
+    def grade(self, completion, gold) -> bool | None:
+        """Grade a completion's last boxed answer against the gold."""
+        return self.grade_answer(extract_boxed(completion_text(completion)), gold)
+
+    def grade_answer(self, pred: str | None, gold) -> bool | None:
+        """Grade an already extracted answer (None = no answer) against the gold."""
+        self.stats.add("calls")
+        parsed = self.gold(gold)
+        if parsed is None:
+            return None
+        if pred is None or not pred.strip():
+            self.stats.add("no_box")
+            return False
+        if len(pred) > self.max_chars:
+            self.stats.add("too_long")
+            return False
+        verdict = self._compare(pred, parsed)
+        if verdict is None:  # math-verify could not parse the gold: so for every later call too
+            self._bad_golds.add(parsed.raw)
+            self._ungradeable(gold_text(gold))
+        return verdict
+
+    def _compare_uncached(self, pred: str, gold: Gold) -> bool | None:
+        number = N.exact_number(pred)
+        if gold.integer is not None:
+            if number is not None:
+                self.stats.add("integer_path")
+                return number == gold.integer
+        else:
+            if N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
+                self.stats.add("exact_path")
+                return True
+        mv_pred = _mv_text(pred)
+        if N.too_complex(mv_pred):
+            self.stats.add("too_complex")
+            return False
+        gold_int = str(gold.integer) if gold.integer is not None else None
+        return self._call("equal", (gold.raw, mv_pred, gold_int))
+
+    def _call(self, op: str, args: tuple):
+        self.stats.add("math_verify")
+        status, value = self.pool.call(op, args, timeout=self.time_limit)
+        if status == OK:
+            return value
+        if status == TIMEOUT:
+            self.stats.add("timeouts")
+            logger.warning("math-verify took over %.1fs on %.80r: counted as not equal", self.time_limit, args)
+        else:
+            self.stats.add("worker_errors")
+            logger.debug("grading worker error %s", value)
+        return False
+
+    def equivalent(self, a: str | None, b: str | None) -> bool:
+        """Symmetric equivalence of two extracted answers (majority voting groups with this)."""
+        if not isinstance(a, str) or not isinstance(b, str) or not a.strip() or not b.strip():
+            return False
+        if a == b:
+            return True
+        if len(a) > self.max_chars or len(b) > self.max_chars:
+            return False
+        key = (a, b) if a <= b else (b, a)  # one cache entry and one verdict for both orders
+        return self._equivalent(*key)
+
+    def _equivalent_uncached(self, a: str, b: str) -> bool:
+        ca, cb = N.canonical(a), N.canonical(b)
+        if ca == cb:
+            return bool(ca)
+        na, nb = N.exact_number(a), N.exact_number(b)
+        if na is not None and nb is not None:
+            return na == nb
+        ma, mb = _mv_text(a), _mv_text(b)
+        if N.too_complex(ma) or N.too_complex(mb):
+            self.stats.add("too_complex")
+            return False
+        return bool(self._call("equivalent", (ma, mb)))
+
+    def warm_up(self, timeout: float | None = None) -> bool:
+        """Start the math-verify workers and wait for one (do this before timing-sensitive work)."""
+        return self.pool.warm_up(timeout)
+
+    def close(self) -> None:
+        self.pool.close()

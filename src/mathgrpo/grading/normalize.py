@@ -1,0 +1,192 @@
+"""Pure-Python answer normalisation: canonical strings and exact numbers, never floats.
+
+Usage: ``exact_number("1{,}000 \\text{ cm}") == Fraction(1000)``; ``canonical("\\dfrac{1}{2}") == "\\frac{1}{2}"``
+
+Every function here runs in linear time on its input (no nested quantifiers in any regex), and
+callers cap the input length first, so nothing here can hang. Integers are compared as Python
+ints and decimals as ``Fraction``s: a 23-digit DAPO gold is never rounded through a float.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNICODE = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " "})
+_SPACING = re.compile(r"\\[!,:;> ]|\\q?quad(?![a-zA-Z])|~")
+_SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])")
+_STYLE = re.compile(r"\\(?:displaystyle|textstyle)(?![a-zA-Z])")
+_FRAC = re.compile(r"\\[dt]frac(?![a-zA-Z])")
+_TEXT_WRAP = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_SPACES = re.compile(r"\s+")
+# A space matters only between two word characters (`\pi r`, `1 000`); elsewhere drop it.
+_LOOSE_SPACE = re.compile(r"(?<=\W) | (?=\W)")
+
+# Decorations that do not change an answer's value. Each is anchored at the start or the end.
+_UNIT_TEXT = re.compile(
+    r"(?<=[\d}.])\s*\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?[23]\}?)?$"
+)
+_UNIT_WORD = re.compile(
+    r"(?<=[\d\s])(?:square |sq\.? |cubic )?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|feet|foot|ft|"
+    r"yards?|miles?|degrees?|dollars?|cents?|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+    r"ways?|people|persons?|students?|times|points?|grams?|kg|pounds?|lbs?|mph|percent)\.?(?:\^\{?[23]\}?)?$",
+    re.IGNORECASE,
+)
+_DEGREE = re.compile(r"(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|°)$")
+_PERCENT = re.compile(r"\\?%$")
+_ASSIGN = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*=(?!=)")
+
+_DECIMAL = re.compile(r"^([+-]?)(\d{1,3}(?:[, ]\d{3})+|\d*)(?:\.(\d*))?$")
+_FRACTION = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$")
+_FRACTION_SHORT = re.compile(r"^([+-]?)\\frac(\d)(\d)$")
+_SLASH = re.compile(r"^([+-]?)(\d+)/(\d+)$")
+
+
+def _wrapping_braces(s: str) -> bool:
+    """True when the first ``{`` closes at the very end: ``{5}`` but not ``{1}{2}``."""
+    if len(s) < 2 or s[0] != "{" or s[-1] != "}":
+        return False
+    depth = 0
+    for i, c in enumerate(s):
+        depth += (c == "{") - (c == "}")
+        if depth == 0:
+            return i == len(s) - 1
+    return False
+
+
+def unwrap_boxed(s: str) -> str:
+    """``\\boxed{X}`` -> ``X`` when the whole string is one box (some golds keep theirs)."""
+    t = s.strip()
+    for cmd in ("\\boxed", "\\fbox"):
+        if t.startswith(cmd) and _wrapping_braces(t[len(cmd) :].lstrip()):
+            return t[len(cmd) :].lstrip()[1:-1].strip()
+    return s
+
+
+def basic_clean(s: str) -> str:
+    """Meaning-preserving clean-up shared by every path: control characters, dollars, spacing."""
+    s = _CTRL.sub(" ", s.translate(_UNICODE))
+    s = s.replace("\\$", "").replace("$", "")
+    s = _SPACING.sub(" ", s)
+    s = _SIZING.sub("", s)
+    s = _STYLE.sub("", s)
+    s = _FRAC.sub(r"\\frac", s)
+    s = s.replace("{,}", ",").replace("\\%", "%")
+    return _SPACES.sub(" ", s).strip()
+
+
+def canonical(s: str) -> str:
+    """A canonical spelling: two answers with the same canonical string are the same answer."""
+    s = _TEXT_WRAP.sub(r"\1", basic_clean(unwrap_boxed(s)))
+    s = _LOOSE_SPACE.sub("", _SPACES.sub(" ", s).strip())
+    while _wrapping_braces(s):
+        s = s[1:-1]
+    return s.rstrip(".").strip()
+
+
+def strip_decorations(s: str) -> str:
+    """Drop what does not change a number's value: ``x =``, units, ``^\\circ``, ``\\%``, a final period."""
+    s = basic_clean(unwrap_boxed(s))
+    for _ in range(3):  # `5\text{ cm}^2.` peels in a few rounds; the bound keeps it linear
+        before = s
+        s = s.rstrip(". ").strip()
+        s = _UNIT_TEXT.sub("", s).strip()
+        s = _UNIT_WORD.sub("", s).strip()
+        s = _DEGREE.sub("", s).strip()
+        s = _PERCENT.sub("", s).strip()
+        if s == before:
+            break
+    s = _ASSIGN.sub("", s, count=1).strip()
+    s = _TEXT_WRAP.sub(r"\1", s).strip()
+    while _wrapping_braces(s):
+        s = s[1:-1].strip()
+    return s
+
+
+def exact_number(s: str) -> Fraction | None:
+    """The exact value of a plain number (integer, decimal, ``\\frac{a}{b}``, ``a/b``), else None.
+
+    ``1,000``, ``1{,}000``, ``025``, ``5.0``, ``-7``, ``x = 5``, ``90^\\circ``, ``12 \\text{ cm}`` all
+    qualify; ``2^{10}`` or ``\\sqrt{4}`` do not (math-verify decides those, exactly).
+    """
+    t = _LOOSE_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
+    m = _DECIMAL.match(t)
+    if m:
+        sign, whole, frac = m.groups()
+        whole = whole.replace(",", "").replace(" ", "")
+        if not whole and not frac:
+            return None
+        value = Fraction(int(whole or "0"))
+        if frac:
+            value += Fraction(int(frac), 10 ** len(frac))
+        return -value if sign == "-" else value
+    m = _FRACTION.match(t) or _FRACTION_SHORT.match(t) or _SLASH.match(t)
+    if m:
+        sign, num, den = m.groups()
+        if int(den) == 0:
+            return None
+        value = Fraction(int(num), int(den))
+        return -value if sign == "-" else value
+    return None
+
+
+def exact_integer(s: str) -> int | None:
+    """The integer a plain-number answer denotes (``025`` -> 25, ``5.0`` -> 5), else None."""
+    value = exact_number(s)
+    return value.numerator if value is not None and value.denominator == 1 else None
+
+
+def balanced(s: str) -> bool:
+    """Braces close in order (escaped ``\\{`` ignored) -- a gold failing this is malformed."""
+    depth, i, n = 0, 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        depth += (c == "{") - (c == "}")
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
+def too_complex(s: str, max_tower: int = 3, max_exponent_digits: int = 6) -> bool:
+    """Cheap guard before sympy: exponent towers (``9^{9^{9^{9}}}``) and huge exponents or factorials.
+
+    The worker's hard deadline bounds everything anyway; this only spares a kill-and-respawn.
+    """
+    stack: list[bool] = []
+    exp_depth, pending, i, n = 0, False, 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            pending = False
+            i += 2
+            continue
+        if c == "^":
+            if exp_depth + 1 >= max_tower:
+                return True
+            pending = True
+            j = i + 1
+            while j < n and s[j] in " {":
+                j += 1
+            k = j
+            while k < n and s[k].isdigit():
+                k += 1
+            if k - j > max_exponent_digits:
+                return True
+        elif c == "{":
+            stack.append(pending)
+            exp_depth += pending
+            pending = False
+        elif c == "}":
+            if stack:
+                exp_depth -= stack.pop()
+        elif c == "!" and i >= 5 and s[i - 5 : i].isdigit():
+            return True  # factorial of a 5+ digit number
+        elif not c.isspace():
+            pending = False
+        i += 1
+    return False

@@ -1,0 +1,156 @@
+"""A small pool of math-verify worker processes with a hard wall-clock deadline per call.
+
+Usage: ``pool = WorkerPool(); status, value = pool.call("equal", (gold, pred, None), timeout=1.5)``
+
+Why processes: math-verify bounds its own time with ``signal.alarm``, which only works on the
+main thread of the main interpreter (TRL may grade elsewhere), and a thread cannot be stopped.
+A worker that misses the deadline is killed and replaced; a warm spare keeps the next call fast.
+Workers are plain ``python -m mathgrpo.grading.worker`` subprocesses talking over two pipes, so
+they never re-import the caller's ``__main__`` (no torch in the worker) and are safe next to
+torch's threads. Each is started lazily, once per process (a forked child makes its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+OK, TIMEOUT, ERROR = "ok", "timeout", "error"
+
+
+class _Worker:
+    def __init__(self) -> None:
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        env = dict(os.environ)
+        src = str(Path(__file__).resolve().parents[2])  # the folder holding the `mathgrpo` package
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mathgrpo.grading.worker", str(req_r), str(res_w)],
+                pass_fds=(req_r, res_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # a terminal's Ctrl-C goes to the caller, not the workers
+            )
+        finally:
+            os.close(req_r)
+            os.close(res_w)
+        self.send_conn = Connection(req_w, readable=False)
+        self.recv_conn = Connection(res_r, writable=False)
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        if not self.ready and self.recv_conn.poll(max(0.0, timeout)):
+            self.ready = self.recv_conn.recv()[0] == "ready"
+        return self.ready
+
+    def kill(self) -> None:
+        for conn in (self.send_conn, self.recv_conn):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a kill -9 that does not land
+            logger.warning("grading worker %d did not exit after SIGKILL", self.proc.pid)
+
+
+class WorkerPool:
+    """``size`` workers (one busy, one warm spare by default); thread-safe."""
+
+    def __init__(self, size: int = 2, startup_timeout: float = 120.0) -> None:
+        self.size = max(1, int(size))
+        self.startup_timeout = startup_timeout
+        self.restarts = 0
+        self._idle: queue.Queue[_Worker] | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._ever_ready = False
+
+    def _ensure_started(self) -> queue.Queue:
+        with self._lock:
+            if self._idle is None or self._pid != os.getpid():
+                # After a fork the parent's workers belong to the parent: start our own.
+                self._idle = queue.Queue()
+                self._pid = os.getpid()
+                self._ever_ready = False
+                for _ in range(self.size):
+                    self._idle.put(_Worker())
+            return self._idle
+
+    def start(self) -> None:
+        """Start the workers now (non-blocking)."""
+        self._ensure_started()
+
+    def warm_up(self, timeout: float | None = None) -> bool:
+        """Start the workers and wait until one answers (the first start imports sympy)."""
+        status, _ = self.call("ping", (), timeout=1.0, startup_timeout=timeout)
+        return status == OK
+
+    def call(self, op: str, args: tuple, timeout: float, startup_timeout: float | None = None):
+        """Run ``op(*args)`` in a worker; ``(OK, value)``, ``(TIMEOUT, None)`` or ``(ERROR, message)``.
+
+        ``timeout`` bounds the whole call, waiting for a free worker included. Only the very first
+        start of the pool in this process (imports) is exempt, bounded by ``startup_timeout``.
+        """
+        idle = self._ensure_started()
+        deadline = time.monotonic() + timeout
+        try:
+            worker = idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return TIMEOUT, None
+        if not worker.ready:
+            if not self._ever_ready:
+                limit = self.startup_timeout if startup_timeout is None else startup_timeout
+                if worker.wait_ready(limit):
+                    deadline = time.monotonic() + timeout
+            if not worker.wait_ready(deadline - time.monotonic()):
+                if worker.proc.poll() is not None:
+                    return self._replace(worker, ERROR, "grading worker died while starting")
+                idle.put(worker)  # still importing: keep it for the next call
+                return TIMEOUT, None
+            self._ever_ready = True
+        try:
+            worker.send_conn.send((op, args))
+            if worker.recv_conn.poll(max(0.0, deadline - time.monotonic())):
+                reply = worker.recv_conn.recv()
+                idle.put(worker)
+                return reply[0], reply[1]
+        except (EOFError, OSError) as err:  # the worker crashed (a C-level fault in a parser)
+            return self._replace(worker, ERROR, f"grading worker died: {err}")
+        return self._replace(worker, TIMEOUT, None)
+
+    def _replace(self, worker: _Worker, status: str, value):
+        """Kill a late or dead worker and start a fresh one in its place (it imports meanwhile)."""
+        worker.kill()
+        self.restarts += 1
+        with self._lock:
+            if self._idle is not None and self._pid == os.getpid():  # not closed meanwhile
+                self._idle.put(_Worker())
+        return status, value
+
+    def close(self) -> None:
+        """Stop every idle worker (busy ones exit when their pipe closes)."""
+        with self._lock:
+            idle, self._idle = self._idle, None
+            mine = self._pid == os.getpid()
+        while idle is not None and mine:
+            try:
+                idle.get_nowait().kill()
+            except queue.Empty:
+                break
