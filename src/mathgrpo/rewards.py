@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from mathgrpo.errors import UserError
-from mathgrpo.grading import completion_text, count_boxes, extract_boxed, grade
+from mathgrpo.grading import Grader, completion_text, count_boxes, default_grader, extract_boxed
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +54,28 @@ def _answers(kwargs: dict, n: int) -> list:
     return answers
 
 
-def make_accuracy() -> RewardFunc:
-    """1.0 when the last ``\\boxed{}`` answer equals the gold, 0.0 otherwise (no box = 0.0);
-    None where the gold cannot be graded (TRL leaves that sample out of the reward)."""
+def make_accuracy(grader: Grader | None = None) -> RewardFunc:
+    """1.0 when the last ``\\boxed{}`` answer equals the gold, 0.0 otherwise (no box = 0.0: the
+    template asks for one); None where the gold cannot be graded (TRL leaves that sample out).
+
+    Starts the grader's math-verify workers now, so the first batch is inside the time bound.
+    """
+    (grader or default_grader()).warm_up()
 
     def accuracy(completions, **kwargs) -> list[float | None]:
         answers = _answers(kwargs, len(completions))
+        g = grader or default_grader()  # per process: a forked worker gets its own
+        timeouts_before = g.stats.timeouts
         rewards: list[float | None] = []
         for completion, gold in zip(completions, answers):
-            verdict = grade(completion, gold)
+            try:
+                verdict = g.grade(completion, gold)
+            except Exception:  # a grader bug must not stop a run: leave the sample out, loudly
+                logger.exception("grading failed; reward left out (None)")
+                verdict = None
             rewards.append(None if verdict is None else float(verdict))
-        ungradeable = sum(r is None for r in rewards)
-        if ungradeable:
-            logger.warning("accuracy: %d of %d golds could not be graded (left out)", ungradeable, len(rewards))
-        _log(kwargs.get("log_metric"), "grading/ungradeable", ungradeable)
+        _log(kwargs.get("log_metric"), "grading/ungradeable", sum(r is None for r in rewards))
+        _log(kwargs.get("log_metric"), "grading/timeouts", g.stats.timeouts - timeouts_before)
         return rewards
 
     return accuracy
