@@ -193,8 +193,10 @@ def load_policy(model_path: str, model_args, args, tokenizer):
     return model, stops
 
 
-def run(script_args: ScriptArguments, args, model_args):
-    """Train; returns the GRPOTrainer (after saving the final model)."""
+def run(script_args: ScriptArguments, args, model_args, callbacks=None):
+    """Train; returns the GRPOTrainer (after saving the final model).
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. to stop early)."""
     from trl import GRPOTrainer, get_peft_config
 
     from mathgrpo.models import load_tokenizer, resolve_model
@@ -251,10 +253,14 @@ def run(script_args: ScriptArguments, args, model_args):
         eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        callbacks=callbacks,
     )
     if resume_from:
         log.info("resuming from %s", resume_from)
     trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.control.should_training_stop and trainer.state.global_step < trainer.state.max_steps:
+        log.warning("training stopped early at step %d; resume with --resume", trainer.state.global_step)
+        return trainer
     save_final(trainer, out)
     run_info.update(
         finished=True,
