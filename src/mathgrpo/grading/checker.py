@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
@@ -62,6 +63,7 @@ class Gold:
     canonical: str
     integer: int | None
     number: Fraction | None
+    certain: bool  # known to parse without asking math-verify (a number or simple LaTeX)
 
 
 def gold_text(gold) -> str | None:
@@ -77,9 +79,14 @@ def gold_text(gold) -> str | None:
     return gold if isinstance(gold, str) else None
 
 
+# math-verify's LaTeX grammar reads a bare e/E as Euler's number and fails on `E_{1}` (an energy,
+# a matrix entry...): a subscripted e/E is always a name, so spell it as one. Both sides get it.
+_SUBSCRIPTED_E = re.compile(r"(?<![\\A-Za-z])([eE])(?=\s*_)")
+
+
 def _mv_text(s: str) -> str:
-    """What math-verify gets: no dollars (we wrap in our own) and no control characters."""
-    return N.basic_clean(N.unwrap_boxed(s))
+    """What math-verify gets: no dollars (we wrap in our own), no control characters."""
+    return _SUBSCRIPTED_E.sub(r"\\mathrm{\1}", N.basic_clean(N.unwrap_boxed(s)))
 
 
 class Grader:
@@ -95,6 +102,7 @@ class Grader:
         self._logged: set[str] = set()
         self._lock = threading.Lock()
         self._gold = functools.lru_cache(maxsize=cache_size)(self._parse_gold)
+        self._gold_parses = functools.lru_cache(maxsize=cache_size)(self._gold_parses_uncached)
         self._compare = functools.lru_cache(maxsize=cache_size)(self._compare_uncached)
         self._equivalent = functools.lru_cache(maxsize=cache_size)(self._equivalent_uncached)
 
@@ -108,16 +116,28 @@ class Grader:
             return None
         number = N.exact_number(raw)
         integer = number.numerator if number is not None and number.denominator == 1 else None
-        return Gold(_mv_text(raw), canonical, integer, number)
+        certain = number is not None or N.simple_latex(canonical)
+        return Gold(_mv_text(raw), canonical, integer, number, certain)
 
     def gold(self, gold) -> Gold | None:
-        """The parsed gold, or None (and counted, logged once) when it cannot be graded."""
+        """The parsed gold, or None (and counted, logged once) when it cannot be graded.
+
+        Whether a gold is gradeable depends on the gold alone, never on the prediction: a gold
+        that math-verify cannot parse is None even for a prediction identical to it.
+        """
         text = gold_text(gold)
         parsed = self._gold(text) if text is not None else None
+        if parsed is not None and not parsed.certain and not self._gold_parses(parsed.raw):
+            self._bad_golds.add(parsed.raw)
         if parsed is None or parsed.raw in self._bad_golds:
             self._ungradeable(text)
             return None
         return parsed
+
+    def _gold_parses_uncached(self, raw: str) -> bool:
+        # A timeout here also makes the gold ungradeable: a gold sympy cannot read in the time
+        # limit would time out on every prediction too.
+        return self._call("gold_ok", (raw,)) is True
 
     def _ungradeable(self, text: str | None) -> None:
         self.stats.add("ungradeable_gold")

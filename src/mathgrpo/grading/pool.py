@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -52,8 +52,11 @@ class _Worker:
         self.ready = False
 
     def wait_ready(self, timeout: float) -> bool:
-        if not self.ready and self.recv_conn.poll(max(0.0, timeout)):
-            self.ready = self.recv_conn.recv()[0] == "ready"
+        try:
+            if not self.ready and self.recv_conn.poll(max(0.0, timeout)):
+                self.ready = self.recv_conn.recv()[0] == "ready"
+        except (EOFError, OSError):  # died while importing; the caller replaces it
+            return False
         return self.ready
 
     def kill(self) -> None:
@@ -70,6 +73,36 @@ class _Worker:
             logger.warning("grading worker %d did not exit after SIGKILL", self.proc.pid)
 
 
+class _Idle:
+    """Idle workers. ``get`` prefers the most recently used ready one (its parse cache is warm);
+    fresh replacements wait at the other end until they have finished importing."""
+
+    def __init__(self) -> None:
+        self._items: deque[_Worker] = deque()
+        self._cond = threading.Condition()
+
+    def put(self, worker: _Worker, fresh: bool = False) -> None:
+        with self._cond:
+            self._items.appendleft(worker) if fresh else self._items.append(worker)
+            self._cond.notify()
+
+    def get(self, timeout: float) -> _Worker | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items, timeout=max(0.0, timeout)):
+                return None
+            for i in range(len(self._items) - 1, -1, -1):
+                if self._items[i].wait_ready(0.0):
+                    worker = self._items[i]
+                    del self._items[i]
+                    return worker
+            return self._items.pop()
+
+    def drain(self) -> list[_Worker]:
+        with self._cond:
+            items, self._items = list(self._items), deque()
+            return items
+
+
 class WorkerPool:
     """``size`` workers (one busy, one warm spare by default); thread-safe."""
 
@@ -77,20 +110,20 @@ class WorkerPool:
         self.size = max(1, int(size))
         self.startup_timeout = startup_timeout
         self.restarts = 0
-        self._idle: queue.Queue[_Worker] | None = None
+        self._idle: _Idle | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._ever_ready = False
 
-    def _ensure_started(self) -> queue.Queue:
+    def _ensure_started(self) -> _Idle:
         with self._lock:
             if self._idle is None or self._pid != os.getpid():
                 # After a fork the parent's workers belong to the parent: start our own.
-                self._idle = queue.Queue()
+                self._idle = _Idle()
                 self._pid = os.getpid()
                 self._ever_ready = False
                 for _ in range(self.size):
-                    self._idle.put(_Worker())
+                    self._idle.put(_Worker(), fresh=True)
             return self._idle
 
     def start(self) -> None:
@@ -110,9 +143,8 @@ class WorkerPool:
         """
         idle = self._ensure_started()
         deadline = time.monotonic() + timeout
-        try:
-            worker = idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
+        worker = idle.get(deadline - time.monotonic())
+        if worker is None:
             return TIMEOUT, None
         if not worker.ready:
             if not self._ever_ready:
@@ -122,7 +154,7 @@ class WorkerPool:
             if not worker.wait_ready(deadline - time.monotonic()):
                 if worker.proc.poll() is not None:
                     return self._replace(worker, ERROR, "grading worker died while starting")
-                idle.put(worker)  # still importing: keep it for the next call
+                idle.put(worker, fresh=True)  # still importing: keep it for a later call
                 return TIMEOUT, None
             self._ever_ready = True
         try:
@@ -141,7 +173,7 @@ class WorkerPool:
         self.restarts += 1
         with self._lock:
             if self._idle is not None and self._pid == os.getpid():  # not closed meanwhile
-                self._idle.put(_Worker())
+                self._idle.put(_Worker(), fresh=True)
         return status, value
 
     def close(self) -> None:
@@ -149,8 +181,6 @@ class WorkerPool:
         with self._lock:
             idle, self._idle = self._idle, None
             mine = self._pid == os.getpid()
-        while idle is not None and mine:
-            try:
-                idle.get_nowait().kill()
-            except queue.Empty:
-                break
+        if idle is not None and mine:
+            for worker in idle.drain():
+                worker.kill()

@@ -52,6 +52,10 @@ class Checker:
         s = self._sympy
         return any(isinstance(x, (s["Basic"], s["MatrixBase"])) for x in items)
 
+    def gold_ok(self, gold: str) -> bool:
+        """Can math-verify read this gold as mathematics (not only as a raw string)?"""
+        return self._has_sympy(self.parse(gold))
+
     def equal(self, gold: str, pred: str, gold_int: str | None) -> bool | None:
         """Is ``pred`` equal to ``gold``? None when math-verify cannot parse the gold at all."""
         g = self.parse(gold)
@@ -90,7 +94,7 @@ def serve(conn_in: Connection, conn_out: Connection) -> int:
     checker = Checker()
     checker.equal("1", "1", None)  # warm sympy and the LaTeX parser before saying ready
     conn_out.send(("ready", os.getpid()))
-    ops = {"equal": checker.equal, "equivalent": checker.equivalent, "ping": lambda: "pong"}
+    ops = {"gold_ok": checker.gold_ok, "equal": checker.equal, "equivalent": checker.equivalent, "ping": lambda: "pong"}
     while True:
         try:
             op, args = conn_in.recv()
