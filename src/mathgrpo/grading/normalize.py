@@ -15,8 +15,9 @@ from fractions import Fraction
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _UNICODE = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " "})
 _THOUSANDS = re.compile(r"(?<=\d)(?:,\s*\\!\s*|\{,\}|\\[,!]\s*|\\ )(?=\d{3}(?!\d))")
-_NEG_SPACE = re.compile(r"\\!")
-_SPACING = re.compile(r"\\[,:;> ]|\\q?quad(?![a-zA-Z])|~")
+# `\\` (a matrix row break) is matched first so that its second backslash never starts `\ `.
+_NEG_SPACE = re.compile(r"(\\\\)|\\!")
+_SPACING = re.compile(r"(\\\\)|\\[,:;> ]|\\q?quad(?![a-zA-Z])|~")
 _SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])")
 _STYLE = re.compile(r"\\(?:displaystyle|textstyle)(?![a-zA-Z])")
 _FRAC = re.compile(r"\\[dt]frac(?![a-zA-Z])")
@@ -73,7 +74,8 @@ def basic_clean(s: str) -> str:
     s = s.replace("\\$", "").replace("$", "")
     # `10,\!080`, `1{,}000`, `1\,000`: digit-group separators; math-verify reads `10\,080` as 90.
     s = _THOUSANDS.sub(lambda m: "," if "," in m.group(0) else "", s)
-    s = _SPACING.sub(" ", _NEG_SPACE.sub("", s))
+    s = _NEG_SPACE.sub(lambda m: m.group(1) or "", s)
+    s = _SPACING.sub(lambda m: m.group(1) or " ", s)
     s = _SIZING.sub("", s)
     s = _STYLE.sub("", s)
     s = _FRAC.sub(r"\\frac", s)
