@@ -1,0 +1,231 @@
+"""Evaluation metrics: mean accuracy over n samples, unbiased pass@k, majority vote, truncation.
+
+Usage: ``pass_at_k(n=16, c=3, k=4)``; ``majority_vote(["1/2", "0.5", "3"])`` -> ``"1/2"``;
+``summarize(records, n=8, ks=[1, 2, 4, 8])`` -> the numbers of one benchmark.
+
+``records`` are the per-sample dicts evaluation writes (``id``, ``sample``, ``answer``,
+``correct``, ``truncated``, ``n_tokens``); this module only counts, it generates nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from ``c`` correct out of ``n`` samples: ``1 - C(n-c, k) / C(n, k)``
+    (Chen et al. 2021). Computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``: a product of numbers
+    in [0, 1], so no huge binomials and no overflow for any n."""
+    for name, value in (("n", n), ("c", c), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"pass_at_k: {name} must be an int, got {value!r}")
+    if not 0 <= c <= n:
+        raise ValueError(f"pass_at_k: need 0 <= c <= n, got c={c}, n={n}")
+    if not 1 <= k <= n:
+        raise ValueError(f"pass_at_k: need 1 <= k <= n, got k={k}, n={n}")
+    if n - c < k:  # every k-subset holds a correct sample
+        return 1.0
+    miss = 1.0
+    for i in range(n - c + 1, n + 1):
+        miss *= 1.0 - k / i
+    return 1.0 - miss
+
+
+def default_ks(n: int) -> list[int]:
+    """Powers of two up to ``n``, plus ``n`` itself."""
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if n >= 1 and ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def _default_equivalent(a: str, b: str) -> bool:
+    from mathgrpo.grading import answers_equivalent
+
+    return answers_equivalent(a, b)
+
+
+def vote_groups(
+    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
+) -> list[list[int]]:
+    """Indices of ``answers`` grouped by equivalence, in order of first appearance.
+
+    Each answer joins the first group whose first member it is equivalent to (the grader's
+    equivalence is not guaranteed transitive; comparing with one representative keeps the
+    result independent of the group's later members). Missing or blank answers cast no vote."""
+    equivalent = equivalent or _default_equivalent
+    groups: list[list[int]] = []
+    reps: list[str] = []
+    for i, answer in enumerate(answers):
+        if answer is None or not str(answer).strip():
+            continue
+        text = str(answer).strip()
+        for group, rep in zip(groups, reps):
+            if text == rep or equivalent(rep, text):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+            reps.append(text)
+    return groups
+
+
+def majority_index(
+    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
+) -> int | None:
+    """Index of the first member of the largest group; a tie goes to the group whose first
+    member came first (the earliest sample), so the vote is deterministic. None when no answer."""
+    groups = vote_groups(answers, equivalent)
+    if not groups:
+        return None
+    best = max(groups, key=len)  # max keeps the first of equal lengths
+    return best[0]
+
+
+def majority_vote(
+    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
+) -> str | None:
+    """The majority answer (answers grouped by ``equivalent``, the grader's by default)."""
+    i = majority_index(answers, equivalent)
+    return None if i is None else str(answers[i]).strip()
+
+
+def summarize(
+    records: Iterable[dict], n: int, ks: Sequence[int], equivalent: Callable[[str, str], bool] | None = None
+) -> dict:
+    """Numbers of one benchmark from its per-sample records (samples ``0..n-1`` of each problem).
+
+    - ``accuracy``: mean over problems of (correct samples / n): mean@n, i.e. pass@1.
+    - ``pass_at_k``: the unbiased estimator for each k in ``ks``, averaged over problems.
+    - ``majority``: share of problems whose majority answer (maj@n) is correct.
+    - ``truncated``: share of samples that hit the token limit without a stop token.
+    A sample whose gold cannot be graded (``correct`` is None) counts as wrong; such problems
+    are counted in ``ungradeable`` so that a broken gold is never silent.
+    """
+    by_problem: dict[str, dict[int, dict]] = defaultdict(dict)
+    for rec in records:
+        if 0 <= rec["sample"] < n:
+            by_problem[str(rec["id"])][rec["sample"]] = rec
+    incomplete = [pid for pid, samples in by_problem.items() if len(samples) != n]
+    if incomplete:
+        raise ValueError(f"problems {incomplete[:3]} lack some of their {n} samples")
+    problems = len(by_problem)
+    out = {"problems": problems, "samples_per_problem": n}
+    if problems == 0:
+        return out
+    correct_share, majority, truncated, tokens, ungradeable = 0.0, 0, 0, 0, 0
+    pass_sums = dict.fromkeys(ks, 0.0)
+    for samples in by_problem.values():
+        ordered = [samples[i] for i in range(n)]
+        c = sum(1 for r in ordered if r.get("correct") is True)
+        ungradeable += any(r.get("correct") is None for r in ordered)
+        correct_share += c / n
+        for k in ks:
+            pass_sums[k] += pass_at_k(n, c, k)
+        winner = majority_index([r.get("answer") for r in ordered], equivalent)
+        majority += winner is not None and ordered[winner].get("correct") is True
+        truncated += sum(1 for r in ordered if r.get("truncated"))
+        tokens += sum(int(r.get("n_tokens") or 0) for r in ordered)
+    out.update(
+        accuracy=correct_share / problems,
+        pass_at_k={str(k): pass_sums[k] / problems for k in ks},
+        majority=majority / problems,
+        truncated=truncated / (problems * n),
+        mean_tokens=tokens / (problems * n),
+        ungradeable=ungradeable,
+    )
+    return out
+
+
+def average(summaries: dict[str, dict]) -> dict:
+    """Unweighted mean over benchmarks of each shared metric (the "Avg." column of papers)."""
+    filled = [s for s in summaries.values() if s.get("problems")]
+    if not filled:
+        return {}
+    out: dict = {"benchmarks": len(filled)}
+    for key in ("accuracy", "majority", "truncated", "mean_tokens"):
+        out[key] = sum(s[key] for s in filled) / len(filled)
+    shared = set.intersection(*(set(s["pass_at_k"]) for s in filled))
+    out["pass_at_k"] = {k: sum(s["pass_at_k"][k] for s in filled) / len(filled) for k in sorted(shared, key=int)}
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def _columns(summary: dict) -> list[tuple[str, Callable[[dict], float | None]]]:
+    """The metric columns of a summary: pass@1 (= mean@n), pass@k for k > 1, maj@n, truncated."""
+    n = summary["run"]["n"]
+    cols: list[tuple[str, Callable[[dict], float | None]]] = [
+        (f"mean@{n}" if n > 1 else "pass@1", lambda s: s.get("accuracy"))
+    ]
+    for k in summary["run"]["ks"]:
+        if k > 1:
+            cols.append((f"pass@{k}", lambda s, k=k: s.get("pass_at_k", {}).get(str(k))))
+    if n > 1:
+        cols.append((f"maj@{n}", lambda s: s.get("majority")))
+    cols.append(("truncated %", lambda s: s.get("truncated")))
+    return cols
+
+
+def results_markdown(summary: dict) -> str:
+    """The run's table: one row per benchmark (accuracies in %), plus the unweighted average."""
+    st, run = summary["settings"], summary["run"]
+    cols = _columns(summary)
+    head = ["benchmark", "problems", *[c for c, _ in cols], "mean tokens"]
+    lines = [
+        f"# Evaluation of `{st['model']}`",
+        "",
+        f"template `{st['template']}`, temperature {st['temperature']}, top-p {st['top_p']}, "
+        f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    rows = list(summary["benchmarks"].items())
+    if summary.get("average"):
+        rows.append(("average", {**summary["average"], "problems": ""}))
+    for name, s in rows:
+        cells = [name, str(s.get("problems", "")), *[_pct(get(s)) for _, get in cols], f"{s.get('mean_tokens', 0):.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    bad = {name: s["ungradeable"] for name, s in summary["benchmarks"].items() if s.get("ungradeable")}
+    if bad:
+        lines += ["", "Problems whose gold the grader could not read (counted wrong): "
+                  + ", ".join(f"{k} {v}" for k, v in bad.items())]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def compare_markdown(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -> str:
+    """Two runs side by side with B - A in points, for the benchmarks and metrics both have."""
+    cols_a, cols_b = dict(_columns(a)), dict(_columns(b))
+    shared_cols = [c for c in cols_a if c in cols_b]
+    names = [n for n in a["benchmarks"] if n in b["benchmarks"]]
+    if a.get("average") and b.get("average") and set(a["benchmarks"]) == set(b["benchmarks"]):
+        names.append("average")
+    lines = [
+        f"A = {label_a}: `{a['settings']['model']}` (template `{a['settings']['template']}`)",
+        f"B = {label_b}: `{b['settings']['model']}` (template `{b['settings']['template']}`)",
+    ]
+    differ = [k for k in ("template", "temperature", "top_p", "max_new_tokens") if a["settings"].get(k) != b["settings"].get(k)]
+    if differ:
+        lines.append("Note: the runs differ in " + ", ".join(f"{k} ({a['settings'].get(k)} vs {b['settings'].get(k)})" for k in differ))
+    lines += ["", "| benchmark | metric | A | B | Δ (B-A) |", "|---|---|---|---|---|"]
+    for name in names:
+        sa = a["average"] if name == "average" else a["benchmarks"][name]
+        sb = b["average"] if name == "average" else b["benchmarks"][name]
+        for col in shared_cols:
+            va, vb = cols_a[col](sa), cols_b[col](sb)
+            delta = "" if va is None or vb is None else f"{100 * (vb - va):+.1f}"
+            lines.append(f"| {name} | {col} | {_pct(va)} | {_pct(vb)} | {delta} |")
+    only = sorted(set(a["benchmarks"]) ^ set(b["benchmarks"]))
+    if only:
+        lines += ["", "In one run only (not compared): " + ", ".join(only)]
+    return "\n".join(lines) + "\n"
