@@ -15,7 +15,8 @@ is ungradeable: None, counted, logged once per gold -- never True.
 
 from __future__ import annotations
 
-import functools
+import time
+from collections import OrderedDict
 import logging
 import re
 import threading
@@ -29,7 +30,7 @@ from mathgrpo.grading.pool import OK, TIMEOUT, WorkerPool
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 1000  # longer answers are not parsed: no competition answer is this long
-TIME_LIMIT_S = 1.5  # per math-verify call; leaves headroom under the 2 s promise per completion
+TIME_LIMIT_S = 1.5  # math-verify time per grade call, all calls together: under the 2 s promise
 
 
 @dataclass
@@ -89,8 +90,35 @@ def _mv_text(s: str) -> str:
     return _SUBSCRIPTED_E.sub(r"\\mathrm{\1}", N.basic_clean(N.unwrap_boxed(s)))
 
 
+class _LRU:
+    """A small thread-safe LRU map (functools.lru_cache cannot take a per-call deadline)."""
+
+    _MISSING = object()
+
+    def __init__(self, size: int) -> None:
+        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key, self._MISSING)
+            if value is not self._MISSING:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 class Grader:
-    """One checker for rewards and evaluation. Thread-safe; one per process is plenty."""
+    """One checker for rewards and evaluation. Thread-safe; one per process is plenty.
+
+    ``time_limit`` bounds the math-verify time of one ``grade``/``equivalent`` call (gold check and
+    comparison together); the rest is linear-time Python on at most ``max_chars`` characters.
+    """
 
     def __init__(self, time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_ANSWER_CHARS,
                  workers: int = 2, cache_size: int = 1 << 16) -> None:
@@ -98,16 +126,17 @@ class Grader:
         self.max_chars = max_chars
         self.stats = GradingStats()
         self.pool = WorkerPool(size=workers)
-        self._bad_golds: set[str] = set()  # golds math-verify could not parse
-        self._logged: set[str] = set()
         self._lock = threading.Lock()
-        self._gold = functools.lru_cache(maxsize=cache_size)(self._parse_gold)
-        self._gold_parses = functools.lru_cache(maxsize=cache_size)(self._gold_parses_uncached)
-        self._compare = functools.lru_cache(maxsize=cache_size)(self._compare_uncached)
-        self._equivalent = functools.lru_cache(maxsize=cache_size)(self._equivalent_uncached)
+        self._logged: set[str] = set()
+        self._golds = _LRU(cache_size)  # gold text -> Gold | None
+        self._gold_ok = _LRU(cache_size)  # Gold.raw -> does math-verify parse it
+        self._verdicts = _LRU(cache_size)  # (pred, Gold) -> bool | None; GRPO groups repeat answers
+        self._equivalents = _LRU(cache_size)
 
     # -- golds -----------------------------------------------------------------------------
     def _parse_gold(self, text: str) -> Gold | None:
+        if len(text) > 4 * self.max_chars:  # never even scan a huge gold
+            return None
         raw = N.unwrap_boxed(text.strip())
         if not raw or len(raw) > self.max_chars or not N.balanced(raw):
             return None
@@ -119,25 +148,31 @@ class Grader:
         certain = number is not None or N.simple_latex(canonical)
         return Gold(_mv_text(raw), canonical, integer, number, certain)
 
-    def gold(self, gold) -> Gold | None:
+    def gold(self, gold, deadline: float | None = None) -> Gold | None:
         """The parsed gold, or None (and counted, logged once) when it cannot be graded.
 
         Whether a gold is gradeable depends on the gold alone, never on the prediction: a gold
         that math-verify cannot parse is None even for a prediction identical to it.
         """
         text = gold_text(gold)
-        parsed = self._gold(text) if text is not None else None
-        if parsed is not None and not parsed.certain and not self._gold_parses(parsed.raw):
-            self._bad_golds.add(parsed.raw)
-        if parsed is None or parsed.raw in self._bad_golds:
+        parsed = None
+        if text is not None:
+            parsed = self._golds.get(text)
+            if parsed is _LRU._MISSING:
+                parsed = self._parse_gold(text)
+                self._golds.put(text, parsed)
+        if parsed is not None and not parsed.certain:
+            ok = self._gold_ok.get(parsed.raw)
+            if ok is _LRU._MISSING:
+                deadline = time.monotonic() + self.time_limit if deadline is None else deadline
+                ok = self._call("gold_ok", (parsed.raw,), deadline)
+                if ok is not None:  # a timeout is not cached: it may be the machine, not the gold
+                    self._gold_ok.put(parsed.raw, ok)
+            if not ok:
+                parsed = None
+        if parsed is None:
             self._ungradeable(text)
-            return None
         return parsed
-
-    def _gold_parses_uncached(self, raw: str) -> bool:
-        # A timeout here also makes the gold ungradeable: a gold sympy cannot read in the time
-        # limit would time out on every prediction too.
-        return self._call("gold_ok", (raw,)) is True
 
     def _ungradeable(self, text: str | None) -> None:
         self.stats.add("ungradeable_gold")
@@ -156,8 +191,9 @@ class Grader:
 
     def grade_answer(self, pred: str | None, gold) -> bool | None:
         """Grade an already extracted answer (None = no answer) against the gold."""
+        deadline = time.monotonic() + self.time_limit
         self.stats.add("calls")
-        parsed = self.gold(gold)
+        parsed = self.gold(gold, deadline)
         if parsed is None:
             return None
         if pred is None or not pred.strip():
@@ -166,41 +202,43 @@ class Grader:
         if len(pred) > self.max_chars:
             self.stats.add("too_long")
             return False
-        verdict = self._compare(pred, parsed)
-        if verdict is None:  # math-verify could not parse the gold: so for every later call too
-            self._bad_golds.add(parsed.raw)
-            self._ungradeable(gold_text(gold))
+        key = (pred, parsed)
+        verdict = self._verdicts.get(key)
+        if verdict is _LRU._MISSING:
+            verdict = self._compare(pred, parsed, deadline)
+            self._verdicts.put(key, verdict)
         return verdict
 
-    def _compare_uncached(self, pred: str, gold: Gold) -> bool | None:
+    def _compare(self, pred: str, gold: Gold, deadline: float) -> bool:
         number = N.exact_number(pred)
         if gold.integer is not None:
             if number is not None:
                 self.stats.add("integer_path")
                 return number == gold.integer
-        else:
-            if N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
-                self.stats.add("exact_path")
-                return True
+        elif N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
+            self.stats.add("exact_path")
+            return True
         mv_pred = _mv_text(pred)
         if N.too_complex(mv_pred):
             self.stats.add("too_complex")
             return False
         gold_int = str(gold.integer) if gold.integer is not None else None
-        return self._call("equal", (gold.raw, mv_pred, gold_int))
+        # The gold was checked (or is certain to parse): a None here would be a math-verify quirk.
+        return self._call("equal", (gold.raw, mv_pred, gold_int), deadline) is True
 
-    def _call(self, op: str, args: tuple):
+    def _call(self, op: str, args: tuple, deadline: float):
+        """A math-verify call within the deadline; None when it timed out or failed."""
         self.stats.add("math_verify")
-        status, value = self.pool.call(op, args, timeout=self.time_limit)
+        status, value = self.pool.call(op, args, timeout=deadline - time.monotonic())
         if status == OK:
             return value
         if status == TIMEOUT:
             self.stats.add("timeouts")
-            logger.warning("math-verify took over %.1fs on %.80r: counted as not equal", self.time_limit, args)
+            logger.warning("math-verify out of time (%.1fs) on %.80r: not equal", self.time_limit, args)
         else:
             self.stats.add("worker_errors")
             logger.debug("grading worker error %s", value)
-        return False
+        return None
 
     def equivalent(self, a: str | None, b: str | None) -> bool:
         """Symmetric equivalence of two extracted answers (majority voting groups with this)."""
@@ -211,9 +249,13 @@ class Grader:
         if len(a) > self.max_chars or len(b) > self.max_chars:
             return False
         key = (a, b) if a <= b else (b, a)  # one cache entry and one verdict for both orders
-        return self._equivalent(*key)
+        verdict = self._equivalents.get(key)
+        if verdict is _LRU._MISSING:
+            verdict = self._equivalent(*key)
+            self._equivalents.put(key, verdict)
+        return verdict
 
-    def _equivalent_uncached(self, a: str, b: str) -> bool:
+    def _equivalent(self, a: str, b: str) -> bool:
         ca, cb = N.canonical(a), N.canonical(b)
         if ca == cb:
             return bool(ca)
@@ -224,7 +266,7 @@ class Grader:
         if N.too_complex(ma) or N.too_complex(mb):
             self.stats.add("too_complex")
             return False
-        return bool(self._call("equivalent", (ma, mb)))
+        return self._call("equivalent", (ma, mb), time.monotonic() + self.time_limit) is True
 
     def warm_up(self, timeout: float | None = None) -> bool:
         """Start the math-verify workers and wait for one (do this before timing-sensitive work)."""
