@@ -109,3 +109,16 @@ def test_qwen_math_context_4096_check():
         check_context(s, a, 4096)
     s.max_prompt_length = 396
     check_context(s, a, 4096)  # 396 + 3700 = 4096 fits exactly
+
+
+def test_root_train_py_is_the_same_entry_point():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "--config", str(REPO / "recipes/demo/smollm2-cpu.yaml"),
+         "--template", "chain"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "unknown template 'chain'" in proc.stderr.strip().splitlines()[-1]

@@ -49,9 +49,11 @@ def tiny_args(model_dir, out, *extra):
     ])  # fmt: skip
 
 
-def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tmp_path, with_length_reward):
+def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tmp_path, with_length_reward, monkeypatch):
     out = tmp_path / "run"
-    trainer = run(*tiny_args(tiny_qwen_dir, out))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    secret = "hf_SECRETtokenNEVERwritten123"
+    trainer = run(*tiny_args(tiny_qwen_dir, out, "--hub_token", secret))
     assert trainer.state.global_step == 2
     before, after = load_file(tiny_qwen_dir / "model.safetensors"), load_file(out / "model.safetensors")
     changed = [k for k in before if not torch.equal(before[k], after[k])]
@@ -64,6 +66,11 @@ def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tmp_path, 
     info = json.loads((out / RUN_FILE).read_text())
     assert info["finished"] and info["template"] == "think_boxed" and info["global_step"] == 2
     assert info["data_stats"]["rows_out"] == 16
+    # Safe defaults: weights as safetensors only, and the token never lands on disk.
+    assert not list(out.rglob("*.bin")) or all(p.name == "training_args.bin" for p in out.rglob("*.bin"))
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"token written into {path}"
 
 
 class StopAfter(TrainerCallback):
