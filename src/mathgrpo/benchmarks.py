@@ -1,0 +1,296 @@
+"""The evaluation benchmarks: one small definition each (where the question is, how to read the gold).
+
+Usage: ``ds = load_benchmark("math500", data_dir="../shared/data/eval", limit=50)`` -> a
+``datasets.Dataset`` with the columns ``problem``, ``answer`` (gold, str) and ``id`` (str).
+
+``name`` is a built-in benchmark (see :data:`BENCHMARKS`), a path to the user's own
+jsonl/json/parquet file (fields auto-detected or named), or a ``generated:...`` spec.
+Built-ins are read from ``data_dir`` (else ``$MATHGRPO_DATA_DIR``), else from the hub.
+The local files are the Qwen2.5-Math evaluation harness's, whose golds come in several
+shapes: AIME's ``025``, AMC's float ``27.0``, Minerva's gold only inside its solution's last
+``\\boxed{}``, OlympiadBench's list of ``$...$`` answers, GSM8K's ``#### 1,234``. Every gold
+leaves here as one clean string that :func:`mathgrpo.grading.grade` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mathgrpo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "MATHGRPO_DATA_DIR"
+USER_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+# --------------------------------------------------------------------------- gold readers
+
+
+def gold_text(value) -> str | None:
+    """A plain gold: floats that are integers lose their ``.0`` (AMC's ``27.0``); an
+    all-digit string loses its leading zeros (AIME's ``025``); everything else is stripped text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (list, tuple)):
+        return latex_list(value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+", text):
+        return str(int(text))
+    return text or None
+
+
+def latex_list(value) -> str | None:
+    """OlympiadBench's golds: a list of strings, each with its math in ``$...$`` (a multi-part
+    answer may be ``$69$,$84$``). The ``$`` delimiters go; parts are joined by ``, ``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    parts: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        text = str(item).strip()
+        segments = re.findall(r"\$([^$]*)\$", text)
+        parts += [s.strip() for s in segments] if segments else [text.strip("$ ")]
+    parts = [p for p in parts if p]
+    return ", ".join(parts) if parts else None
+
+
+def after_hashes(value) -> str | None:
+    """GSM8K's gold: the text after the last ``#### `` of the worked answer, thousands commas dropped."""
+    if value is None or "####" not in str(value):
+        return None
+    text = str(value).rsplit("####", 1)[1].strip()
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text) or None
+
+
+def last_boxed(value) -> str | None:
+    """Minerva's gold: the content of the worked solution's last ``\\boxed{}``."""
+    if value is None:
+        return None
+    from mathgrpo.grading import extract_boxed
+
+    boxed = extract_boxed(str(value))
+    return boxed.strip() if boxed and boxed.strip() else None
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Where a benchmark lives and how to read it. Field lists are tried in order, so one
+    definition reads both the harness's local file and the hub copy (whose names differ)."""
+
+    name: str
+    files: tuple[str, ...]  # file names looked for in the data folder
+    hub: tuple[str, str | None, str]  # (dataset, config, split) for datasets.load_dataset
+    question_fields: tuple[str, ...]
+    answers: tuple[tuple[str, Callable], ...]  # (field, gold reader), first that yields a gold wins
+    id_field: str | None
+    size: int  # rows of the standard version (a check, logged when it differs)
+
+    def problem_of(self, row: dict) -> str | None:
+        for field in self.question_fields:
+            value = row.get(field)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    def gold_of(self, row: dict) -> str | None:
+        for field, reader in self.answers:
+            if row.get(field) is not None:
+                gold = reader(row[field])
+                if gold:
+                    return gold
+        return None
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        Benchmark("math500", ("math500.jsonl", "math500/test.jsonl"), ("HuggingFaceH4/MATH-500", None, "test"),
+                  ("problem",), (("answer", gold_text), ("solution", last_boxed)), "unique_id", 500),
+        Benchmark("aime24", ("aime24.jsonl", "aime24/test.jsonl"), ("math-ai/aime24", None, "test"),
+                  ("problem", "question"), (("answer", gold_text), ("solution", last_boxed)), "id", 30),
+        Benchmark("aime25", ("aime25.jsonl", "aime25/test.jsonl"), ("math-ai/aime25", None, "test"),
+                  ("problem", "question"), (("answer", gold_text),), "id", 30),
+        Benchmark("amc23", ("amc23.jsonl", "amc23/test.jsonl"), ("math-ai/amc23", None, "test"),
+                  ("problem", "question"), (("answer", gold_text),), "id", 40),
+        Benchmark("minerva", ("minerva_math.jsonl", "minerva_math/test.jsonl", "minerva.jsonl"),
+                  ("math-ai/minervamath", None, "test"),
+                  ("problem", "question"), (("answer", gold_text), ("solution", last_boxed)), "idx", 272),
+        Benchmark("olympiadbench", ("olympiadbench.jsonl", "olympiadbench/test.jsonl"),
+                  ("math-ai/olympiadbench", None, "test"),
+                  ("question", "problem"), (("final_answer", latex_list), ("answer", latex_list)), "id", 675),
+        Benchmark("gsm8k", ("gsm8k.jsonl", "gsm8k/test.jsonl"), ("openai/gsm8k", "main", "test"),
+                  ("question", "problem"), (("answer", after_hashes),), "idx", 1319),
+    )
+}  # fmt: skip
+
+
+def get_benchmark(name: str) -> Benchmark:
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        raise UserError(
+            f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}, "
+            "or give a .jsonl/.json/.parquet file or a generated:... spec"
+        ) from None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}: line {n} is not JSON ({err.msg}); fix or replace the file") from None
+    return rows
+
+
+def _local_file(bench: Benchmark, data_dir: Path) -> Path | None:
+    for name in bench.files:
+        for candidate in (data_dir / name, (data_dir / name).with_suffix(".parquet")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _hub_rows(bench: Benchmark) -> list[dict]:
+    import datasets
+
+    path, config, split = bench.hub
+    log.info("%s: loading %s (split %s) from the hub", bench.name, path, split)
+    try:
+        loaded = datasets.load_dataset(path, config)
+    except Exception as err:  # noqa: BLE001 -- no network, no access, renamed copy: all the user's to fix
+        msg = " ".join(str(err).split())[:200]
+        raise UserError(
+            f"benchmark {bench.name}: no --data-dir (or ${DATA_DIR_ENV}) given and the hub copy {path} "
+            f"could not be loaded ({type(err).__name__}: {msg}); pass --data-dir with the benchmark files "
+            "(e.g. ../shared/data/eval)"
+        ) from None
+    # Hub copies disagree on split names (test vs train); a one-split dataset is unambiguous.
+    ds = loaded[split] if split in loaded else loaded[next(iter(loaded))]
+    return list(ds)
+
+
+def _rows_to_dataset(bench_name: str, rows: list[dict], problem_of, gold_of, id_of):
+    import datasets
+
+    problems, answers, ids = [], [], []
+    skipped = 0
+    for index, row in enumerate(rows):
+        problem, gold = problem_of(row), gold_of(row)
+        if not problem or not gold:
+            skipped += 1
+            continue
+        problems.append(problem)
+        answers.append(gold)
+        ids.append(id_of(row, index))
+    if skipped:
+        log.warning("%s: %d rows without a problem or a readable gold answer were left out", bench_name, skipped)
+    if len(set(ids)) != len(ids):  # ids key resumable outputs; fall back to positions when not unique
+        log.warning("%s: ids are not unique; using row positions as ids", bench_name)
+        ids = [str(i) for i in range(len(ids))]
+    features = datasets.Features(
+        {"problem": datasets.Value("string"), "answer": datasets.Value("string"), "id": datasets.Value("string")}
+    )
+    return datasets.Dataset.from_dict({"problem": problems, "answer": answers, "id": ids}, features=features)
+
+
+def _builtin(bench: Benchmark, data_dir: str | None):
+    folder = data_dir or os.environ.get(DATA_DIR_ENV)
+    if folder:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise UserError(f"data folder {root} does not exist (--data-dir / ${DATA_DIR_ENV}); point it at the benchmark files")
+        path = _local_file(bench, root)
+        if path is None:
+            raise UserError(
+                f"benchmark {bench.name}: none of {', '.join(bench.files)} found in {root}; "
+                "put the file there or fix --data-dir"
+            )
+        log.info("%s: reading %s", bench.name, path)
+        rows = _read_rows(path)
+    else:
+        rows = _hub_rows(bench)
+
+    def id_of(row: dict, index: int) -> str:
+        value = row.get(bench.id_field) if bench.id_field else None
+        return str(value) if value is not None else str(index)
+
+    ds = _rows_to_dataset(bench.name, rows, bench.problem_of, bench.gold_of, id_of)
+    if len(ds) != bench.size:
+        log.warning("%s: %d problems (the standard version has %d)", bench.name, len(ds), bench.size)
+    return ds
+
+
+def _user_source(source: str, problem_field: str | None, answer_field: str | None):
+    """A user's file or a generated spec, read by the training data loader (one code path),
+    without dedup: a benchmark's rows are its rows. Ids are row positions."""
+    import datasets
+
+    from mathgrpo.data import load_problems
+
+    ds, _ = load_problems(source, problem_field=problem_field, answer_field=answer_field, dedup=False)
+    ids = [str(i) for i in range(len(ds))]
+    ds = ds.add_column("id", ids, feature=datasets.Value("string"))
+    return ds.select_columns(["problem", "answer", "id"])
+
+
+def is_user_source(name: str) -> bool:
+    return name.startswith("generated:") or name.lower().endswith(USER_FILE_SUFFIXES) or os.sep in name
+
+
+def load_benchmark(
+    name: str,
+    data_dir: str | None = None,
+    limit: int | None = None,
+    *,
+    problem_field: str | None = None,
+    answer_field: str | None = None,
+):
+    """The benchmark ``name`` as a Dataset (``problem``, ``answer``, ``id``): its first ``limit`` rows.
+
+    ``problem_field``/``answer_field`` name the fields of a user's own file (auto-detected otherwise).
+    """
+    if limit is not None and limit < 1:
+        raise UserError(f"limit must be at least 1 (got {limit})")
+    if is_user_source(name):
+        if not name.startswith("generated:") and not Path(name).expanduser().is_file():
+            raise UserError(f"benchmark file {name} not found; give an existing .jsonl/.json/.parquet file")
+        ds = _user_source(name, problem_field, answer_field)
+    else:
+        ds = _builtin(get_benchmark(name), data_dir)
+    if len(ds) == 0:
+        raise UserError(f"benchmark {name} has no problems with a gold answer")
+    if limit is not None and limit < len(ds):
+        ds = ds.select(range(limit))
+    return ds
+
+
+def benchmark_label(name: str) -> str:
+    """A short name for tables and records: the built-in name, a file's stem, or the spec."""
+    if name in BENCHMARKS or name.startswith("generated:"):
+        return name
+    return Path(name).stem
