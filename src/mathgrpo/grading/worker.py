@@ -93,7 +93,10 @@ class Checker:
 def serve(conn_in: Connection, conn_out: Connection) -> int:
     checker = Checker()
     checker.equal("1", "1", None)  # warm sympy and the LaTeX parser before saying ready
-    conn_out.send(("ready", os.getpid()))
+    try:
+        conn_out.send(("ready", os.getpid()))
+    except OSError:  # the parent is gone (it exited, or killed us as too slow to start)
+        return 0
     ops = {"gold_ok": checker.gold_ok, "equal": checker.equal, "equivalent": checker.equivalent, "ping": lambda: "pong"}
     while True:
         try:
@@ -108,7 +111,10 @@ def serve(conn_in: Connection, conn_out: Connection) -> int:
             reply = ("error", "out of memory")
         except Exception as err:  # any sympy/antlr failure is "not equal", reported as such
             reply = ("error", f"{type(err).__name__}: {err}"[:300])
-        conn_out.send(reply)
+        try:
+            conn_out.send(reply)
+        except OSError:
+            return 0
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,166 @@
+"""``mathgrpo grade``: re-grade saved generations with exactly the training grader.
+
+Usage: ``mathgrpo grade samples.jsonl -o graded.jsonl --answer-field answer --completion-field completion``
+
+Each input line is a JSON object; each output line is the same object with ``correct``
+(true / false / null where the gold cannot be graded), ``accuracy_reward`` and ``format_reward``
+added. The rewards are the training reward functions themselves (mathgrpo.rewards), times the
+weights (defaults: the seed recipe's accuracy 1.0, format 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mathgrpo.errors import UserError
+from mathgrpo.rewards import DEFAULT_WEIGHTS, make_accuracy, make_format
+
+logger = logging.getLogger(__name__)
+
+BATCH = 256
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="mathgrpo grade",
+        description="Re-grade saved completions (JSONL) with the training grader and reward functions.",
+        epilog="accuracy_reward and format_reward are weighted: raw reward (1.0 or 0.0) times "
+        "--accuracy-weight / --format-weight, which default to the seed recipe's weights "
+        f"({DEFAULT_WEIGHTS['accuracy']} and {DEFAULT_WEIGHTS['format']}). A correct, well-formatted "
+        "completion therefore shows accuracy_reward 1.0 and format_reward 0.5. Malformed JSON lines "
+        "are reported with their line number and left out of the output (exit status 1).",
+    )
+    p.add_argument("input", help="JSONL file, one object per line ('-' for stdin)")
+    p.add_argument("-o", "--output", help="where to write the graded JSONL (atomically); default: stdout")
+    p.add_argument("--answer-field", default="answer", help="field holding the gold answer (default: answer)")
+    p.add_argument("--completion-field", default="completion",
+                   help="field holding the completion: a string, a list of chat messages, or null (default: completion)")
+    p.add_argument("--prompt-field", default="prompt",
+                   help="field holding the prompt, if present: a prompt ending in <think> opens the think block")
+    p.add_argument("--think-in-prompt", action="store_true",
+                   help="the chat template itself opened <think> (not visible in the saved prompt)")
+    p.add_argument("--accuracy-weight", type=float, default=DEFAULT_WEIGHTS["accuracy"])
+    p.add_argument("--format-weight", type=float, default=DEFAULT_WEIGHTS["format"])
+    return p.parse_args(argv)
+
+
+def _read(path: str):
+    """Yield ``(line_number, row or None, error or None)``; blank lines are skipped silently."""
+    if path == "-":
+        stream = contextlib.nullcontext(sys.stdin)
+    else:
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such file; give a JSONL file of saved completions")
+        stream = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by `with`
+    with stream as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield number, None, f"not valid JSON ({err.msg} at column {err.colno})"
+                continue
+            if not isinstance(row, dict):
+                yield number, None, f"a JSON {type(row).__name__}, not an object"
+                continue
+            yield number, row, None
+
+
+class _Summary:
+    def __init__(self) -> None:
+        self.rows = self.correct = self.ungradeable = self.formatted = self.bad_lines = 0
+        self.started = time.monotonic()
+
+    def line(self) -> str:
+        graded = self.rows - self.ungradeable
+        acc = f"{self.correct / graded:.4f}" if graded else "n/a"
+        fmt = f"{self.formatted / self.rows:.4f}" if self.rows else "n/a"
+        return (f"rows {self.rows}  accuracy {acc} ({self.correct}/{graded})  ungradeable {self.ungradeable}  "
+                f"format {fmt}  malformed lines {self.bad_lines}  seconds {time.monotonic() - self.started:.1f}")
+
+
+def _check_fields(row: dict, args, number: int) -> None:
+    """The first row tells whether the field names are right: fail early, naming what exists."""
+    for flag, name in (("--answer-field", args.answer_field), ("--completion-field", args.completion_field)):
+        if name not in row:
+            keys = ", ".join(sorted(row)) or "none"
+            raise UserError(f"{args.input} line {number}: no field {name!r} (fields: {keys}); set {flag}")
+
+
+def grade_rows(rows: list[dict], args, accuracy, fmt, summary: _Summary) -> list[dict]:
+    completions = [r.get(args.completion_field) for r in rows]
+    prompts = [r.get(args.prompt_field) for r in rows]
+    acc = accuracy(completions, answer=[r.get(args.answer_field) for r in rows])
+    form = fmt(completions, prompts=prompts)
+    for row, a, f in zip(rows, acc, form):
+        row["correct"] = None if a is None else a == 1.0
+        row["accuracy_reward"] = None if a is None else a * args.accuracy_weight
+        row["format_reward"] = f * args.format_weight
+        summary.rows += 1
+        summary.correct += a == 1.0
+        summary.ungradeable += a is None
+        summary.formatted += f == 1.0
+    return rows
+
+
+def run(args) -> _Summary:
+    if args.input != "-" and not Path(args.input).is_file():
+        raise UserError(f"{args.input}: no such file; give a JSONL file of saved completions")
+    accuracy, fmt = make_accuracy(), make_format(True if args.think_in_prompt else None)
+    summary = _Summary()
+    out_path = Path(args.output) if args.output else None
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+        out = os.fdopen(fd, "w", encoding="utf-8")
+    else:
+        tmp, out = None, sys.stdout
+    try:
+        batch: list[dict] = []
+        checked = False
+        for number, row, error in _read(args.input):
+            if error is not None:
+                summary.bad_lines += 1
+                print(f"mathgrpo grade: {args.input} line {number}: {error}; left out", file=sys.stderr)
+                continue
+            if not checked:
+                _check_fields(row, args, number)
+                checked = True
+            batch.append(row)
+            if len(batch) >= BATCH:
+                _write(out, grade_rows(batch, args, accuracy, fmt, summary))
+                batch = []
+        _write(out, grade_rows(batch, args, accuracy, fmt, summary) if batch else [])
+        out.flush()
+        if tmp is not None:
+            out.close()
+            os.replace(tmp, out_path)  # all or nothing: never a half-written file
+            tmp = None
+    finally:
+        if tmp is not None:
+            out.close()
+            os.unlink(tmp)
+    return summary
+
+
+def _write(out, rows: list[dict]) -> None:
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    logging.getLogger("mathgrpo.grading.checker").setLevel(logging.ERROR)  # the summary counts them
+    summary = run(args)
+    # With the graded rows on stdout, the summary goes to stderr so that the JSONL stays clean.
+    print(f"mathgrpo grade: {summary.line()}", file=sys.stdout if args.output else sys.stderr)
+    return 1 if summary.bad_lines else 0
