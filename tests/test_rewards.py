@@ -1,0 +1,170 @@
+"""Reward functions (mathgrpo.rewards): values, farming resistance, registry, and real TRL wiring."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mathgrpo.errors import UserError
+from mathgrpo.rewards import (
+    REWARDS,
+    build_reward_funcs,
+    format_ok,
+    make_accuracy,
+    make_format,
+    overlong_penalty_value,
+    prompt_opens_think,
+)
+
+GOOD = "<think>\n2 + 3 = 5, so five.\n</think>\nThe answer is $\\boxed{5}$."
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    return make_accuracy()
+
+
+# --- accuracy ---------------------------------------------------------------------------------
+
+
+def test_accuracy_values(accuracy):
+    completions = [GOOD, "<think>x</think> \\boxed{6}", "5", [{"role": "assistant", "content": GOOD}], None]
+    assert accuracy(completions, answer=["5"] * 5) == [1.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_accuracy_is_none_for_ungradeable_gold_and_logs_it(accuracy):
+    metrics = []
+    rewards = accuracy([GOOD, GOOD], answer=["5", ""], log_metric=lambda k, v: metrics.append((k, v)))
+    assert rewards == [1.0, None]
+    assert ("grading/ungradeable", 1.0) in metrics
+
+
+def test_accuracy_tolerates_a_broken_log_metric(accuracy):
+    def boom(name, value):
+        raise RuntimeError("tracker down")
+
+    assert accuracy([GOOD], answer=["5"], log_metric=boom) == [1.0]
+
+
+def test_accuracy_without_answer_column_is_a_user_error(accuracy):
+    with pytest.raises(UserError, match="'answer'"):
+        accuracy([GOOD], prompts=["q"])
+    with pytest.raises(UserError, match="2 answers"):
+        accuracy([GOOD], answer=["5", "6"])
+
+
+# --- format -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "think_open", "ok"),
+    [
+        (GOOD, False, True),  # the shape the template asks for
+        ("  <think>reason</think>\\boxed{1}", False, True),  # leading whitespace is fine
+        ("<think>r</think> \\boxed{1} so \\boxed{1}", False, True),  # restating the answer once
+        ("reason</think>\\boxed{1}", True, True),  # template opened <think> in the prompt
+        ("<think></think>\\boxed{1}", False, False),  # empty think block
+        ("<think>  \n </think>\\boxed{1}", False, False),  # whitespace-only reasoning
+        ("<think>...</think>\\boxed{1}", False, False),  # punctuation is not reasoning
+        ("<think>a</think><think>b</think>\\boxed{1}", False, False),  # repeated blocks
+        ("<think>a<think>b</think>\\boxed{1}", False, False),  # repeated opening tag
+        ("<think>a</think></think>\\boxed{1}", False, False),  # repeated closing tag
+        ("<think>\\boxed{1}</think> done", False, False),  # box only inside the reasoning
+        ("<think>a</think>" + "\\boxed{1}" * 3, False, False),  # box sprayed
+        ("<think>a</think> \\boxed{1", False, False),  # truncated box
+        ("<think>a</think> \\boxed{}", False, False),  # empty box
+        ("<think>a", False, False),  # never closed
+        ("\\boxed{1}", False, False),  # no reasoning block
+        ("preamble <think>a</think>\\boxed{1}", False, False),  # reasoning must come first
+        ("<think>a</think>\\boxed{1}", True, False),  # prompt opened <think>: a second one is a repeat
+        ("a\\boxed{1}", True, False),  # prompt opened <think> but it was never closed
+    ],
+)
+def test_format_ok(text, think_open, ok):
+    assert format_ok(text, think_open) is ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "opens"),
+    [
+        ("Question?\n<think>\n", True),
+        ("Question?", False),
+        ([{"role": "user", "content": "Q"}, {"role": "assistant", "content": "<think>"}], True),
+        ([{"role": "user", "content": "Q"}], False),
+        (None, False),
+        ([], False),
+    ],
+)
+def test_prompt_opens_think(prompt, opens):
+    assert prompt_opens_think(prompt) is opens
+
+
+def test_format_reward_reads_prompts_and_completion_shapes():
+    fmt = make_format()
+    completions = ["reason</think>\\boxed{1}", GOOD, [{"role": "assistant", "content": GOOD}], None, 12]
+    prompts = ["Q <think>", "Q", [{"role": "user", "content": "Q"}], "Q", "Q"]
+    assert fmt(completions, prompts=prompts) == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert make_format(think_in_prompt=True)(["reason</think>\\boxed{1}"], prompts=["Q"]) == [1.0]
+
+
+# --- soft overlong (DAPO eq. 13) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [(0, 0.0), (750, 0.0), (751, -1 / 250), (875, -0.5), (999, -249 / 250), (1000, -1.0), (1500, -1.0)],
+)
+def test_overlong_penalty_value(length, expected):
+    assert math.isclose(overlong_penalty_value(length, 1000, 250), expected)
+
+
+def test_soft_overlong_uses_completion_ids():
+    (fn,) = build_reward_funcs(["soft_overlong"], max_completion_length=100, overlong_buffer=20, overlong_penalty=0.5)
+    assert fn(["a", "b", "c"], completion_ids=[[1] * 80, [1] * 90, [1] * 100]) == [0.0, -0.25, -0.5]
+    assert fn(["a"]) == [0.0]  # no ids given: no penalty, and a warning
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def test_registry_names_are_what_trl_logs():
+    funcs = build_reward_funcs(list(REWARDS), max_completion_length=64)
+    assert [f.__name__ for f in funcs] == ["accuracy", "format", "soft_overlong"]
+
+
+def test_unknown_reward_is_one_line_user_error():
+    with pytest.raises(UserError) as err:
+        build_reward_funcs(["accuracy", "lenght"], max_completion_length=64)
+    message = str(err.value)
+    assert "'lenght'" in message and "accuracy, format, soft_overlong" in message and "\n" not in message
+
+
+def test_bad_overlong_buffer_is_a_user_error():
+    with pytest.raises(UserError, match="overlong_buffer"):
+        build_reward_funcs(["soft_overlong"], max_completion_length=64, overlong_buffer=100)
+
+
+# --- real TRL ---------------------------------------------------------------------------------
+
+
+def test_trl_calls_our_rewards_and_turns_none_into_nan(tmp_path, tiny_qwen_dir):
+    """GRPOTrainer._calculate_rewards passes prompts, completion_ids, answer and log_metric."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from mathgrpo.models import load_tokenizer
+
+    funcs = build_reward_funcs(["accuracy", "format", "soft_overlong"], max_completion_length=8, overlong_buffer=4)
+    data = Dataset.from_dict({"prompt": ["1+1?", "2+2?"], "answer": ["2", ""]})
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=8, report_to=[], reward_weights=[1.0, 0.5, 1.0], use_cpu=True)
+    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=funcs, args=args, train_dataset=data,
+                          processing_class=load_tokenizer(str(tiny_qwen_dir)))
+    assert trainer.reward_func_names == ["accuracy", "format", "soft_overlong"]
+    inputs = [{"prompt": "1+1?", "answer": "2"}, {"prompt": "2+2?", "answer": ""}]
+    completions = ["<think>one and one</think> \\boxed{2}", "\\boxed{4}"]
+    rewards = trainer._calculate_rewards(inputs, ["1+1?", "2+2?"], completions, [[1] * 3, [1] * 7])
+    assert rewards[0].tolist() == [1.0, 1.0, 0.0]
+    assert math.isnan(rewards[1, 0].item()) and rewards[1, 1:].tolist() == [0.0, -0.75]
+    assert trainer._pending_metrics["grading/ungradeable"] == [1.0]
