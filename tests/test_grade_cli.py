@@ -1,0 +1,93 @@
+"""`mathgrpo grade`: re-grading saved JSONL with the training reward functions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mathgrpo.cli import main as cli_main
+
+ROWS = [
+    {"id": 1, "completion": "<think>2+3</think> $\\boxed{5}$", "answer": "5"},
+    {"id": 2, "completion": [{"role": "assistant", "content": "\\boxed{6}"}], "answer": "5"},
+    {"id": 3, "completion": None, "answer": "\\frac{14}{3}"},
+    {"id": 4, "completion": "<think>x</think> \\boxed{\\dfrac{14}{3}}", "answer": "\\frac{14}{3}"},
+    {"id": 5, "completion": "\\boxed{5}", "answer": ""},
+]
+
+
+def _write(path, rows, extra_lines=()):
+    lines = [json.dumps(r) for r in rows] + list(extra_lines)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _read(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_grade_writes_fields_and_summary(tmp_path, capsys):
+    src = _write(tmp_path / "in.jsonl", ROWS)
+    assert cli_main(["grade", str(src), "-o", str(tmp_path / "out" / "graded.jsonl")]) == 0
+    out = _read(tmp_path / "out" / "graded.jsonl")
+    assert [r["id"] for r in out] == [1, 2, 3, 4, 5]  # every row, in order, other fields kept
+    assert [r["correct"] for r in out] == [True, False, False, True, None]
+    assert [r["accuracy_reward"] for r in out] == [1.0, 0.0, 0.0, 1.0, None]
+    assert [r["format_reward"] for r in out] == [0.5, 0.0, 0.0, 0.5, 0.0]  # raw 1.0 x weight 0.5
+    summary = capsys.readouterr().out
+    assert "rows 5" in summary and "accuracy 0.5000 (2/4)" in summary and "ungradeable 1" in summary
+    assert not list((tmp_path / "out").glob("*.tmp"))  # no temp file left behind
+
+
+def test_grade_custom_fields_and_weights(tmp_path):
+    rows = [{"gen": r["completion"], "gold": r["answer"]} for r in ROWS[:2]]
+    src = _write(tmp_path / "in.jsonl", rows)
+    dst = tmp_path / "graded.jsonl"
+    args = ["grade", str(src), "-o", str(dst), "--answer-field", "gold", "--completion-field", "gen",
+            "--format-weight", "0.2", "--accuracy-weight", "2"]
+    assert cli_main(args) == 0
+    assert [(r["accuracy_reward"], r["format_reward"]) for r in _read(dst)] == [(2.0, 0.2), (0.0, 0.0)]
+
+
+def test_malformed_lines_are_reported_and_the_rest_kept(tmp_path, capsys):
+    src = _write(tmp_path / "in.jsonl", ROWS[:2], extra_lines=["{not json", "[1, 2]", "", json.dumps(ROWS[3])])
+    dst = tmp_path / "graded.jsonl"
+    assert cli_main(["grade", str(src), "-o", str(dst)]) == 1
+    assert [r["id"] for r in _read(dst)] == [1, 2, 4]
+    err = capsys.readouterr().err
+    assert "line 3: not valid JSON" in err and "line 4: a JSON list" in err
+
+
+def test_wrong_field_name_is_a_one_line_error(tmp_path, capsys):
+    src = _write(tmp_path / "in.jsonl", ROWS)
+    assert cli_main(["grade", str(src), "--answer-field", "gold"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no field 'gold'" in err[0] and "--answer-field" in err[0]
+
+
+def test_missing_input_is_a_one_line_error(tmp_path, capsys):
+    assert cli_main(["grade", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+def test_failed_run_keeps_the_previous_output(tmp_path):
+    dst = tmp_path / "graded.jsonl"
+    dst.write_text("previous\n", encoding="utf-8")
+    src = _write(tmp_path / "in.jsonl", ROWS)
+    assert cli_main(["grade", str(src), "-o", str(dst), "--completion-field", "nope"]) == 2
+    assert dst.read_text(encoding="utf-8") == "previous\n"
+    assert not list(tmp_path.glob(".graded.jsonl.*"))
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_stdout_mode_keeps_jsonl_clean(tmp_path, via_stdin):
+    src = _write(tmp_path / "in.jsonl", ROWS)
+    cmd = [sys.executable, "-m", "mathgrpo.cli", "grade", "-" if via_stdin else str(src)]
+    proc = subprocess.run(cmd, input=src.read_text() if via_stdin else None, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["correct"] for line in proc.stdout.splitlines()] == [True, False, False, True, None]
+    assert "rows 5" in proc.stderr
