@@ -39,19 +39,19 @@ def build_repeated(src: Path, dst: Path, repeat: int) -> int:
     return table.num_rows * repeat
 
 
-def run_prepare(dataset: Path, output: Path, *extra: str) -> tuple[float, float, str]:
-    """Run the verb in a fresh child; returns (seconds, peak RSS in MiB, its stdout)."""
-    cmd = [sys.executable, "-m", "mathgrpo.cli", "prepare-data", "--dataset", str(dataset), "--output", str(output), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_prepare(dataset: Path, output: Path, *extra: str) -> tuple[float, float, float, str]:
+    """Run the verb in a fresh child; returns (wall s, CPU s, peak RSS MiB, its stdout).
+    CPU seconds are reported too: on a shared machine they move less than wall time."""
+    cmd = [sys.executable, "-m", "mathgrpo.cli", "prepare-data", "--dataset", str(dataset), "--output", str(output)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([*cmd, *extra], capture_output=True, text=True, cwd=REPO)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"prepare-data failed ({proc.returncode}):\n{proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; max over children
-    if peak < before:
-        peak = before
-    return seconds, peak / 1024, proc.stdout.strip()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, after.ru_maxrss / 1024, proc.stdout.strip()  # ru_maxrss: KiB, max over children
 
 
 def main() -> int:
@@ -64,23 +64,25 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="mathgrpo-bench-data-") as tmp:
         tmp = Path(tmp)
-        # Smallest first: RUSAGE_CHILDREN reports the max over all children so far, so the
-        # larger run's peak is its own as long as it is the larger one.
-        cases = [("17,917 rows (shared file)", args.data)]
+        # Smallest first: RUSAGE_CHILDREN's maxrss is the max over all children so far, so
+        # each row's peak is its own as long as the runs come in growing order.
+        cases = [("17,917 rows (shared file)", args.data, ())]
         big = tmp / "dapo-hub-sized.parquet"
         t0 = time.perf_counter()
         n = build_repeated(args.data, big, args.repeat)
         build_s = time.perf_counter() - t0
-        cases.append((f"{n:,} rows ({args.repeat}x, {big.stat().st_size / 2**20:.0f} MiB parquet)", big))
-        for label, path in cases:
-            seconds, rss, out = run_prepare(path, tmp / "out.jsonl")
-            rows.append((label, seconds, rss, out.splitlines()[0].split(": ", 1)[1]))
+        label = f"{n:,} rows ({args.repeat}x, {big.stat().st_size / 2**20:.0f} MiB parquet)"
+        cases += [(label, big, ()), (label + ", `--language zh`", big, ("--language", "zh"))]
+        for label, path, extra in cases:
+            seconds, cpu, rss, out = run_prepare(path, tmp / "out.jsonl", *extra)
+            rows.append((label, seconds, cpu, rss, out.splitlines()[0].split(": ", 1)[1]))
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"built the {args.repeat}x file in {build_s:.1f} s (not timed below)\n")
-    print("| input | seconds | peak RSS (MiB) | summary |")
-    print("|---|---:|---:|---|")
-    for label, seconds, rss, summary in rows:
-        print(f"| {label} | {seconds:.1f} | {rss:.0f} | {summary} |")
+    print("| input | wall s | CPU s | peak RSS (MiB) | summary |")
+    print("|---|---:|---:|---:|---|")
+    for label, seconds, cpu, rss, summary in rows:
+        print(f"| {label} | {seconds:.1f} | {cpu:.1f} | {rss:.0f} | {summary} |")
     return 0
 
 

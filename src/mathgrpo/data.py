@@ -253,7 +253,7 @@ def add_prompts(ds, tokenizer, template, max_prompt_length: int | None):
     dropped = len(prompts) - len(keep)
     if dropped:
         log.info("dropped %d of %d prompts longer than %d tokens", dropped, len(prompts), max_prompt_length)
-        ds = ds.select(keep).flatten_indices()
+        ds = ds.select(keep)
     return ds, dropped
 
 
