@@ -28,8 +28,9 @@ from mathgrpo.sources import open_source
 log = logging.getLogger(__name__)
 
 # DAPO-Math-17k wraps every problem in its own answer instruction ("Answer: $Answer" on the
-# last line). We strip it so the only answer instruction the model sees is the template's
-# \boxed{} -- two competing formats would teach the model neither.
+# last line). Departure from DAPO, which trains with that wrapper and reads the "Answer:" line:
+# we strip it so the only answer instruction the model sees is the template's \boxed{}, the
+# format our one grader reads -- two competing formats would teach the model neither.
 DAPO_HEAD_TEXT = (
     "Solve the following math problem step by step. The last line of your response should be of the form "
     "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n"
