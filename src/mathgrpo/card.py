@@ -1,0 +1,178 @@
+"""The model card (``README.md``) of a training run, and publishing it with ``push_to_hub``.
+
+Usage: ``write_model_card("output/smollm2-demo")``; ``mathgrpo train`` calls ``finish_run(out, trainer)``.
+
+Why a second push: with ``push_to_hub: true`` Trainer uploads the output folder when the final
+model is saved, and right before that TRL's ``create_model_card`` overwrites ``README.md`` with
+its generic card. Our card can only be written after that save, so ``finish_run`` uploads the
+card, the report folder and the run record on top -- the model files are already there -- and
+the card that ends up on the hub is ours. The token comes from the environment or the login
+cache (``mathgrpo train`` moves a recipe's ``hub_token`` into ``HF_TOKEN``); it is never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+from mathgrpo.report import (
+    REPORT_DIR, SUMMARY_FILE, Report, build_report, final_numbers, hyper_rows, table, what_rows, write_atomic,
+)
+from mathgrpo.runfiles import RUN_FILE, STATE_FILE, Run
+
+log = logging.getLogger(__name__)
+
+CARD_FILE = "README.md"
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def hub_id(name: str | None) -> str | None:
+    """``name`` when it reads as a hub repo id (``org/name``) and is no local path, else None."""
+    if not name or not _HUB_ID.match(name) or Path(name).expanduser().exists():
+        return None
+    return name
+
+
+def front_matter(run: Run) -> str:
+    from huggingface_hub import ModelCardData
+
+    base, dataset = hub_id(run.info.get("model")), hub_id(run.info.get("dataset"))
+    data = ModelCardData(
+        base_model=base,
+        datasets=[dataset] if dataset else None,
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=["trl", "grpo", "math", "reasoning", "mathgrpo"],
+    )
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def hardware_line(hw: dict) -> str:
+    if not hw:
+        return "unknown"
+    device = f"{hw.get('gpu_count', 1)} x {hw['gpu']}" if hw.get("gpu") else f"CPU only ({hw.get('cpu_count', '?')} cores)"
+    return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
+
+
+def card_markdown(rep: Report) -> str:
+    run, info = rep.run, rep.run.info
+    name = run.path.name
+    base = info.get("model", "an unrecorded base model")
+    lines = [front_matter(run), f"# {name}", "",
+             f"`{base}` fine-tuned with GRPO for math reasoning by mathgrpo on TRL's "
+             f"`GRPOTrainer`. Training {run.status()}."]  # fmt: skip
+    lines += ["", "## Training data, template and rewards", "", table(["what", "value"], what_rows(run))]
+    if rep.samples:
+        prompt = rep.samples[0]["prompt"]
+        lines += ["", "Prompts were built with the template above (use the same one at inference; "
+                  "`mathgrpo eval --model` reads it from `mathgrpo_run.json`). One training prompt:", "",
+                  "```text", prompt, "```"]  # fmt: skip
+    lines += ["", "## Hyper-parameters", "", table(["setting", "value"], hyper_rows(run))]
+    wall = run.wall_time()
+    lines += ["", "## Hardware and time", "",
+              f"- hardware: {hardware_line(info.get('hardware') or {})}",
+              f"- started {info.get('started', '?')}, ended {info.get('ended', '(not finished)')}",
+              f"- wall time: {wall or 'unknown'}; {run.global_step} optimizer steps"]  # fmt: skip
+    lines += ["", "## Evaluation", ""]
+    lines.append(rep.eval_md or f"Not evaluated yet: `mathgrpo eval --model {name} --output {name}/eval`.")
+    lines += ["", "## Training curves", ""]
+    for panel, file in rep.plots:
+        lines += [f"![{panel.title}]({REPORT_DIR}/{file})"]
+    rows = [[r[0], r[2], r[5]] for r in final_numbers(run)]
+    if rows:
+        lines += ["", "Final logged values:", "", table(["metric", "last", "step"], rows)]
+    lines += ["", f"Sample completions, all numbers and what is missing: [{REPORT_DIR}/{SUMMARY_FILE}]({REPORT_DIR}/{SUMMARY_FILE}).", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(run_dir: str | Path, evals: list[str | Path] = ()) -> Report:
+    """Refresh the report, then write ``RUN_DIR/README.md`` (atomically) from it."""
+    rep = build_report(run_dir, evals)
+    write_atomic(rep.run.path / CARD_FILE, card_markdown(rep))
+    log.info("model card written to %s", rep.run.path / CARD_FILE)
+    return rep
+
+
+# --------------------------------------------------------------------------- end of training
+
+
+def training_args_dict(args) -> dict:
+    """GRPOConfig as JSON-ready values; ``to_dict`` already masks ``*_token`` fields, we drop them."""
+    values = args.to_dict() if hasattr(args, "to_dict") else dict(vars(args))
+    return {k: v for k, v in values.items() if not k.endswith("_token") and k != "token"}
+
+
+def record_training_args(out: Path, args) -> None:
+    """Add the run's GRPOConfig to ``mathgrpo_run.json`` when train did not (the report's settings)."""
+    path = out / RUN_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if info.get("training_args"):
+        return
+    info["training_args"] = training_args_dict(args)
+    write_atomic(path, json.dumps(info, indent=2, default=str))
+
+
+def save_state(trainer, out: Path) -> None:
+    """The complete log history (the checkpoints lack the last entries) at the top level."""
+    tmp = out / f".{STATE_FILE}.tmp"
+    trainer.state.save_to_json(str(tmp))
+    os.replace(tmp, out / STATE_FILE)
+
+
+def saved_training_args(out: Path):
+    """The GRPOConfig Trainer pickled next to the final model (``training_args.bin``).
+
+    Only used on a folder this very process has just written (the end of ``mathgrpo train``
+    without a trainer at hand); ``mathgrpo report`` never unpickles anything."""
+    path = out / "training_args.bin"
+    if not path.is_file():
+        return None
+    import torch
+
+    try:
+        return torch.load(path, weights_only=False)
+    except Exception as err:  # an unreadable file costs the card its settings, not the run
+        log.warning("could not read %s: %s", path, err)
+        return None
+
+
+def push_card(out: Path, repo_id: str, *, revision: str | None = None, private: bool | None = None, api=None) -> str:
+    """Upload our card, the report and the run record to ``repo_id`` (created if needed)."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi()  # token: HF_TOKEN or the login cache
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(out),
+        allow_patterns=[CARD_FILE, f"{REPORT_DIR}/*", RUN_FILE, STATE_FILE],
+        commit_message="mathgrpo: model card and training report",
+        revision=revision,
+    )
+    log.info("model card and report pushed to %s", repo_id)
+    return repo_id
+
+
+def finish_run(out: str | Path, trainer=None, api=None) -> Report:
+    """After the final save: full log, settings in the run record, report, card, and the push.
+
+    ``trainer`` gives the complete log and the hub settings; without it they are read back from
+    the folder (the newest checkpoint's log, ``training_args.bin``)."""
+    out = Path(out)
+    args = trainer.args if trainer is not None else saved_training_args(out)
+    if trainer is not None:
+        save_state(trainer, out)
+    if args is not None:
+        record_training_args(out, args)
+    rep = write_model_card(out)
+    if args is not None and getattr(args, "push_to_hub", False):
+        # Trainer's own repo (created at init) when there is one, else its naming rule.
+        repo = getattr(trainer, "hub_model_id", None) or args.hub_model_id or Path(args.output_dir).absolute().name
+        push_card(out, repo, revision=getattr(args, "hub_revision", None), private=args.hub_private_repo, api=api)
+    return rep

@@ -1,0 +1,255 @@
+"""The run report and the model card, on one real tiny GRPO run (TRL, tiny random Qwen2, real
+Qwen2.5 tokenizer) evaluated by the real ``mathgrpo eval`` before and after training."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mathgrpo import cli
+from mathgrpo.card import finish_run
+from mathgrpo.config import parse_train_args
+from mathgrpo.plots import DPI, FIG_SIZE, ema
+from mathgrpo.report import REPORT_DIR, SAMPLES_FILE, SUMMARY_FILE, build_report, fmt
+from mathgrpo.rewards import REWARDS
+from mathgrpo.runfiles import RUN_FILE
+
+SECRET = "hf_notARealTokenButSecretShaped123"
+PLOTS = ("reward", "accuracy", "completion_length", "zero_std_groups", "clip_ratio", "entropy", "kl",
+         "learning_rate", "grad_norm")  # fmt: skip
+BENCH = "generated:arithmetic?n=3&seed=7"
+
+
+def length_reward(**_):
+    # A random model is never right, so accuracy alone gives GRPO no signal (as in test_train.py).
+    def length(completions, **kwargs):
+        return [min(len(c), 40) / 40.0 for c in completions]
+
+    return length
+
+
+def evaluate(model: Path, out: Path) -> None:
+    from mathgrpo.evaluate import main as eval_main
+
+    assert eval_main(["--model", str(model), "--benchmarks", BENCH, "--max-new-tokens", "6", "--output", str(out)]) == 0
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_qwen_dir, tmp_path_factory):
+    """Train 3 GRPO steps (checkpoints at 2 and 3), keep the card train wrote, then evaluate the
+    base model and the trained one beside the run, as a user would."""
+    from mathgrpo.train import run
+
+    root = tmp_path_factory.mktemp("report")
+    out = root / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(REWARDS, "length", length_reward)
+        mp.setenv("HF_TOKEN", "placeholder")  # restored after; train moves a recipe token into it
+        trainer = run(*parse_train_args([
+            "--model_name_or_path", str(tiny_qwen_dir),
+            "--dataset_name", "generated:arithmetic?n=16&seed=0",
+            "--template", "think_boxed",
+            "--reward_funcs", "accuracy", "format", "length",
+            "--reward_weights", "1.0", "0.5", "2.0",
+            "--max_prompt_length", "128", "--max_completion_length", "8",
+            "--num_generations", "2", "--per_device_train_batch_size", "4",
+            "--learning_rate", "1e-3", "--beta", "0.04",
+            "--max_steps", "3", "--save_steps", "2", "--logging_steps", "1",
+            "--log_completions", "true", "--hub_token", SECRET,
+            "--output_dir", str(out), "--report_to", "none", "--use_cpu", "true",
+            "--dtype", "float32", "--seed", "0",
+        ]))  # fmt: skip
+    card_at_end = (out / "README.md").read_text()
+    evaluate(tiny_qwen_dir, root / "eval-base")
+    evaluate(out, out / "eval")
+    return SimpleNamespace(out=out, root=root, trainer=trainer, card=card_at_end, base=tiny_qwen_dir)
+
+
+def logged(trainer, key):
+    return [(e["step"], e[key]) for e in trainer.state.log_history if isinstance(e.get(key), (int, float))]
+
+
+@pytest.mark.slow
+def test_train_ends_with_our_model_card(trained):
+    card, info = trained.card, json.loads((trained.out / RUN_FILE).read_text())
+    from huggingface_hub import ModelCard
+
+    meta = ModelCard(card).data.to_dict()  # the front matter parses as the hub reads it
+    assert "grpo" in meta["tags"] and "generated_from_trainer" not in card  # ours, not TRL's draft
+    assert f"`{info['model']}`" in card and f"`{info['dataset']}`" in card and "`think_boxed`" in card
+    stats = info["data_stats"]
+    assert f"{stats['rows_in']} rows in" in card and f"{stats['rows_out']} rows trained on" in card
+    assert "accuracy (1), format (0.5), length (2)" in card
+    assert "| learning_rate | 0.001 |" in card and "| beta | 0.04 |" in card and "| num_generations | 2 |" in card
+    assert info["hardware"]["torch"] in card and "optimizer steps" in card
+    assert "Not evaluated yet" in card  # train ends before any evaluation
+    for name in PLOTS:
+        assert f"(report/{name}.png)" in card
+        assert (trained.out / REPORT_DIR / f"{name}.png").is_file()
+    assert info["training_args"]["num_generations"] == 2  # recorded for later reports
+
+
+@pytest.mark.slow
+def test_plots_decode_at_the_fixed_size(trained):
+    from matplotlib.image import imread
+
+    rep = build_report(trained.out)
+    assert sorted(name for _, name in rep.plots) == sorted(f"{n}.png" for n in PLOTS)
+    width, height = round(FIG_SIZE[0] * DPI), round(FIG_SIZE[1] * DPI)
+    for name in PLOTS:
+        image = imread(trained.out / REPORT_DIR / f"{name}.png")
+        assert image.shape[:2] == (height, width), name
+        assert image[..., :3].std() > 0.01, f"{name} is blank"
+
+
+@pytest.mark.slow
+def test_summary_holds_the_runs_final_numbers(trained):
+    build_report(trained.out)
+    text = (trained.out / REPORT_DIR / SUMMARY_FILE).read_text()
+    assert "finished at step 3" in text
+    for key in ("reward", "rewards/length/mean", "entropy", "kl", "grad_norm", "completions/mean_length",
+                "frac_reward_zero_std", "learning_rate"):  # fmt: skip
+        points = logged(trained.trainer, key)
+        assert len(points) == 3, key
+        values = [v for _, v in points]
+        row = f"| {key} | {fmt(values[0])} | {fmt(values[-1])} | {fmt(min(values))} | {fmt(max(values))} | 3 |"
+        assert row in text, row
+    info = json.loads((trained.out / RUN_FILE).read_text())
+    minutes, seconds = divmod(round(info["wall_seconds"]), 60)
+    assert f"Wall time: {minutes}m {seconds:02d}s" in text
+    assert "| max_completion_length | 8 |" in text and "| template | `think_boxed` |" in text
+
+
+@pytest.mark.slow
+def test_summary_compares_base_and_trained_evaluations(trained):
+    text = build_report(trained.out).summary_path.read_text()
+    base = json.loads((trained.root / "eval-base" / "summary.json").read_text())
+    after = json.loads((trained.out / "eval" / "summary.json").read_text())
+    assert "A = base (eval-base)" in text and "B = trained (eval)" in text
+    a, b = base["benchmarks"][BENCH]["accuracy"], after["benchmarks"][BENCH]["accuracy"]
+    assert f"| {BENCH} | pass@1 | {100 * a:.1f} | {100 * b:.1f} | {100 * (b - a):+.1f} |" in text
+
+
+@pytest.mark.slow
+def test_samples_are_best_and_worst_at_start_and_end(trained):
+    import pyarrow.parquet as pq
+
+    rep = build_report(trained.out)
+    lines = (trained.out / REPORT_DIR / SAMPLES_FILE).read_text().splitlines()
+    samples = [json.loads(line) for line in lines]
+    assert {(s["phase"], s["step"]) for s in samples} == {("start", 1), ("end", 3)}
+    weights = {"accuracy": 1.0, "format": 0.5, "length": 2.0}
+    for phase, step in (("start", 1), ("end", 3)):
+        rows = pq.read_table(trained.out / "completions" / f"completions_{step:05d}.parquet").to_pylist()
+        totals = sorted(sum(w * r[n] for n, w in weights.items()) for r in rows)
+        mine = [s for s in samples if s["phase"] == phase]
+        best = [s["total_reward"] for s in mine if s["rank"] == "best"]
+        worst = [s["total_reward"] for s in mine if s["rank"] == "worst"]
+        assert math.isclose(max(best), totals[-1]) and math.isclose(min(worst), totals[0])
+        for s in mine:
+            assert s["completion"] in {r["completion"] for r in rows}
+    summary = rep.summary_path.read_text()
+    assert samples[0]["completion"] in summary and "total reward" in summary
+
+
+@pytest.mark.slow
+def test_no_token_is_written(trained):
+    build_report(trained.out)
+    files = [trained.out / "README.md", trained.out / RUN_FILE, trained.out / "training_args.bin"]
+    files += list((trained.out / REPORT_DIR).iterdir())
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_running_run_reports_what_exists(trained, tmp_path):
+    """A run killed after its step-2 save (a half-written checkpoint-3 beside it): the report
+    uses checkpoint-2, leaves the run's folders alone and lists what it lacks."""
+    live = tmp_path / "live"
+    (live / "checkpoint-2").mkdir(parents=True)
+    shutil.copy(trained.out / "checkpoint-2" / "trainer_state.json", live / "checkpoint-2")
+    (live / "checkpoint-3").mkdir()
+    (live / "checkpoint-3" / "trainer_state.json").write_text('{"log_history": [{"step"')
+    info = json.loads((trained.out / RUN_FILE).read_text())
+    info.update(finished=False)
+    for key in ("training_args", "wall_seconds", "ended", "global_step"):
+        info.pop(key)
+    (live / RUN_FILE).write_text(json.dumps(info))
+
+    rep = build_report(live)
+    text = rep.summary_path.read_text()
+    assert "in progress or interrupted: step 2 of 3" in text and "checkpoint-2/trainer_state.json" in text
+    last_reward = logged(trained.trainer, "reward")[1][1]
+    assert f"| {fmt(last_reward)} |" in text.split("| reward |")[1].split("\n")[0]
+    assert "sample completions" in rep.missing and "log_completions" in rep.missing["sample completions"]
+    assert "evaluation of the trained model" in rep.missing
+    assert (live / "checkpoint-3").is_dir()  # never moved: the run may still be writing it
+    assert "## Missing" in text
+
+
+def test_folder_without_logs_is_one_line_error(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no training logs" in err and str(tmp_path) in err
+    assert cli.main(["report", str(tmp_path / "absent")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+class RecordingHub:
+    """Stands in for huggingface_hub.HfApi (no network here); keeps what would be uploaded."""
+
+    def __init__(self):
+        self.uploads = []
+
+    def create_repo(self, repo_id, private=None, exist_ok=False):
+        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
+
+    def upload_folder(self, repo_id, folder_path, allow_patterns, **kwargs):
+        from huggingface_hub.utils import filter_repo_objects  # the filter upload_folder applies
+
+        root = Path(folder_path)
+        files = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
+        sent = sorted(filter_repo_objects(files, allow_patterns=allow_patterns))
+        self.uploads.append(dict(repo_id=repo_id, files=sent, card=(root / "README.md").read_text(), **kwargs))
+
+
+@pytest.mark.slow
+def test_push_to_hub_publishes_our_card(trained, tmp_path):
+    out = tmp_path / "pushed"
+    out.mkdir()
+    shutil.copy(trained.out / RUN_FILE, out)
+    shutil.copytree(trained.out / "completions", out / "completions")
+    (out / "README.md").write_text("---\ntags:\n- generated_from_trainer\n---\nTRL's draft card\n")
+    args = copy.copy(trained.trainer.args)
+    args.push_to_hub, args.hub_model_id = True, "me/tiny-grpo"
+    hub = RecordingHub()
+    finish_run(out, SimpleNamespace(args=args, state=trained.trainer.state, hub_model_id=None), api=hub)
+    (upload,) = hub.uploads
+    assert upload["repo_id"] == "me/tiny-grpo"
+    assert "fine-tuned with GRPO" in upload["card"] and "TRL's draft" not in upload["card"]
+    assert {"README.md", "report/reward.png", "report/summary.md", RUN_FILE} <= set(upload["files"])
+    assert not any(f.startswith("completions/") for f in upload["files"])
+    assert SECRET not in upload["card"]
+    # With the trainer at hand the complete log is saved at the top level and reported from.
+    assert (out / "trainer_state.json").is_file() and "log from `trainer_state.json`" in upload["card"]
+
+
+def test_ema_smooths_and_starts_at_the_first_point():
+    assert ema([]) == []
+    assert ema([3.0, 3.0, 3.0], span=5) == pytest.approx([3.0, 3.0, 3.0])
+    steps = ema([0.0] * 10 + [1.0] * 30, span=5)
+    assert steps[0] == 0.0 and 0 < steps[11] < 1 and steps[-1] == pytest.approx(1.0, abs=1e-3)
+    noisy = [(-1.0) ** i for i in range(100)]
+    assert max(abs(v) for v in ema(noisy)[20:]) < 0.5  # the default span damps step-to-step noise
+
+
+def test_run_file_name_is_trains():
+    from mathgrpo.train import RUN_FILE as TRAIN_RUN_FILE
+
+    assert RUN_FILE == TRAIN_RUN_FILE
