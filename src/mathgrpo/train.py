@@ -288,16 +288,19 @@ def save_final(trainer, out: Path) -> None:
     log.info("final model saved in %s", out)
 
 
-def after_training(out: Path) -> None:
-    """Model card and plots for the finished run (report imports nothing from training)."""
+def after_training(out: Path, trainer=None) -> None:
+    """Report, model card (README.md) and, with push_to_hub, the card's upload, for the finished run.
+
+    ``trainer`` gives the complete log and the hub settings; without it they are read back from
+    ``out``. The card lives in mathgrpo.card, which reads the run from disk like ``mathgrpo report``."""
     try:
-        from mathgrpo.report import write_model_card
+        from mathgrpo.card import finish_run
     except ImportError:  # report module not present in this build
         return
     try:
-        write_model_card(out)
-    except Exception as err:  # a failed card must never cost the trained model
-        log.warning("could not write the model card: %s", err)
+        finish_run(out, trainer)
+    except Exception as err:  # a failed card or push must never cost the trained model
+        log.warning("could not write or push the model card: %s (retry: mathgrpo report %s --card)", err, out)
 
 
 def hardware_summary() -> dict:
