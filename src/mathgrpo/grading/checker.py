@@ -50,8 +50,8 @@ class GradingStats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
+        # No lock: these are statistics, and a lock per grade costs more than the integer path.
+        setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict[str, int]:
         with self._lock:
@@ -63,7 +63,7 @@ class Gold:
     raw: str  # what math-verify sees
     canonical: str
     integer: int | None
-    number: Fraction | None
+    number: Fraction | None  # the exact value of a non-integer plain-number gold
     certain: bool  # known to parse without asking math-verify (a number or simple LaTeX)
 
 
@@ -82,6 +82,7 @@ def gold_text(gold) -> str | None:
 
 # math-verify's LaTeX grammar reads a bare e/E as Euler's number and fails on `E_{1}` (an energy,
 # a matrix entry...): a subscripted e/E is always a name, so spell it as one. Both sides get it.
+_PLAIN_INT = re.compile(r"[+-]?\d{1,900}")
 _SUBSCRIPTED_E = re.compile(r"(?<![\\A-Za-z])([eE])(?=\s*_)")
 
 
@@ -118,6 +119,8 @@ class Grader:
 
     ``time_limit`` bounds the math-verify time of one ``grade``/``equivalent`` call (gold check and
     comparison together); the rest is linear-time Python on at most ``max_chars`` characters.
+    Called from one thread (as TRL's reward loop does) a call therefore never takes much over
+    ``time_limit``; concurrent callers also queue for the ``workers`` processes (see pool.py).
     """
 
     def __init__(self, time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_ANSWER_CHARS,
@@ -137,6 +140,9 @@ class Grader:
     def _parse_gold(self, text: str) -> Gold | None:
         if len(text) > 4 * self.max_chars:  # never even scan a huge gold
             return None
+        plain = text.strip()
+        if _PLAIN_INT.fullmatch(plain):  # every DAPO gold: skip the general normalisation
+            return Gold(plain, plain, int(plain), None, True)
         raw = N.unwrap_boxed(text.strip())
         if not raw or len(raw) > self.max_chars or not N.balanced(raw):
             return None
@@ -146,7 +152,7 @@ class Grader:
         number = N.exact_number(raw)
         integer = number.numerator if number is not None and number.denominator == 1 else None
         certain = number is not None or N.simple_latex(canonical)
-        return Gold(_mv_text(raw), canonical, integer, number, certain)
+        return Gold(_mv_text(raw), canonical, integer, None if integer is not None else number, certain)
 
     def gold(self, gold, deadline: float | None = None) -> Gold | None:
         """The parsed gold, or None (and counted, logged once) when it cannot be graded.
@@ -202,7 +208,7 @@ class Grader:
         if len(pred) > self.max_chars:
             self.stats.add("too_long")
             return False
-        key = (pred, parsed)
+        key = (pred, parsed.raw, parsed.integer)
         verdict = self._verdicts.get(key)
         if verdict is _LRU._MISSING:
             verdict = self._compare(pred, parsed, deadline)
@@ -210,6 +216,10 @@ class Grader:
         return verdict
 
     def _compare(self, pred: str, gold: Gold, deadline: float) -> bool:
+        plain = pred.strip()
+        if gold.integer is not None and _PLAIN_INT.fullmatch(plain):
+            self.stats.add("integer_path")
+            return int(plain) == gold.integer
         number = N.exact_number(pred)
         if gold.integer is not None:
             if number is not None:
@@ -229,7 +239,9 @@ class Grader:
     def _call(self, op: str, args: tuple, deadline: float):
         """A math-verify call within the deadline; None when it timed out or failed."""
         self.stats.add("math_verify")
-        status, value = self.pool.call(op, args, timeout=deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
+        # Out of budget already (a slow gold check): do not hand a worker work only to kill it.
+        status, value = self.pool.call(op, args, timeout=remaining) if remaining > 0.05 else (TIMEOUT, None)
         if status == OK:
             return value
         if status == TIMEOUT:

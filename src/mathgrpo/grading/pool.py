@@ -106,14 +106,13 @@ class _Idle:
 class WorkerPool:
     """``size`` workers (one busy, one warm spare by default); thread-safe."""
 
-    def __init__(self, size: int = 2, startup_timeout: float = 120.0) -> None:
+    def __init__(self, size: int = 2, queue_timeout: float = 120.0) -> None:
         self.size = max(1, int(size))
-        self.startup_timeout = startup_timeout
+        self.queue_timeout = queue_timeout
         self.restarts = 0
         self._idle: _Idle | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._ever_ready = False
 
     def _ensure_started(self) -> _Idle:
         with self._lock:
@@ -121,7 +120,6 @@ class WorkerPool:
                 # After a fork the parent's workers belong to the parent: start our own.
                 self._idle = _Idle()
                 self._pid = os.getpid()
-                self._ever_ready = False
                 for _ in range(self.size):
                     self._idle.put(_Worker(), fresh=True)
             return self._idle
@@ -132,31 +130,29 @@ class WorkerPool:
 
     def warm_up(self, timeout: float | None = None) -> bool:
         """Start the workers and wait until one answers (the first start imports sympy)."""
-        status, _ = self.call("ping", (), timeout=1.0, startup_timeout=timeout)
+        status, _ = self.call("ping", (), timeout=5.0, queue_timeout=timeout)
         return status == OK
 
-    def call(self, op: str, args: tuple, timeout: float, startup_timeout: float | None = None):
+    def call(self, op: str, args: tuple, timeout: float, queue_timeout: float | None = None):
         """Run ``op(*args)`` in a worker; ``(OK, value)``, ``(TIMEOUT, None)`` or ``(ERROR, message)``.
 
-        ``timeout`` bounds the whole call, waiting for a free worker included. Only the very first
-        start of the pool in this process (imports) is exempt, bounded by ``startup_timeout``.
+        ``timeout`` bounds the work: it starts once a ready worker is ours. Waiting for one (other
+        threads' calls, or a fresh worker still importing) is bounded by ``queue_timeout``
+        (default ``self.queue_timeout``); a single caller -- TRL computes rewards in one thread --
+        finds the warm spare at once, so for it the whole call stays within ``timeout``.
         """
         idle = self._ensure_started()
-        deadline = time.monotonic() + timeout
-        worker = idle.get(deadline - time.monotonic())
+        wait_limit = self.queue_timeout if queue_timeout is None else queue_timeout
+        waited = time.monotonic() + wait_limit
+        worker = idle.get(wait_limit)
         if worker is None:
             return TIMEOUT, None
-        if not worker.ready:
-            if not self._ever_ready:
-                limit = self.startup_timeout if startup_timeout is None else startup_timeout
-                if worker.wait_ready(limit):
-                    deadline = time.monotonic() + timeout
-            if not worker.wait_ready(deadline - time.monotonic()):
-                if worker.proc.poll() is not None:
-                    return self._replace(worker, ERROR, "grading worker died while starting")
-                idle.put(worker, fresh=True)  # still importing: keep it for a later call
-                return TIMEOUT, None
-            self._ever_ready = True
+        if not worker.wait_ready(waited - time.monotonic()):
+            if worker.proc.poll() is not None:
+                return self._replace(worker, ERROR, "grading worker died while starting")
+            idle.put(worker, fresh=True)  # still importing: keep it for a later call
+            return TIMEOUT, None
+        deadline = time.monotonic() + timeout
         try:
             worker.send_conn.send((op, args))
             if worker.recv_conn.poll(max(0.0, deadline - time.monotonic())):
