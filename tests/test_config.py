@@ -122,3 +122,14 @@ def test_root_train_py_is_the_same_entry_point():
     )  # fmt: skip
     assert proc.returncode == 2
     assert "unknown template 'chain'" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_dataset_without_answer_column(capsys, tiny_qwen_dir, tmp_path):
+    data = tmp_path / "questions.jsonl"
+    data.write_text('{"question": "What is 1+1?", "topic": "sums"}\n')
+    one_line_error(
+        capsys,
+        demo("--model_name_or_path", str(tiny_qwen_dir), "--dataset_name", str(data),
+             "--output_dir", str(tmp_path / "out")),
+        r"answer.*(question|topic)",
+    )  # fmt: skip

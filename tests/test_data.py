@@ -260,7 +260,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     cases.append(err)
     no_answer = tmp_path / "no_answer.parquet"
     pq.write_table(pa.table({"problem": ["a"], "level": [1]}), no_answer)
-    with pytest.raises(UserError, match="no answer column found \\(columns: problem, level\\); pass --answer-field") as err:
+    with pytest.raises(UserError, match="no answer column found \\(columns: problem, level\\); set the answer column with --answer_field") as err:
         load_problems(str(no_answer))
     cases.append(err)
     with pytest.raises(UserError, match="no field 'gold'.*columns: problem, level") as err:

@@ -9,6 +9,7 @@ Flags are the field names, the same in a YAML recipe and on the command line
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 from mathgrpo.errors import UserError
@@ -65,6 +66,10 @@ def parse_train_args(argv: list[str] | None = None):
 
     parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig), prog="mathgrpo train")
     try:
-        return parser.parse_args_and_config(args=argv)
+        with warnings.catch_warnings():
+            # GRPOConfig itself sets the renamed `gradient_checkpointing`; the user can do
+            # nothing about transformers' rename warning, so it is not shown.
+            warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
+            return parser.parse_args_and_config(args=argv)
     except ValueError as err:
         raise UserError(" ".join(str(err).split())) from None

@@ -214,7 +214,7 @@ def load_problems(
     if stats.rows_in and stats.missing_answer == stats.rows_in:
         raise UserError(
             f"{src.name}: field {src.answer_field!r} has no answer in any of {stats.rows_in:,} rows "
-            f"(columns: {', '.join(src.columns)}); pass --answer-field NAME"
+            f"(columns: {', '.join(src.columns)}); set the answer column with --answer_field NAME"
         )
     if deduper is not None:
         problems, answers = deduper.result(stats)
@@ -302,8 +302,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="output file: .jsonl, .json or .parquet")
     p.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict folder (default: train)")
     p.add_argument("--config-name", default=None, help="hub dataset config name")
-    p.add_argument("--problem-field", default=None, help="problem column (default: auto-detected)")
-    p.add_argument("--answer-field", default=None, help="answer column; dotted into structs: reward_model.ground_truth")
+    p.add_argument("--problem-field", "--problem_field", dest="problem_field", default=None, help="problem column (default: auto-detected)")
+    p.add_argument("--answer-field", "--answer_field", dest="answer_field", default=None, help="answer column; dotted into structs: reward_model.ground_truth")
     p.add_argument("--language", choices=LANGUAGES, default="all", help="keep problems in this language (zh: has CJK)")
     p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep repeated problems")
     p.add_argument("--limit", type=int, default=None, help="keep only the first N problems")

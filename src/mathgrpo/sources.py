@@ -80,13 +80,13 @@ def choose_fields(name: str, columns, problem_field: str | None, answer_field: s
     if problem_field is None:
         problem_field = next((f for f in PROBLEM_FIELDS if _has_path(columns, f)), None)
         if problem_field is None:
-            raise UserError(f"{name}: no problem column found (columns: {listed}); pass --problem-field NAME")
+            raise UserError(f"{name}: no problem column found (columns: {listed}); set the problem column with --problem_field NAME")
     elif not _has_path(columns, problem_field):
         raise UserError(f"{name}: no field {problem_field!r} for the problem (columns: {listed})")
     if answer_field is None:
         answer_field = next((f for f in ("reward_model.ground_truth", *ANSWER_FIELDS) if _has_path(columns, f)), None)
         if answer_field is None:
-            raise UserError(f"{name}: no answer column found (columns: {listed}); pass --answer-field NAME")
+            raise UserError(f"{name}: no answer column found (columns: {listed}); set the answer column with --answer_field NAME")
     elif not _has_path(columns, answer_field):
         raise UserError(f"{name}: no field {answer_field!r} for the answer (columns: {listed})")
     return problem_field, answer_field
