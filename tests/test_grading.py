@@ -107,6 +107,7 @@ def test_simple_latex():
     assert simple_latex("\\frac{\\sqrt{3}}{2}") and simple_latex("(-\\infty,3]") and simple_latex("x^2+1")
     assert not simple_latex("E_{1}")  # math-verify reads E as Euler's number
     assert not simple_latex("f(x)") and not simple_latex("Devon") and not simple_latex("\\odot")
+    assert simple_latex("\\text{Devon}") and simple_latex("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}")
     assert not simple_latex("}{") and not simple_latex("+")
 
 

@@ -151,7 +151,7 @@ class Grader:
             return None
         number = N.exact_number(raw)
         integer = number.numerator if number is not None and number.denominator == 1 else None
-        certain = number is not None or N.simple_latex(canonical)
+        certain = number is not None or N.simple_latex(N.basic_clean(raw))
         return Gold(_mv_text(raw), canonical, integer, None if integer is not None else number, certain)
 
     def gold(self, gold, deadline: float | None = None) -> Gold | None:

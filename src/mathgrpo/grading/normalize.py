@@ -201,10 +201,11 @@ def too_complex(s: str, max_tower: int = 3, max_exponent_digits: int = 6) -> boo
 
 
 # Tokens math-verify's LaTeX parser always reads. No `e`/`E` (Euler's number: math-verify cannot
-# parse `E_1`), no words, no other commands: golds outside this are checked by math-verify itself.
+# parse `E_1`), no bare words, no other commands: golds outside this are checked by math-verify.
 _SIMPLE_TOKEN = re.compile(
-    r"\\(?:frac|sqrt|pi|infty|cdot|times|pm|leq|geq|le|ge|neq|circ|sin|cos|tan|log|ln)(?![a-zA-Z])"
-    r"|\\[{}%]|[0-9.,+\-*/=()\[\]{}<>^_ %!]|[a-df-zA-DF-Z](?![a-zA-Z])"
+    r"\\(?:frac|sqrt|pi|infty|cdot|times|pm|leq|geq|le|ge|neq|circ|sin|cos|tan|cot|sec|csc|log|ln|cup|cap|in)"
+    r"(?![a-zA-Z])|\\text\{[A-Za-z ]*\}|\\text\{\([A-Z]\)\}|\\(?:begin|end)\{[pb]matrix\}|\\\\"
+    r"|\\[{}%]|[0-9.,+\-*/=()\[\]{}<>^_ %!&]|[a-df-zA-DF-Z](?![a-zA-Z])"
 )
 
 

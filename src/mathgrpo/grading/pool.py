@@ -129,9 +129,13 @@ class WorkerPool:
         self._ensure_started()
 
     def warm_up(self, timeout: float | None = None) -> bool:
-        """Start the workers and wait until one answers (the first start imports sympy)."""
-        status, _ = self.call("ping", (), timeout=5.0, queue_timeout=timeout)
-        return status == OK
+        """Start the workers and wait until all have imported sympy (the spare too)."""
+        idle = self._ensure_started()
+        end = time.monotonic() + (self.queue_timeout if timeout is None else timeout)
+        with idle._cond:
+            workers = list(idle._items)
+        ready = [w.wait_ready(end - time.monotonic()) for w in workers]
+        return bool(ready) and all(ready)
 
     def call(self, op: str, args: tuple, timeout: float, queue_timeout: float | None = None):
         """Run ``op(*args)`` in a worker; ``(OK, value)``, ``(TIMEOUT, None)`` or ``(ERROR, message)``.

@@ -1,0 +1,156 @@
+"""Benchmark the grader against plain math-verify: grades per second and accuracy, same run.
+
+Usage: ``python bench/grading.py [--dapo-golds 2000] [--markdown docs/perf/grading.md]``
+
+Sets: (a) DAPO-Math-17k golds, each with a right and a wrong (+1) boxed answer at the end of a
+realistic reasoning text (a MATH-500 solution with its boxes removed); (b) MATH-500 reference
+solutions against their answers; (c) the labelled cases of tests/grading_cases.py (accuracy).
+Plain math-verify means what its README does: ``verify(parse("$" + gold + "$"), parse(completion))``.
+Each (completion, gold) pair is graded once, with a fresh grader, so no cache hides work.
+CPU seconds (ours: this process plus its math-verify workers) are reported beside wall time,
+because wall time moves with the load of a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    env = os.environ.get("MATHGRPO_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def load_cases() -> list:
+    spec = importlib.util.spec_from_file_location("grading_cases", REPO / "tests" / "grading_cases.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CASES
+
+
+def dapo_pairs(data: Path, n_golds: int, bodies: list[str]) -> list[tuple[str, str, bool]]:
+    import pyarrow.parquet as pq
+
+    golds = [r["ground_truth"] for r in pq.read_table(data / "dapo-math-17k.parquet", columns=["reward_model"])
+             .column(0).to_pylist()]
+    step = max(1, len(golds) // n_golds)
+    pairs = []
+    for i, gold in enumerate(golds[::step][:n_golds]):
+        body = bodies[i % len(bodies)]
+        pairs.append((f"{body}\n\nThe answer is $\\boxed{{{gold}}}$.", gold, True))
+        pairs.append((f"{body}\n\nThe answer is $\\boxed{{{int(gold) + 1}}}$.", gold, False))
+    return list(dict.fromkeys(pairs))  # graded once each
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _workers_cpu(grader) -> float:
+    idle = grader.pool._idle
+    return sum(_proc_cpu(w.proc.pid) for w in (list(idle._items) if idle else []))
+
+
+def run_mathgrpo(pairs, repeat: int) -> tuple[float, float, list]:
+    """Median of ``repeat`` runs, each with a fresh grader (empty caches, warm workers)."""
+    from mathgrpo.grading import Grader
+
+    runs = []
+    for _ in range(repeat):
+        grader = Grader()
+        grader.warm_up(timeout=120)
+        cpu0, w0, t0 = time.process_time(), _workers_cpu(grader), time.perf_counter()
+        verdicts = [grader.grade(c, g) for c, g, _ in pairs]
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0 + _workers_cpu(grader) - w0  # a killed worker's CPU is lost: rare
+        grader.close()
+        runs.append((wall, cpu, verdicts))
+    runs.sort(key=lambda r: r[0])
+    return runs[len(runs) // 2]
+
+
+def run_math_verify(pairs) -> tuple[float, float, list]:
+    from math_verify import parse, verify
+
+    verify(parse("$1$"), parse("$1$"))  # import and warm, like our warm_up
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    verdicts = []
+    for completion, gold, _ in pairs:
+        text = completion if isinstance(completion, str) else "" if completion is None else completion[0]["content"]
+        verdicts.append(verify(parse(f"${gold}$"), parse(text)) if gold not in (None, "") else False)
+    return time.perf_counter() - t0, time.process_time() - cpu0, verdicts
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=shared_data())
+    p.add_argument("--dapo-golds", type=int, default=2000, help="DAPO golds to use (2 pairs each)")
+    p.add_argument("--repeat", type=int, default=5, help="mathgrpo runs per set (median reported)")
+    p.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = p.parse_args()
+    logging.disable(logging.WARNING)  # math-verify warns on every timeout-less call
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    math500 = [json.loads(line) for line in (args.data / "eval" / "math500.jsonl").open(encoding="utf-8")]
+    bodies = [r["solution"].replace("\\boxed", "") for r in math500]
+    sets = {
+        "(a) DAPO-Math-17k golds, right + wrong": dapo_pairs(args.data, args.dapo_golds, bodies),
+        "(b) MATH-500 reference solutions": [(r["solution"], r["answer"], True) for r in math500],
+        "(c) labelled cases": [(c, g, e) for c, g, e, _ in load_cases()],
+    }
+    rows = []
+    for name, pairs in sets.items():
+        labels = [e for *_, e in pairs]
+        ours = run_mathgrpo(pairs, args.repeat)
+        theirs = run_math_verify(pairs)
+        n = len(pairs)
+        rows.append((name, n, n / ours[0], n / theirs[0], theirs[0] / ours[0], theirs[1] / max(ours[1], 1e-9),
+                     sum(v is e for v, e in zip(ours[2], labels)) / n,
+                     sum(v is e for v, e in zip(theirs[2], labels)) / n))
+        print(f"{name}: done", file=sys.stderr)
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    from importlib.metadata import version
+
+    lines = [
+        f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+        f"math-verify {version('math-verify')}, sympy {version('sympy')}. "
+        f"Date: {datetime.date.today().isoformat()}. "
+        f"Command: `python bench/grading.py --dapo-golds {args.dapo_golds} --repeat {args.repeat}`.",
+        "",
+        "| set | pairs | mathgrpo grades/s | math-verify grades/s | speed-up (wall) | speed-up (CPU) "
+        "| mathgrpo accuracy | math-verify accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, n, ours_rate, theirs_rate, wall_x, cpu_x, acc_ours, acc_theirs in rows:
+        lines.append(f"| {name} | {n} | {ours_rate:,.0f} | {theirs_rate:,.0f} | {wall_x:,.1f}x | {cpu_x:,.1f}x "
+                     f"| {acc_ours:.3f} | {acc_theirs:.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
