@@ -1,0 +1,251 @@
+"""``mathgrpo eval`` end to end on a tiny random Qwen2 (real tokenizer, real transformers
+generation, real benchmark files, real grader): the three output files, resume without
+regenerating, refusal to mix settings, stop tokens vs truncation, templates from a training
+run, the compare table, and evaluation during training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from mathgrpo import evaluate, generation
+from mathgrpo.cli import main as cli_main
+from mathgrpo.errors import UserError
+from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_FILE, main, resolve_template
+from mathgrpo.train import RUN_FILE
+
+
+@pytest.fixture(scope="module")
+def eval_dir(shared_data):
+    path = shared_data / "eval"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+def eval_args(model, out, eval_dir, *extra):
+    return [
+        "--model", str(model), "--benchmarks", "math500,aime24", "--limit", "2", "--n", "2",
+        "--temperature", "1.0", "--max-new-tokens", "8", "--batch-size", "3",
+        "--data-dir", str(eval_dir), "--output", str(out), *extra,
+    ]  # fmt: skip
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def keys(records):
+    return [(r["benchmark"], r["id"], r["sample"]) for r in records]
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_qwen_dir, eval_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
+    return out
+
+
+@pytest.fixture
+def no_generation(monkeypatch):
+    """Any attempt to load a model and generate fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a backend was created although nothing was left to generate")
+
+    monkeypatch.setattr(generation, "make_backend", refuse)
+
+
+def test_end_to_end_writes_all_three_files(first_run):
+    assert {SETTINGS_FILE, SAMPLES_FILE, SUMMARY_FILE, TABLE_FILE} <= {p.name for p in first_run.iterdir()}
+    records = lines(first_run / SAMPLES_FILE)
+    assert len(records) == 2 * 2 * 2  # benchmarks x problems x samples
+    assert len(set(keys(records))) == len(records)
+    rec = records[0]
+    assert {"benchmark", "id", "sample", "prompt", "completion", "answer", "gold", "correct", "truncated",
+            "n_tokens"} <= set(rec)  # fmt: skip
+    assert rec["benchmark"] == "math500" and rec["id"] == "test/precalculus/807.json"
+    assert "Convert the point $(0,3)$" in rec["prompt"] and rec["prompt"].endswith("<|im_start|>assistant\n")
+    assert all(1 <= r["n_tokens"] <= 8 for r in records)
+    assert all(r["n_tokens"] == 8 for r in records if r["truncated"])
+    summary = json.loads((first_run / SUMMARY_FILE).read_text())
+    assert list(summary["benchmarks"]) == ["math500", "aime24"]
+    assert summary["settings"]["template"] == "think_boxed"  # no run record: the training default
+    assert summary["run"]["ks"] == [1, 2]
+    bench = summary["benchmarks"]["math500"]
+    assert bench["problems"] == 2 and bench["samples_per_problem"] == 2
+    truncated = [r["truncated"] for r in records if r["benchmark"] == "math500"]
+    assert bench["truncated"] == pytest.approx(sum(truncated) / len(truncated))
+    table = (first_run / TABLE_FILE).read_text()
+    assert "| math500 | 2 |" in table and "| aime24 | 2 |" in table and "| average |" in table
+
+
+def test_second_run_generates_nothing(first_run, tiny_qwen_dir, eval_dir, tmp_path, no_generation, capsys):
+    out = tmp_path / "again"
+    shutil.copytree(first_run, out)
+    before = (out / SAMPLES_FILE).read_bytes()
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
+    assert (out / SAMPLES_FILE).read_bytes() == before
+    assert json.loads((out / SUMMARY_FILE).read_text()) == json.loads((first_run / SUMMARY_FILE).read_text())
+    assert "| math500 | 2 |" in capsys.readouterr().out
+
+
+def test_interrupted_run_resumes_only_the_missing_samples(tiny_qwen_dir, eval_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    real = generation.make_backend
+    calls = []
+
+    def interrupt_on_second_batch(*args, **kwargs):
+        backend = real(*args, **kwargs)
+        inner = backend.generate
+
+        def generate(prompt_ids, seeds):
+            calls.append(len(prompt_ids))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return inner(prompt_ids, seeds)
+
+        backend.generate = generate
+        return backend
+
+    monkeypatch.setattr(generation, "make_backend", interrupt_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        main(eval_args(tiny_qwen_dir, out, eval_dir))
+    first_batch = lines(out / SAMPLES_FILE)
+    assert len(first_batch) == 3  # the finished batch was flushed; nothing of the second
+    assert not (out / SUMMARY_FILE).exists()
+    with open(out / SAMPLES_FILE, "a") as fh:  # a write cut short by the interrupt
+        fh.write('{"benchmark": "aime24", "id": "6')
+
+    monkeypatch.setattr(generation, "make_backend", real)
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
+    records = lines(out / SAMPLES_FILE)
+    assert len(records) == 8 and len(set(keys(records))) == 8
+    assert records[:3] == first_batch  # kept, not generated again
+
+
+def test_more_samples_extend_a_folder_but_other_settings_are_refused(first_run, tiny_qwen_dir, eval_dir, tmp_path):
+    out = tmp_path / "more"
+    shutil.copytree(first_run, out)
+    with pytest.raises(UserError, match=r"max_new_tokens 8 -> 16.*pick another --output"):
+        main(eval_args(tiny_qwen_dir, out, eval_dir, "--max-new-tokens", "16"))
+    with pytest.raises(UserError, match="template"):
+        main(eval_args(tiny_qwen_dir, out, eval_dir, "--template", "qwen_math"))
+    old = lines(out / SAMPLES_FILE)
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir, "--n", "3")) == 0
+    new = lines(out / SAMPLES_FILE)
+    assert new[: len(old)] == old and len(new) == len(old) + 2 * 2  # one more sample per problem
+    assert json.loads((out / SUMMARY_FILE).read_text())["run"]["ks"] == [1, 2, 3]
+
+
+def test_greedy_is_deterministic_and_compare_prints_deltas(tiny_qwen_dir, eval_dir, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--temperature", "0", "--n", "4", "--benchmarks", "aime24", "--batch-size", "2"]
+    assert main(eval_args(tiny_qwen_dir, a, eval_dir, *args)) == 0
+    assert main(eval_args(tiny_qwen_dir, b, eval_dir, *args, "--batch-size", "1", "--seed", "5")) == 0
+    ra, rb = lines(a / SAMPLES_FILE), lines(b / SAMPLES_FILE)
+    assert len(ra) == 2  # greedy: one sample per problem, whatever --n says
+    assert [r["completion"] for r in ra] == [r["completion"] for r in rb]
+    capsys.readouterr()
+    assert main(["--compare", str(a), str(b)]) == 0
+    table = capsys.readouterr().out
+    assert f"A = {a}" in table and f"B = {b}" in table
+    assert "| aime24 | pass@1 | 0.0 | 0.0 | +0.0 |" in table
+
+
+def test_compare_needs_finished_folders(tmp_path):
+    with pytest.raises(UserError, match="summary.json not found"):
+        main(["--compare", str(tmp_path / "x"), str(tmp_path / "y")])
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert cli_main(["eval", "--model", "m"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--output" in err
+    assert cli_main(["eval", "--model", "m", "--output", "o", "--n", "2", "--k", "4"]) == 2
+    assert "--k" in capsys.readouterr().err
+
+
+def test_template_comes_from_the_training_run(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoint-5").mkdir(parents=True)
+    (run_dir / RUN_FILE).write_text(json.dumps({"template": "qwen_math", "model": "base"}))
+    assert resolve_template(str(run_dir), str(run_dir), None) == ("qwen_math", str(run_dir / RUN_FILE))
+    ckpt = str(run_dir / "checkpoint-5")
+    assert resolve_template(ckpt, ckpt, None)[0] == "qwen_math"
+    assert resolve_template(ckpt, ckpt, "r1") == ("r1", "--template")
+    with pytest.raises(UserError, match="unknown template"):
+        resolve_template(ckpt, ckpt, "nope")
+    assert resolve_template("Qwen/Qwen2.5-Math-1.5B", "Qwen/Qwen2.5-Math-1.5B", None)[1] == "the training default"
+
+
+def biased_backend(model_dir, tokenizer, token_id, max_new_tokens):
+    """The real transformers backend whose model always emits ``token_id`` (lm_head replaced
+    by a bias), so stop and truncation are known in advance."""
+    backend = generation.TransformersBackend(str(model_dir), tokenizer, generation.Sampling(0.0, 1.0, max_new_tokens, 0))
+    old = backend.model.lm_head
+    head = torch.nn.Linear(old.in_features, old.out_features, bias=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-1e4)
+        head.bias[token_id] = 1e4
+    backend.model.lm_head = head
+    return backend
+
+
+def test_stop_token_ends_a_completion_and_its_absence_is_truncation(tiny_qwen_dir):
+    from mathgrpo.models import load_tokenizer, stop_token_ids
+
+    tok = load_tokenizer(str(tiny_qwen_dir))
+    prompts = generation.encode_prompts(tok, ["What is 1+1?", "A longer prompt, so the batch needs left padding."])
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    assert im_end in stop_token_ids(tok)
+    stopped = biased_backend(tiny_qwen_dir, tok, im_end, 5).generate(prompts, [0, 1])
+    assert [(c.text, c.truncated, c.n_tokens) for c in stopped] == [("", False, 1)] * 2
+    seven = tok.convert_tokens_to_ids("7")
+    runaway = biased_backend(tiny_qwen_dir, tok, seven, 5).generate(prompts, [0, 1])
+    assert [(c.text, c.truncated, c.n_tokens) for c in runaway] == [("77777", True, 5)] * 2
+
+
+def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir):
+    from mathgrpo.models import load_tokenizer
+    from mathgrpo.templates import get_template
+
+    tok = load_tokenizer(str(tiny_qwen_dir))
+    text = get_template("qwen_math").render("What is $1+1$?", tok)
+    assert generation.encode_prompts(tok, [text]) == [tok(text=[text])["input_ids"][0]]
+    assert tok.decode(generation.encode_prompts(tok, [text])[0]) == text
+
+
+@pytest.mark.gpu
+def test_vllm_backend_end_to_end(tiny_qwen_dir, eval_dir, tmp_path):
+    pytest.importorskip("vllm")
+    if not torch.cuda.is_available():
+        pytest.skip("vLLM needs a GPU")
+    out = tmp_path / "vllm"
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir, "--backend", "vllm", "--dtype", "float32")) == 0
+    assert len(lines(out / SAMPLES_FILE)) == 8
+
+
+@pytest.mark.slow
+def test_evaluation_during_training_is_logged(tiny_qwen_dir, eval_dir, tmp_path):
+    from mathgrpo.config import parse_train_args
+    from mathgrpo.train import run
+
+    args = parse_train_args([
+        "--model_name_or_path", str(tiny_qwen_dir), "--dataset_name", "generated:arithmetic?n=8&seed=0",
+        "--template", "think_boxed", "--max_prompt_length", "256", "--max_completion_length", "8",
+        "--num_generations", "2", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4",
+        "--max_steps", "1", "--logging_steps", "1", "--save_strategy", "no",
+        "--eval_benchmark", "aime24", "--eval_data_dir", str(eval_dir), "--eval_limit", "2",
+        "--eval_strategy", "steps", "--eval_steps", "1",
+        "--output_dir", str(tmp_path / "train"), "--report_to", "none", "--use_cpu", "true",
+        "--dtype", "float32", "--seed", "0",
+    ])  # fmt: skip
+    trainer = run(*args)
+    evals = [h for h in trainer.state.log_history if "eval_rewards/accuracy/mean" in h]
+    assert evals, f"no eval rewards in {trainer.state.log_history}"
+    assert evals[0]["eval_rewards/accuracy/mean"] == 0.0  # a random model solves no AIME problem
