@@ -4,9 +4,12 @@ Usage: ``python bench/grading.py [--dapo-golds 2000] [--markdown docs/perf/gradi
 
 Sets: (a) DAPO-Math-17k golds, each with a right and a wrong (+1) boxed answer at the end of a
 realistic reasoning text (a MATH-500 solution with its boxes removed); (b) MATH-500 reference
-solutions against their answers; (c) the labelled cases of tests/grading_cases.py (accuracy).
+solutions against their answers; (d) each MATH-500 solution against the next problem's answer
+(wrong answers that only sympy can reject: our worst case); (c) the labelled cases of
+tests/grading_cases.py (accuracy; an ungradeable gold counts as right only when graded None).
 Plain math-verify means what its README does: ``verify(parse("$" + gold + "$"), parse(completion))``.
-Each (completion, gold) pair is graded once, with a fresh grader, so no cache hides work.
+Each (completion, gold) pair is graded once, by a fresh grader (fresh worker processes) and by
+math-verify in a fresh process, so no cache -- ours, math-verify's or sympy's -- hides work.
 CPU seconds (ours: this process plus its math-verify workers) are reported beside wall time,
 because wall time moves with the load of a shared machine.
 """
@@ -53,6 +56,14 @@ def dapo_pairs(data: Path, n_golds: int, bodies: list[str]) -> list[tuple[str, s
     return list(dict.fromkeys(pairs))  # graded once each
 
 
+def _same_value(a: str, b: str) -> bool:
+    """Two golds that are one answer (``5`` and ``x=5``): such a pair is no wrong answer."""
+    from mathgrpo.grading.normalize import canonical, exact_number
+
+    na, nb = exact_number(a), exact_number(b)
+    return canonical(a) == canonical(b) or (na is not None and na == nb)
+
+
 def _proc_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -85,6 +96,16 @@ def run_mathgrpo(pairs, repeat: int) -> tuple[float, float, list]:
 
 
 def run_math_verify(pairs) -> tuple[float, float, list]:
+    """Plain math-verify in a fresh process, so that sympy's caches are as cold as our workers'."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_math_verify_child, pairs).result()
+
+
+def _math_verify_child(pairs) -> tuple[float, float, list]:
+    logging.disable(logging.WARNING)
     from math_verify import parse, verify
 
     verify(parse("$1$"), parse("$1$"))  # import and warm, like our warm_up
@@ -111,6 +132,11 @@ def main() -> int:
     sets = {
         "(a) DAPO-Math-17k golds, right + wrong": dapo_pairs(args.data, args.dapo_golds, bodies),
         "(b) MATH-500 reference solutions": [(r["solution"], r["answer"], True) for r in math500],
+        # Wrong answers that need sympy (no exact path decides them): the worst case for us.
+        "(d) MATH-500 solution vs the next problem's answer": [
+            (math500[i]["solution"], math500[i + 1]["answer"], False) for i in range(len(math500) - 1)
+            if not _same_value(math500[i]["answer"], math500[i + 1]["answer"])
+        ],
         "(c) labelled cases": [(c, g, e) for c, g, e, _ in load_cases()],
     }
     rows = []
