@@ -1,0 +1,252 @@
+"""Theoretical GPU numbers for the Qwen2.5-Math-1.5B recipes, computed, not measured: weights
+bytes, a per-GPU training-memory estimate, and bandwidth / compute floors per rollout.
+
+Usage: python bench/gpu_estimate.py [--recipes recipes/qwen2.5-math-1.5b/*.yaml] [--budget-gib 24]
+
+No GPU and no weights are needed: the parameter count comes from Qwen2.5-Math-1.5B's exact
+config instantiated on PyTorch's meta device. Every number is a floor or an estimate; the
+measured counterparts come from bench/gpu_step.py on a GPU (docs/perf/gpu.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+GIB = 1024**3
+REPO = Path(__file__).resolve().parents[1]
+RECIPE_DIR = REPO / "recipes" / "qwen2.5-math-1.5b"
+
+# How many training processes (GPUs) each recipe's batch numbers are written for, and how
+# many GPUs its vLLM server takes (see the comment at the top of each recipe).
+LAYOUT = {
+    "seed": (1, 0),
+    "drgrpo": (8, 0),
+    "drgrpo-vllm": (1, 0),
+    "drgrpo-vllm-server": (4, 4),
+    "dapo": (8, 0),
+    "dapo-vllm": (1, 0),
+    "dapo-vllm-server": (4, 4),
+}
+
+# Spec-sheet figures (not measurements) for the floors: NVIDIA H100 SXM5 80 GB.
+NOMINAL_GPU = "H100 SXM 80 GB (spec sheet)"
+NOMINAL_BANDWIDTH = 3.35e12  # bytes/s, HBM3
+NOMINAL_BF16_FLOPS = 989e12  # dense BF16 tensor-core FLOP/s
+
+# Mean prompt length (tokens) of DAPO-Math-17k under the recipes' templates, measured with the
+# real Qwen2.5 tokenizer on the deduplicated shared copy (17,176 problems): qwen_math 121,
+# think_boxed 144.
+MEAN_PROMPT_TOKENS = {"qwen_math": 121, "think_boxed": 144}
+TRAIN_PROBLEMS = 17_176
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    params: int
+    layers: int
+    hidden: int
+    intermediate: int
+    kv_dim: int
+    bytes_per_value: int = 2  # bf16
+
+    @property
+    def weights_bytes(self) -> int:
+        return self.params * self.bytes_per_value
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        return self.layers * 2 * self.kv_dim * self.bytes_per_value
+
+    @property
+    def layer_activation_bytes_per_token(self) -> int:
+        """Rough bytes one decoder layer keeps for backward per token: norms, q/k/v, attention
+        output (~8 x hidden) and the SwiGLU MLP's gate, up, activation and product (4 x inter)."""
+        return self.bytes_per_value * (8 * self.hidden + 4 * self.intermediate)
+
+
+def model_facts(**overrides) -> ModelFacts:
+    """Parameter count of Qwen2.5-Math-1.5B (``overrides`` shrink it), tied embeddings once."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from mathgrpo.models import qwen2_config
+
+    config = qwen2_config(**overrides)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    params = sum(p.numel() for p in model.parameters())  # .parameters() yields a tied weight once
+    head_dim = config.hidden_size // config.num_attention_heads
+    return ModelFacts(
+        params=params,
+        layers=config.num_hidden_layers,
+        hidden=config.hidden_size,
+        intermediate=config.intermediate_size,
+        kv_dim=config.num_key_value_heads * head_dim,
+    )
+
+
+@dataclass(frozen=True)
+class RecipeShape:
+    name: str
+    per_device: int
+    grad_accum: int
+    steps_per_generation: int
+    num_generations: int
+    max_prompt: int
+    completion: int
+    mean_prompt: int
+    beta: float
+    use_vllm: bool
+    vllm_mode: str
+    vllm_share: float
+    checkpointing: bool
+    processes: int
+    server_gpus: int
+
+    @property
+    def local_generation_batch(self) -> int:
+        return self.per_device * self.steps_per_generation
+
+    @property
+    def rollout_completions(self) -> int:
+        return self.local_generation_batch * self.processes
+
+    @property
+    def updates_per_rollout(self) -> int:
+        return self.steps_per_generation // self.grad_accum
+
+    @property
+    def old_logps_pass(self) -> bool:
+        # TRL computes old log-probs in an extra forward pass when a rollout feeds several
+        # updates, and always with vLLM (importance-sampling correction, on by default).
+        return self.grad_accum % self.steps_per_generation != 0 or self.use_vllm
+
+
+def recipe_shape(path: Path) -> RecipeShape:
+    from mathgrpo.config import parse_train_args
+
+    script_args, args, _ = parse_train_args(["--config", str(path), "--use_cpu", "true"])
+    processes, server = LAYOUT.get(path.stem, (1, 0))
+    return RecipeShape(
+        name=path.stem,
+        per_device=args.per_device_train_batch_size,
+        grad_accum=args.gradient_accumulation_steps,
+        steps_per_generation=args.steps_per_generation,
+        num_generations=args.num_generations,
+        max_prompt=script_args.max_prompt_length or 0,
+        completion=args.max_completion_length,
+        mean_prompt=MEAN_PROMPT_TOKENS.get(script_args.template, 150),
+        beta=args.beta,
+        use_vllm=args.use_vllm,
+        vllm_mode=args.vllm_mode,
+        vllm_share=args.vllm_gpu_memory_utilization,
+        checkpointing=bool(args.gradient_checkpointing),
+        processes=processes,
+        server_gpus=server if args.use_vllm and args.vllm_mode == "server" else 0,
+    )
+
+
+def memory_estimate(m: ModelFacts, r: RecipeShape) -> dict[str, float]:
+    """Bytes per training GPU. The KV cache of HF generation is freed before the training
+    pass, so the peak is the static part plus the larger of the two."""
+    w = m.weights_bytes
+    static = 4 * w  # bf16 weights + gradients + AdamW's two moments (kept in the weights' dtype)
+    if r.beta > 0:
+        static += w  # reference model
+    seq = r.max_prompt + r.completion
+    kv = 0 if r.use_vllm else r.local_generation_batch * seq * m.kv_bytes_per_token
+    tokens = r.per_device * seq
+    layer = tokens * m.layer_activation_bytes_per_token
+    if r.checkpointing:  # layer inputs kept, one layer recomputed at a time
+        acts = m.layers * tokens * m.hidden * m.bytes_per_value + layer
+    else:
+        acts = m.layers * layer
+    vllm = r.vllm_share if r.use_vllm and r.vllm_mode == "colocate" else 0.0
+    return {"static": static, "kv": kv, "acts": acts, "peak": static + max(kv, acts), "vllm_share": vllm}
+
+
+def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dict[str, float]:
+    """Lower bounds per rollout: decoding reads every weight per step plus each sequence's KV
+    cache; training does (6 + 2 if recomputed) x params FLOPs per token (+2 for old log-probs)."""
+    gen_gpus = r.server_gpus or r.processes
+    n_local = r.rollout_completions / gen_gpus
+    length = r.completion
+    kv_reads = n_local * m.kv_bytes_per_token * (length * r.mean_prompt + length * length / 2)
+    gen_s = (length * m.weights_bytes + kv_reads) / bandwidth
+    tokens = r.rollout_completions * (r.mean_prompt + length)
+    per_token = 6 + (2 if r.checkpointing else 0) + (2 if r.old_logps_pass else 0)
+    train_s = per_token * m.params * tokens / flops / r.processes
+    gpus = r.processes + r.server_gpus
+    rollout_s = gen_s + train_s  # TRL alternates: generation, then training, never both at once
+    prompts = r.rollout_completions // r.num_generations
+    rollouts = TRAIN_PROBLEMS / prompts
+    return {
+        "decode_step_ms": m.weights_bytes / bandwidth * 1e3,
+        "gen_s": gen_s,
+        "train_s": train_s,
+        "rollout_s": rollout_s,
+        "gpus": gpus,
+        "epoch_gpu_hours": rollout_s * rollouts * gpus / 3600,
+        "rollouts": rollouts,
+    }
+
+
+def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidth: float, flops: float) -> str:
+    gib = lambda b: f"{b / GIB:.1f}"  # noqa: E731
+    lines = [
+        f"Qwen2.5-Math-1.5B: {m.params:,} parameters = {m.weights_bytes / 1e9:.2f} GB "
+        f"({gib(m.weights_bytes)} GiB) in bf16; KV cache {m.kv_bytes_per_token:,} bytes per token.",
+        "",
+        f"Estimated training memory per GPU (GiB; budget {budget_gib:g} GiB):",
+        "",
+        "| recipe | GPUs (train + vLLM) | micro-batch | generated per GPU at once | weights+grads+AdamW | "
+        "HF KV cache | activations | estimated peak | fits budget |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in shapes:
+        e = memory_estimate(m, r)
+        peak = gib(e["peak"]) + (f" + vLLM {e['vllm_share']:.0%} of the GPU" if e["vllm_share"] else "")
+        fits = "yes" if e["peak"] / GIB <= budget_gib * (1 - e["vllm_share"]) else "no"
+        gen_where = "vLLM" if r.use_vllm else f"{r.local_generation_batch} x {r.max_prompt + r.completion}"
+        lines.append(
+            f"| {r.name} | {r.processes} + {r.server_gpus} | {r.per_device} x {r.max_prompt + r.completion} | "
+            f"{gen_where} | {gib(e['static'])} | {gib(e['kv'])} | {gib(e['acts'])} | {peak} | {fits} |"
+        )
+    lines += [
+        "",
+        f"Floors per rollout on {NOMINAL_GPU}: {bandwidth / 1e12:.2f} TB/s, {flops / 1e12:.0f} TFLOP/s "
+        f"(bf16 dense); mean prompt from DAPO-Math-17k; {TRAIN_PROBLEMS:,} problems per epoch. "
+        "Real runs are slower: these bound the GPU-hours from below.",
+        "",
+        "| recipe | completions per rollout | updates per rollout | decode floor ms/step | "
+        "generation floor s | training floor s | floor s/rollout | floor GPU-hours/epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in shapes:
+        f = floors(m, r, bandwidth, flops)
+        lines.append(
+            f"| {r.name} | {r.rollout_completions} ({r.rollout_completions // r.num_generations} x "
+            f"{r.num_generations}) | {r.updates_per_rollout} | {f['decode_step_ms']:.2f} | {f['gen_s']:.1f} | "
+            f"{f['train_s']:.1f} | {f['rollout_s']:.1f} | {f['epoch_gpu_hours']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gpu_estimate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", nargs="*", type=Path, default=None, help="Recipe files (default: all Qwen ones).")
+    parser.add_argument("--budget-gib", type=float, default=24.0, help="GPU memory to compare against.")
+    parser.add_argument("--bandwidth", type=float, default=NOMINAL_BANDWIDTH, help="Bytes/s for the floors.")
+    parser.add_argument("--flops", type=float, default=NOMINAL_BF16_FLOPS, help="FLOP/s for the floors.")
+    opts = parser.parse_args(argv)
+    paths = opts.recipes or sorted(RECIPE_DIR.glob("*.yaml"), key=lambda p: (p.stem != "seed", p.stem))
+    shapes = [recipe_shape(p) for p in paths]
+    print(render(model_facts(), shapes, opts.budget_gib, opts.bandwidth, opts.flops), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Scaling pieces: the accelerate launch configs, the recipes' batch arithmetic, a real
+two-process GRPO run under ``accelerate launch`` on CPU, LoRA through peft, and the GPU
+benchmark's own code path on a tiny model (CPU)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mathgrpo.config import parse_train_args
+from mathgrpo.rewards import REWARDS
+from mathgrpo.train import RUN_FILE, check_context, run
+
+REPO = Path(__file__).resolve().parents[1]
+QWEN = REPO / "recipes" / "qwen2.5-math-1.5b"
+ACCEL = REPO / "recipes" / "accelerate"
+BENCH = REPO / "bench"
+
+# The world each recipe's batch is written for (its header comment): training processes.
+PROCESSES = {"drgrpo": 8, "drgrpo-vllm": 1, "drgrpo-vllm-server": 4, "dapo": 8, "dapo-vllm": 1, "dapo-vllm-server": 4}
+
+
+def load_bench(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def recipe(name):
+    return parse_train_args(["--config", str(QWEN / f"{name}.yaml"), "--use_cpu", "true"])
+
+
+# ----------------------------------------------------------------------------- configs
+
+
+def test_accelerate_configs_load_with_accelerate():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    ddp, z2, z3 = (load_config_from_file(str(ACCEL / f"{n}.yaml")) for n in ("ddp", "zero2", "zero3"))
+    assert ddp.distributed_type == "MULTI_GPU" and ddp.mixed_precision == "bf16"
+    assert z2.distributed_type == "DEEPSPEED" and z2.deepspeed_config["zero_stage"] == 2
+    assert z3.distributed_type == "DEEPSPEED" and z3.deepspeed_config["zero_stage"] == 3
+    assert z3.deepspeed_config["zero3_init_flag"] is True
+
+
+@pytest.mark.parametrize("name", [n for n in PROCESSES if n.startswith("drgrpo")])
+def test_drgrpo_recipes_are_oat_zero(name):
+    s, a, m = recipe(name)
+    assert m.model_name_or_path == "Qwen/Qwen2.5-Math-1.5B" and s.template == "qwen_math"
+    assert (a.loss_type, a.scale_rewards, a.beta) == ("dr_grpo", "none", 0.0)
+    assert (a.num_generations, a.temperature, a.max_completion_length) == (8, 1.0, 3000)
+    assert (a.learning_rate, a.lr_scheduler_type, a.warmup_steps) == (1e-6, "constant", 0)
+    check_context(s, a, 4096)  # prompt limit + 3,000 fits Qwen2.5-Math's 4,096 context
+    p = PROCESSES[name]
+    rollout = a.per_device_train_batch_size * a.steps_per_generation * p
+    update = a.per_device_train_batch_size * a.gradient_accumulation_steps * p
+    assert rollout == update == 128 * 8  # 128 prompts x 8 samples, one optimizer step each
+
+
+@pytest.mark.parametrize("name", [n for n in PROCESSES if n.startswith("dapo")])
+def test_dapo_recipes_use_what_trl_supports(name):
+    s, a, _ = recipe(name)
+    assert (a.loss_type, a.epsilon, a.epsilon_high, a.beta) == ("dapo", 0.2, 0.28, 0.0)
+    assert a.mask_truncated_completions is True
+    assert s.reward_funcs == ["accuracy", "soft_overlong"] and len(a.reward_weights) == 2
+    assert 0 < s.overlong_buffer < a.max_completion_length
+    check_context(s, a, 4096)
+    p = PROCESSES[name]
+    rollout = a.per_device_train_batch_size * a.steps_per_generation * p
+    update = a.per_device_train_batch_size * a.gradient_accumulation_steps * p
+    assert rollout == 64 * a.num_generations == 1024 and update == 64
+    assert rollout // update == 16  # DAPO's 16 updates per rollout
+
+
+@pytest.mark.parametrize("name", [n for n in PROCESSES if "vllm" in n])
+def test_vllm_variants_fit_prompt_and_completion(name):
+    s, a, _ = recipe(name)
+    assert a.use_vllm and a.vllm_mode == ("server" if name.endswith("server") else "colocate")
+    assert s.max_prompt_length + a.max_completion_length <= a.vllm_max_model_length <= 4096
+    check_context(s, a, 4096)
+
+
+# ----------------------------------------------------------------------------- estimates
+
+
+def test_parameter_count_matches_the_architecture_by_hand():
+    from mathgrpo.models import QWEN25_MATH_15B_CONFIG as c
+
+    est = load_bench("gpu_estimate")
+    h, i, layers, vocab = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
+    kv = c["num_key_value_heads"] * h // c["num_attention_heads"]
+    attention = (h * h + h) + 2 * (h * kv + kv) + h * h  # q, k, v carry biases; o does not
+    per_layer = attention + 3 * h * i + 2 * h  # SwiGLU MLP, two RMSNorms
+    expected = vocab * h + layers * per_layer + h  # tied embeddings counted once; final norm
+    facts = est.model_facts()
+    assert facts.params == expected
+    assert facts.kv_bytes_per_token == layers * 2 * kv * 2
+
+
+def test_seed_recipe_estimate_is_under_24_gib():
+    est = load_bench("gpu_estimate")
+    shape = est.recipe_shape(QWEN / "seed.yaml")
+    memory = est.memory_estimate(est.model_facts(), shape)
+    assert memory["peak"] < 24 * est.GIB
+    assert memory["static"] == 4 * est.model_facts().weights_bytes  # weights, grads, 2 AdamW moments
+
+
+def test_full_length_forcing_per_backend():
+    bench = load_bench("gpu_step")
+    assert bench.force_full_length("vllm", [1, 2], 3000) == {"min_tokens": 3000}
+    for backend in ("transformers", "continuous-batching"):
+        assert bench.force_full_length(backend, [151643, 151645], 3000) == {"suppress_tokens": [151643, 151645]}
+
+
+# ----------------------------------------------------------------------------- runs
+
+WRAPPER = """
+import json, os, sys
+from pathlib import Path
+
+import torch.distributed as dist
+from mathgrpo.rewards import REWARDS
+
+def length_reward(**_):
+    # A random model never answers correctly; a length reward gives GRPO a signal. Each rank
+    # also notes, from inside training, the process group it scores in.
+    def length(completions, **kwargs):
+        rank = dist.get_rank() if dist.is_initialized() else -1
+        note = {"world": dist.get_world_size() if dist.is_initialized() else 1,
+                "backend": dist.get_backend() if dist.is_initialized() else None, "scored": len(completions)}
+        with open(Path(os.environ["RANK_NOTES"]) / f"rank-{rank}.jsonl", "a") as f:
+            f.write(json.dumps(note) + "\\n")
+        return [min(len(c), 40) / 40.0 for c in completions]
+    return length
+
+REWARDS["length"] = length_reward
+from mathgrpo.cli import main
+sys.exit(main(["train", *sys.argv[1:]]))
+"""
+
+
+def length_reward(**_):
+    def length(completions, **kwargs):
+        return [min(len(c), 40) / 40.0 for c in completions]
+
+    return length
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_train_args(model_dir, out, steps):
+    return [
+        "--model_name_or_path", str(model_dir), "--dataset_name", "generated:arithmetic?n=16&seed=0",
+        "--template", "think_boxed", "--reward_funcs", "accuracy", "length", "--reward_weights", "1.0", "1.0",
+        "--max_prompt_length", "128", "--max_completion_length", "8", "--num_generations", "2",
+        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3",
+        "--max_steps", str(steps), "--save_steps", str(steps), "--logging_steps", "1", "--output_dir", str(out),
+        "--report_to", "none", "--use_cpu", "true", "--dtype", "float32", "--seed", "0",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_under_accelerate_launch(tiny_qwen_dir, tmp_path):
+    script = tmp_path / "train_with_length.py"
+    script.write_text(textwrap.dedent(WRAPPER))
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCEL / "ddp.yaml"),
+        "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        "--main_process_port", str(free_port()), str(script), *tiny_train_args(tiny_qwen_dir, out, 2),
+    ]  # fmt: skip
+    # No GPU visible: the multi-GPU launcher (torchrun) starts two CPU processes and
+    # accelerate joins them in a gloo group. (`accelerate launch --cpu` would start only one
+    # process unless MPI is set up.)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "RANK_NOTES": str(notes)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / RUN_FILE).read_text())
+    assert info["finished"] and info["global_step"] == 2
+    # Both ranks scored their own share of each step's completions inside one gloo group of 2.
+    assert sorted(p.name for p in notes.iterdir()) == ["rank-0.jsonl", "rank-1.jsonl"]
+    for path in notes.iterdir():
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(rows) == 2  # one generation batch per step, two steps
+        assert all(r == {"world": 2, "backend": "gloo", "scored": 2} for r in rows), rows
+    before, after = load_file(tiny_qwen_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    assert any(not torch.equal(before[k], after[k]) for k in before), "no weight changed"
+
+
+@pytest.mark.slow
+def test_lora_through_peft(tiny_qwen_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(REWARDS, "length", length_reward)
+    out = tmp_path / "lora"
+    argv = tiny_train_args(tiny_qwen_dir, out, 1) + [
+        "--per_device_train_batch_size", "4", "--use_peft", "true", "--lora_r", "16", "--lora_alpha", "32",
+        "--lora_target_modules", "all-linear",
+    ]  # fmt: skip
+    trainer = run(*parse_train_args(argv))
+    assert trainer.state.global_step == 1
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 16 and config["lora_alpha"] == 32
+    adapter = load_file(out / "adapter_model.safetensors")
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().sum() > 0 for v in lora_b), "LoRA B starts at zero and must have moved"
+    assert not (out / "model.safetensors").exists()  # only the adapter is saved
+
+
+@pytest.mark.slow
+def test_gpu_step_bench_runs_on_cpu_with_tiny_model(tmp_path):
+    table = tmp_path / "table.md"
+    cmd = [sys.executable, str(BENCH / "gpu_step.py"), "--tiny", "--backends", "transformers", "--rollouts", "1",
+           "--workdir", str(tmp_path / "work"), "--output", str(table)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = table.read_text()
+    assert "CPU (no GPU" in text and "Command: python bench/gpu_step.py --tiny" in text
+    rows = [line for line in text.splitlines() if line.startswith("| transformers |")]
+    assert len(rows) == 1, text
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    step_s, gen_s, gen_tok_s = (float(cells[i].replace(",", "")) for i in (1, 2, 3))
+    assert step_s > gen_s > 0 and gen_tok_s > 0
+    assert "stopped early" not in text  # every completion ran to the full 32 tokens
+    assert "8 completions (8 per prompt) x 32 tokens" in text  # the seed recipe's batch, tiny length
