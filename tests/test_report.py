@@ -42,7 +42,7 @@ def evaluate(model: Path, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trained(tiny_qwen_dir, tmp_path_factory):
-    """Train 3 GRPO steps (checkpoints at 2 and 3), keep the card train wrote, then evaluate the
+    """Train 2 GRPO steps (checkpoints at 1 and 2), keep the card train wrote, then evaluate the
     base model and the trained one beside the run, as a user would."""
     from mathgrpo.train import run
 
@@ -60,7 +60,7 @@ def trained(tiny_qwen_dir, tmp_path_factory):
             "--max_prompt_length", "128", "--max_completion_length", "8",
             "--num_generations", "2", "--per_device_train_batch_size", "4",
             "--learning_rate", "1e-3", "--beta", "0.04",
-            "--max_steps", "3", "--save_steps", "2", "--logging_steps", "1",
+            "--max_steps", "2", "--save_steps", "1", "--logging_steps", "1",
             "--log_completions", "true", "--hub_token", SECRET,
             "--output_dir", str(out), "--report_to", "none", "--use_cpu", "true",
             "--dtype", "float32", "--seed", "0",
@@ -112,13 +112,13 @@ def test_plots_decode_at_the_fixed_size(trained):
 def test_summary_holds_the_runs_final_numbers(trained):
     build_report(trained.out)
     text = (trained.out / REPORT_DIR / SUMMARY_FILE).read_text()
-    assert "finished at step 3" in text
+    assert "finished at step 2" in text
     for key in ("reward", "rewards/length/mean", "entropy", "kl", "grad_norm", "completions/mean_length",
                 "frac_reward_zero_std", "learning_rate"):  # fmt: skip
         points = logged(trained.trainer, key)
-        assert len(points) == 3, key
+        assert len(points) == 2, key
         values = [v for _, v in points]
-        row = f"| {key} | {fmt(values[0])} | {fmt(values[-1])} | {fmt(min(values))} | {fmt(max(values))} | 3 |"
+        row = f"| {key} | {fmt(values[0])} | {fmt(values[-1])} | {fmt(min(values))} | {fmt(max(values))} | 2 |"
         assert row in text, row
     info = json.loads((trained.out / RUN_FILE).read_text())
     minutes, seconds = divmod(round(info["wall_seconds"]), 60)
@@ -143,9 +143,9 @@ def test_samples_are_best_and_worst_at_start_and_end(trained):
     rep = build_report(trained.out)
     lines = (trained.out / REPORT_DIR / SAMPLES_FILE).read_text().splitlines()
     samples = [json.loads(line) for line in lines]
-    assert {(s["phase"], s["step"]) for s in samples} == {("start", 1), ("end", 3)}
+    assert {(s["phase"], s["step"]) for s in samples} == {("start", 1), ("end", 2)}
     weights = {"accuracy": 1.0, "format": 0.5, "length": 2.0}
-    for phase, step in (("start", 1), ("end", 3)):
+    for phase, step in (("start", 1), ("end", 2)):
         rows = pq.read_table(trained.out / "completions" / f"completions_{step:05d}.parquet").to_pylist()
         totals = sorted(sum(w * r[n] for n, w in weights.items()) for r in rows)
         mine = [s for s in samples if s["phase"] == phase]
@@ -169,13 +169,13 @@ def test_no_token_is_written(trained):
 
 @pytest.mark.slow
 def test_running_run_reports_what_exists(trained, tmp_path):
-    """A run killed after its step-2 save (a half-written checkpoint-3 beside it): the report
-    uses checkpoint-2, leaves the run's folders alone and lists what it lacks."""
+    """A run killed after its step-1 save (a half-written checkpoint-2 beside it): the report
+    uses checkpoint-1, leaves the run's folders alone and lists what it lacks."""
     live = tmp_path / "live"
-    (live / "checkpoint-2").mkdir(parents=True)
-    shutil.copy(trained.out / "checkpoint-2" / "trainer_state.json", live / "checkpoint-2")
-    (live / "checkpoint-3").mkdir()
-    (live / "checkpoint-3" / "trainer_state.json").write_text('{"log_history": [{"step"')
+    (live / "checkpoint-1").mkdir(parents=True)
+    shutil.copy(trained.out / "checkpoint-1" / "trainer_state.json", live / "checkpoint-1")
+    (live / "checkpoint-2").mkdir()
+    (live / "checkpoint-2" / "trainer_state.json").write_text('{"log_history": [{"step"')
     info = json.loads((trained.out / RUN_FILE).read_text())
     info.update(finished=False)
     for key in ("training_args", "wall_seconds", "ended", "global_step"):
@@ -184,12 +184,12 @@ def test_running_run_reports_what_exists(trained, tmp_path):
 
     rep = build_report(live)
     text = rep.summary_path.read_text()
-    assert "in progress or interrupted: step 2 of 3" in text and "checkpoint-2/trainer_state.json" in text
-    last_reward = logged(trained.trainer, "reward")[1][1]
+    assert "in progress or interrupted: step 1 of 2" in text and "checkpoint-1/trainer_state.json" in text
+    last_reward = logged(trained.trainer, "reward")[0][1]
     assert f"| {fmt(last_reward)} |" in text.split("| reward |")[1].split("\n")[0]
     assert "sample completions" in rep.missing and "log_completions" in rep.missing["sample completions"]
     assert "evaluation of the trained model" in rep.missing
-    assert (live / "checkpoint-3").is_dir()  # never moved: the run may still be writing it
+    assert (live / "checkpoint-2").is_dir()  # never moved: the run may still be writing it
     assert "## Missing" in text
 
 
