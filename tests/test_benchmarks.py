@@ -62,7 +62,9 @@ def test_math500_golds_match_the_reference_solutions(eval_dir):
     rows = raw_rows(eval_dir, "math500")
     ds = load_benchmark("math500", data_dir=str(eval_dir))
     assert ds["problem"] == [r["problem"] for r in rows]
-    failed = [(g, extract_boxed(r["solution"])) for g, r in zip(ds["answer"], rows) if grade(r["solution"], g) is not True]
+    failed = [
+        (g, extract_boxed(r["solution"])) for g, r in zip(ds["answer"], rows) if grade(r["solution"], g) is not True
+    ]
     assert not failed, f"reference solutions the grader rejects: {failed[:5]}"
 
 
@@ -100,7 +102,12 @@ def test_minerva_gold_is_the_last_box_of_the_solution(eval_dir):
 
 
 def test_the_golds_each_file_stores_in_its_own_shape(eval_dir):
-    aime = dict(zip(load_benchmark("aime24", data_dir=str(eval_dir))["id"], load_benchmark("aime24", data_dir=str(eval_dir))["answer"]))
+    aime = dict(
+        zip(
+            load_benchmark("aime24", data_dir=str(eval_dir))["id"],
+            load_benchmark("aime24", data_dir=str(eval_dir))["answer"],
+        )
+    )
     raw_aime = {str(r["id"]): r["answer"] for r in raw_rows(eval_dir, "aime24")}
     padded = [i for i, a in raw_aime.items() if a.startswith("0")]
     assert padded and all(aime[i] == str(int(raw_aime[i])) for i in padded)  # "025" -> "25"
@@ -149,7 +156,9 @@ def test_no_data_dir_and_no_hub_tells_the_user_to_pass_data_dir(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != DATA_DIR_ENV}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
     code = "from mathgrpo.benchmarks import load_benchmark; load_benchmark('aime24')"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "UserError" in last and "--data-dir" in last and "math-ai/aime24" in last

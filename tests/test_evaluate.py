@@ -11,7 +11,7 @@ import shutil
 import pytest
 import torch
 
-from mathgrpo import evaluate, generation
+from mathgrpo import generation
 from mathgrpo.cli import main as cli_main
 from mathgrpo.errors import UserError
 from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_FILE, main, resolve_template
@@ -161,12 +161,15 @@ def test_compare_needs_finished_folders(tmp_path):
         main(["--compare", str(tmp_path / "x"), str(tmp_path / "y")])
 
 
-def test_cli_errors_are_one_line(capsys):
+def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(["eval", "--model", "m"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--output" in err
-    assert cli_main(["eval", "--model", "m", "--output", "o", "--n", "2", "--k", "4"]) == 2
+    assert cli_main(["eval", "--model", "m", "--output", "o", "--temperature", "1", "--n", "2", "--k", "4"]) == 2
     assert "--k" in capsys.readouterr().err
+    assert cli_main(["eval", "--model", str(tmp_path / "no-model"), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "could not load the model" in err
 
 
 def test_template_comes_from_the_training_run(tmp_path):
@@ -185,7 +188,9 @@ def test_template_comes_from_the_training_run(tmp_path):
 def biased_backend(model_dir, tokenizer, token_id, max_new_tokens):
     """The real transformers backend whose model always emits ``token_id`` (lm_head replaced
     by a bias), so stop and truncation are known in advance."""
-    backend = generation.TransformersBackend(str(model_dir), tokenizer, generation.Sampling(0.0, 1.0, max_new_tokens, 0))
+    backend = generation.TransformersBackend(
+        str(model_dir), tokenizer, generation.Sampling(0.0, 1.0, max_new_tokens, 0)
+    )
     old = backend.model.lm_head
     head = torch.nn.Linear(old.in_features, old.out_features, bias=True)
     with torch.no_grad():

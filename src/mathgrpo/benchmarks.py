@@ -223,7 +223,9 @@ def _builtin(bench: Benchmark, data_dir: str | None):
     if folder:
         root = Path(folder).expanduser()
         if not root.is_dir():
-            raise UserError(f"data folder {root} does not exist (--data-dir / ${DATA_DIR_ENV}); point it at the benchmark files")
+            raise UserError(
+                f"data folder {root} does not exist (--data-dir / ${DATA_DIR_ENV}); point it at the benchmark files"
+            )
         path = _local_file(bench, root)
         if path is None:
             raise UserError(

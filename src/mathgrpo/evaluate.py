@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(*names, **kw)
 
     opt("--model", help="hub name, local folder (a training output folder too), .gguf file or packaged short name")
-    opt("--benchmarks", default="math500", help="comma list: built-in names, .jsonl/.parquet files, generated:... specs")
+    opt(
+        "--benchmarks", default="math500", help="comma list: built-in names, .jsonl/.parquet files, generated:... specs"
+    )
     opt("--output", help="output folder (resumed when it already holds samples)")
     opt("--compare", nargs=2, metavar=("DIR_A", "DIR_B"), help="print the results of two output folders with deltas")
     opt("--limit", type=int, default=None, help="evaluate the first N problems of each benchmark")
@@ -93,8 +95,8 @@ def check_args(args) -> list[int]:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1 (got {args.limit})")
     if args.temperature == 0 and args.n > 1:
-        log.warning("temperature 0 is greedy: every sample would be the same completion; using n=1")
-        args.n = 1
+        log.warning("temperature 0 is greedy: every sample would be the same completion; using n=1 (pass@1 only)")
+        args.n, args.k = 1, None
     from mathgrpo.metrics import default_ks
 
     if args.k is None:
@@ -118,9 +120,10 @@ def resolve_template(model_arg: str, model_path: str, explicit: str | None) -> t
     if explicit:
         get_template(explicit)
         return explicit, "--template"
-    for folder in (Path(model_path), Path(model_path).parent, Path(model_arg).expanduser()):
+    local = [Path(p).expanduser() for p in (model_path, model_arg) if Path(p).expanduser().is_dir()]
+    for folder in [f for path in local for f in (path, path.parent)]:
         record = folder / RUN_FILE
-        if folder.is_dir() and record.is_file():
+        if record.is_file():
             try:
                 name = json.loads(record.read_text())["template"]
             except (OSError, ValueError, KeyError, TypeError):
@@ -167,7 +170,9 @@ def open_output(out: Path, settings: dict) -> dict[tuple[str, str, int], dict]:
     elif samples_path.exists() and samples_path.stat().st_size:
         raise UserError(f"{samples_path} exists without {SETTINGS_FILE}; pick another --output")
     else:
-        write_atomic(settings_path, json.dumps({"settings": settings, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
+        write_atomic(
+            settings_path, json.dumps({"settings": settings, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2)
+        )
     return read_samples(samples_path)
 
 
@@ -291,8 +296,13 @@ def summarize_run(args, settings, ks, tasks, records: dict, template_source: str
         per_benchmark[task["label"]] = summarize(wanted, n=args.n, ks=ks)
     return {
         "settings": settings,
-        "run": {"n": args.n, "ks": ks, "limit": args.limit, "template_from": template_source,
-                "benchmarks": [t["label"] for t in tasks]},  # fmt: skip
+        "run": {
+            "n": args.n,
+            "ks": ks,
+            "limit": args.limit,
+            "template_from": template_source,
+            "benchmarks": [t["label"] for t in tasks],
+        },
         "benchmarks": per_benchmark,
         "average": average(per_benchmark) if len(per_benchmark) > 1 else {},
     }
@@ -323,7 +333,14 @@ def run(args) -> dict:
     model_path = resolve_model(args.model)
     template_name, source = resolve_template(args.model, model_path, args.template)
     log.info("template: %s (from %s)", template_name, source)
-    tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
+    try:
+        tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
+    except (OSError, ValueError) as err:  # no such folder / hub name, no network, no tokenizer files
+        msg = " ".join(str(err).split())[:200]
+        raise UserError(
+            f"could not load the model {args.model!r} ({type(err).__name__}: {msg}); give a hub name, "
+            "a local model folder, a .gguf file or smollm2-135m-instruct"
+        ) from None
     settings = {
         "model": model_identity(args.model),
         "template": template_name,

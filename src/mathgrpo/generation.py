@@ -64,7 +64,9 @@ def choose_backend(name: str) -> str:
     if name not in BACKENDS:
         raise UserError(f"unknown backend {name!r} (--backend); choose one of: {', '.join(BACKENDS)}")
     if name == "vllm" and not vllm_available():
-        raise UserError("--backend vllm but vLLM is not installed: pip install 'mathgrpo[vllm]', or use --backend transformers")
+        raise UserError(
+            "--backend vllm but vLLM is not installed: pip install 'mathgrpo[vllm]', or use --backend transformers"
+        )
     if name == "auto":
         return "vllm" if vllm_available() and cuda_available() else "transformers"
     return name
@@ -124,13 +126,17 @@ class TransformersBackend:
         # A fresh config, not the model's: a checkpoint's own defaults (top_k=20, repetition
         # penalty 1.05, ...) would otherwise change what "temperature T, top-p P" means, and
         # vLLM applies only what we pass. top_k=0 switches transformers' default top-k 50 off.
-        params = dict(do_sample=False) if sampling.greedy else dict(
-            do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0
-        )  # fmt: skip
+        params: dict = {"do_sample": False}
+        if not sampling.greedy:
+            params = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
         self.config = GenerationConfig(
-            max_new_tokens=sampling.max_new_tokens, eos_token_id=self.stops, pad_token_id=self.pad_id,
-            num_beams=1, repetition_penalty=1.0, **params,
-        )  # fmt: skip
+            max_new_tokens=sampling.max_new_tokens,
+            eos_token_id=self.stops,
+            pad_token_id=self.pad_id,
+            num_beams=1,
+            repetition_penalty=1.0,
+            **params,
+        )
 
     def generate(self, prompt_ids: list[list[int]], seeds: list[int]) -> list[Completion]:
         import torch

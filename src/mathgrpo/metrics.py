@@ -49,9 +49,7 @@ def _default_equivalent(a: str, b: str) -> bool:
     return answers_equivalent(a, b)
 
 
-def vote_groups(
-    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
-) -> list[list[int]]:
+def vote_groups(answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None) -> list[list[int]]:
     """Indices of ``answers`` grouped by equivalence, in order of first appearance.
 
     Each answer joins the first group whose first member it is equivalent to (the grader's
@@ -74,9 +72,7 @@ def vote_groups(
     return groups
 
 
-def majority_index(
-    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
-) -> int | None:
+def majority_index(answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None) -> int | None:
     """Index of the first member of the largest group; a tie goes to the group whose first
     member came first (the earliest sample), so the vote is deterministic. None when no answer."""
     groups = vote_groups(answers, equivalent)
@@ -86,9 +82,7 @@ def majority_index(
     return best[0]
 
 
-def majority_vote(
-    answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None
-) -> str | None:
+def majority_vote(answers: Sequence[str | None], equivalent: Callable[[str, str], bool] | None = None) -> str | None:
     """The majority answer (answers grouped by ``equivalent``, the grader's by default)."""
     i = majority_index(answers, equivalent)
     return None if i is None else str(answers[i]).strip()
@@ -184,8 +178,10 @@ def results_markdown(summary: dict) -> str:
     lines = [
         f"# Evaluation of `{st['model']}`",
         "",
-        f"template `{st['template']}`, temperature {st['temperature']}, top-p {st['top_p']}, "
-        f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}",
+        (
+            f"template `{st['template']}`, temperature {st['temperature']}, top-p {st['top_p']}, "
+            f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}"
+        ),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -214,9 +210,16 @@ def compare_markdown(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -
         f"A = {label_a}: `{a['settings']['model']}` (template `{a['settings']['template']}`)",
         f"B = {label_b}: `{b['settings']['model']}` (template `{b['settings']['template']}`)",
     ]
-    differ = [k for k in ("template", "temperature", "top_p", "max_new_tokens") if a["settings"].get(k) != b["settings"].get(k)]
+    differ = [
+        k
+        for k in ("template", "temperature", "top_p", "max_new_tokens")
+        if a["settings"].get(k) != b["settings"].get(k)
+    ]
     if differ:
-        lines.append("Note: the runs differ in " + ", ".join(f"{k} ({a['settings'].get(k)} vs {b['settings'].get(k)})" for k in differ))
+        lines.append(
+            "Note: the runs differ in "
+            + ", ".join(f"{k} ({a['settings'].get(k)} vs {b['settings'].get(k)})" for k in differ)
+        )
     lines += ["", "| benchmark | metric | A | B | Δ (B-A) |", "|---|---|---|---|---|"]
     for name in names:
         sa = a["average"] if name == "average" else a["benchmarks"][name]
