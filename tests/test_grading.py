@@ -61,7 +61,8 @@ def test_extract_boxed_deep_nesting_is_linear():
 def test_completion_text_shapes():
     assert completion_text(None) == ""
     assert completion_text("plain") == "plain"
-    msgs = [{"role": "assistant", "content": "a"}, {"role": "tool", "content": "x"}, {"role": "assistant", "content": "b"}]
+    msgs = [{"role": "assistant", "content": "a"}, {"role": "tool", "content": "x"},
+            {"role": "assistant", "content": "b"}]
     assert completion_text(msgs) == "a\nb"
     assert completion_text({"role": "assistant", "content": "c"}) == "c"
     assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "d"}]}]) == "d"
@@ -83,7 +84,8 @@ def test_count_boxes():
         ("5.0", 5), ("-7", -7), ("- 7", -7), ("x = 5", 5), ("90^\\circ", 90), ("12 \\text{ cm}", 12),
         ("\\$5", 5), ("10\\%", 10), ("\\frac{10}{4}", Fraction(5, 2)), ("\\dfrac12", Fraction(1, 2)),
         ("3/4", Fraction(3, 4)), ("0.125", Fraction(1, 8)), ("{5}", 5), ("\\boxed{7}", 7),
-        ("1, 234", None), ("1 2", None), ("5x", None), ("2^{10}", None), ("\\frac{1}{0}", None), ("", None), (".", None),
+        ("1, 234", None), ("1 2", None), ("5x", None), ("2^{10}", None), ("\\frac{1}{0}", None),
+        ("", None), (".", None),
     ],
 )
 def test_exact_number(text, value):

@@ -66,7 +66,8 @@ def test_extract_boxed_total(text):
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(a=st.integers(-(10**30), 10**30), delta=st.integers(-2, 2), style=st.sampled_from(["plain", "comma", "zeros", "dot0"]))
+@given(a=st.integers(-(10**30), 10**30), delta=st.integers(-2, 2),
+       style=st.sampled_from(["plain", "comma", "zeros", "dot0"]))
 def test_integer_golds_are_exact(grader, a, delta, style):
     b = a + delta
     body = str(abs(b))

@@ -42,7 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-o", "--output", help="where to write the graded JSONL (atomically); default: stdout")
     p.add_argument("--answer-field", default="answer", help="field holding the gold answer (default: answer)")
     p.add_argument("--completion-field", default="completion",
-                   help="field holding the completion: a string, a list of chat messages, or null (default: completion)")
+                   help="field holding the completion: a string, chat messages, or null (default: completion)")
     p.add_argument("--prompt-field", default="prompt",
                    help="field holding the prompt, if present: a prompt ending in <think> opens the think block")
     p.add_argument("--think-in-prompt", action="store_true",

@@ -15,11 +15,11 @@ is ungradeable: None, counted, logged once per gold -- never True.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 import logging
 import re
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 

@@ -12,6 +12,7 @@ torch's threads. Each is started lazily, once per process (a forked child makes 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -61,10 +62,8 @@ class _Worker:
 
     def kill(self) -> None:
         for conn in (self.send_conn, self.recv_conn):
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         if self.proc.poll() is None:
             self.proc.kill()
         try:
