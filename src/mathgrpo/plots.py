@@ -10,13 +10,10 @@ reads at a glance without hiding the noise. Figures have a fixed size (``FIG_SIZ
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 FIG_SIZE = (8.0, 4.5)  # inches
 DPI = 100  # -> 800 x 450 pixels
