@@ -78,6 +78,13 @@ R1_PLAIN = (
     "Put the final answer within \\boxed{}.\nUser: {problem}\nAssistant: <think>"
 )
 
+# For small instruct models (e.g. SmolLM2-135M-Instruct) that rarely box an answer when only
+# told to: one worked example of the boxed format in the prompt (bench/learning.py uses it).
+BOXED_EXAMPLE_USER = (
+    "Example:\nQuestion: What is 3 + 4?\nAnswer: 3 + 4 = 7. The answer is \\boxed{7}.\n\n"
+    "Question: {problem}\nAnswer:"
+)
+
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
@@ -104,11 +111,21 @@ TEMPLATES: dict[str, Template] = {
             force_plain=True,
         ),
         Template(
+            name="boxed_example",
+            description="one worked example of the boxed answer format, then the problem",
+            system="Put the final answer within \\boxed{}.",
+            user=BOXED_EXAMPLE_USER,
+            plain=BOXED_EXAMPLE_USER,
+        ),
+        Template(
             name="none",
-            description="the bare problem (chat template applied if the tokenizer has one)",
+            # Dr. GRPO's "no template": the question alone, never wrapped in a chat template
+            # (Qwen2.5-Math-1.5B base scores far higher on MATH-500 this way than with one).
+            description="the bare problem, no chat template even when the tokenizer has one",
             system=None,
             user="{problem}",
             plain="{problem}",
+            force_plain=True,
         ),
     )
 }
