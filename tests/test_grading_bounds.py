@@ -99,6 +99,19 @@ def test_forked_child_starts_its_own_workers(grader):
         assert pool.map(_grade_in_child, [0]) == [True]
 
 
+def test_a_worker_killed_from_outside_is_replaced():
+    g = Grader(workers=1)
+    try:
+        assert g.warm_up(timeout=120)
+        (worker,) = g.pool._idle._items
+        worker.proc.kill()  # e.g. the kernel's OOM killer
+        worker.proc.wait()
+        assert g.grade("\\boxed{x+x}", "2x") is True
+        assert g.pool.restarts == 1
+    finally:
+        g.close()
+
+
 def test_closed_pool_restarts_on_demand():
     g = Grader(workers=1)
     try:

@@ -136,7 +136,7 @@ class WorkerPool:
         ready = [w.wait_ready(end - time.monotonic()) for w in workers]
         return bool(ready) and all(ready)
 
-    def call(self, op: str, args: tuple, timeout: float, queue_timeout: float | None = None):
+    def call(self, op: str, args: tuple, timeout: float, queue_timeout: float | None = None, retry: bool = True):
         """Run ``op(*args)`` in a worker; ``(OK, value)``, ``(TIMEOUT, None)`` or ``(ERROR, message)``.
 
         ``timeout`` bounds the work: it starts once a ready worker is ours. Waiting for one (other
@@ -158,6 +158,10 @@ class WorkerPool:
         deadline = time.monotonic() + timeout
         try:
             worker.send_conn.send((op, args))
+        except OSError:  # it died while idle (killed from outside): replace it and try once more
+            self._replace(worker, ERROR, None)
+            return self.call(op, args, timeout, queue_timeout, retry=False) if retry else (ERROR, "grading worker died")
+        try:
             if worker.recv_conn.poll(max(0.0, deadline - time.monotonic())):
                 reply = worker.recv_conn.recv()
                 idle.put(worker)
