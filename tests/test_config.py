@@ -133,3 +133,11 @@ def test_dataset_without_answer_column(capsys, tiny_qwen_dir, tmp_path):
              "--output_dir", str(tmp_path / "out")),
         r"answer.*(question|topic)",
     )  # fmt: skip
+
+
+def test_tracker_not_installed(capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    one_line_error(capsys, demo("--report_to", "wandb"), r"report_to includes 'wandb' but wandb is not installed")

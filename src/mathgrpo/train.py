@@ -50,10 +50,27 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
         )
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise UserError("use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false")
+    for tracker in _as_list(args.report_to):
+        module = TRACKER_MODULES.get(tracker)
+        if module and importlib.util.find_spec(module) is None:
+            raise UserError(
+                f"report_to includes {tracker!r} but {module} is not installed: pip install {module} "
+                "(or pip install 'mathgrpo[trackers]'), or set --report_to none"
+            )
     if script_args.language not in ("all", "en", "zh"):
         raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
     if not model_args.model_name_or_path:
         raise UserError("model_name_or_path is not set; give a hub name, a local folder or a .gguf file")
+
+
+TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "mlflow": "mlflow",
+                   "comet_ml": "comet_ml", "clearml": "clearml"}  # fmt: skip
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def model_context_length(model_path: str, script_args: ScriptArguments, args, model_args) -> int | None:
@@ -239,6 +256,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
         "stop_token_ids": stops,
         "script_args": {k: v for k, v in vars(script_args).items()},
         "hardware": hardware_summary(),
+        "training_args": args.to_dict(),  # transformers masks *_token fields here
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "finished": False,
     }
@@ -270,7 +288,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
     )
     if args.should_save:
         write_json_atomic(out / RUN_FILE, run_info)
-        after_training(out)
+        after_training(out, trainer)
     return trainer
 
 
