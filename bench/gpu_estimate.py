@@ -200,10 +200,10 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         f"Qwen2.5-Math-1.5B: {m.params:,} parameters = {m.weights_bytes / 1e9:.2f} GB "
         f"({gib(m.weights_bytes)} GiB) in bf16; KV cache {m.kv_bytes_per_token:,} bytes per token.",
         "",
-        f"Estimated training memory per GPU (GiB; budget {budget_gib:g} GiB):",
+        "Estimated training memory per GPU (GiB):",
         "",
         "| recipe | GPUs (train + vLLM) | micro-batch | generated per GPU at once | weights+grads+AdamW | "
-        "HF KV cache | activations | estimated peak | fits budget |",
+        f"HF KV cache | activations | estimated peak | fits {budget_gib:g} GiB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in shapes:
