@@ -215,12 +215,17 @@ def test_lora_through_peft(tiny_qwen_dir, tmp_path, monkeypatch):
     ]  # fmt: skip
     trainer = run(*parse_train_args(argv))
     assert trainer.state.global_step == 1
-    config = json.loads((out / "adapter_config.json").read_text())
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert config["r"] == 16 and config["lora_alpha"] == 32
-    adapter = load_file(out / "adapter_model.safetensors")
+    adapter = load_file(out / "adapter" / "adapter_model.safetensors")
     lora_b = [v for k, v in adapter.items() if "lora_B" in k]
     assert lora_b and any(v.abs().sum() > 0 for v in lora_b), "LoRA B starts at zero and must have moved"
-    assert not (out / "model.safetensors").exists()  # only the adapter is saved
+    # The merged full model sits at the top, loadable by eval/vLLM like any other run, and
+    # differs from the base exactly where LoRA adapted it.
+    before, merged = load_file(tiny_qwen_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    assert set(merged) == set(before) and not any("lora" in k for k in merged)
+    assert any(not torch.equal(before[k], merged[k]) for k in before), "merged weights equal the base"
+    assert (out / "tokenizer.json").is_file()
 
 
 @pytest.mark.slow

@@ -113,17 +113,24 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
         for p in root.glob("checkpoint-*")
         if p.is_dir() and p.name.split("-")[1].isdigit()
     )
+    from accelerate import PartialState
+
+    state = PartialState()  # under `accelerate launch` every rank gets here; one moves folders
+    found = None
     for _, path in reversed(steps):
         try:
             json.loads((path / "trainer_state.json").read_text())
-            return str(path)
+            found = str(path)
+            break
         except (OSError, ValueError):
-            aside = path.with_name("incomplete-" + path.name)
-            log.warning("checkpoint %s is incomplete (interrupted save); moved aside to %s", path, aside.name)
-            if aside.exists():
-                shutil.rmtree(aside)
-            os.replace(path, aside)
-    return None
+            if state.is_main_process:
+                aside = path.with_name("incomplete-" + path.name)
+                log.warning("checkpoint %s is incomplete (interrupted save); moved aside to %s", path, aside.name)
+                if aside.exists():
+                    shutil.rmtree(aside)
+                os.replace(path, aside)
+    state.wait_for_everyone()
+    return found
 
 
 def resolve_resume(script_args: ScriptArguments, args) -> str | None:
@@ -296,13 +303,28 @@ def save_final(trainer, out: Path) -> None:
     """Save model + tokenizer (safetensors) into a staging folder, then move each file into
     place, so an interruption never leaves a half-written model where a finished one is expected."""
     stage = out / ".final-tmp"
-    if stage.exists():
+    # Every process calls save_model (DeepSpeed/FSDP gather weights there), but only the main
+    # one touches the staging folder, and the others wait for it on both sides.
+    if trainer.args.should_save and stage.exists():
         shutil.rmtree(stage)
-    trainer.save_model(str(stage))
+    trainer.accelerator.wait_for_everyone()
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    is_peft = hasattr(model, "peft_config") and hasattr(model, "merge_and_unload")
+    trainer.save_model(str(stage / "adapter" if is_peft else stage))
     if trainer.args.should_save:
+        if is_peft:
+            # A LoRA run also gets the merged full model at the top of output_dir, so that
+            # `mathgrpo eval`, vLLM and push_to_hub load it like any other; the adapter alone
+            # stays in output_dir/adapter/.
+            trainer.processing_class.save_pretrained(stage)
+            model.merge_and_unload().save_pretrained(stage, safe_serialization=True)
         for item in stage.iterdir():
-            os.replace(item, out / item.name)
+            target = out / item.name
+            if item.is_dir() and target.exists():
+                shutil.rmtree(target)
+            os.replace(item, target)
         shutil.rmtree(stage, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     log.info("final model saved in %s", out)
 
 
