@@ -5,7 +5,7 @@ Usage: python bench/gpu_estimate.py [--recipes recipes/qwen2.5-math-1.5b/*.yaml]
 
 No GPU and no weights are needed: the parameter count comes from Qwen2.5-Math-1.5B's exact
 config instantiated on PyTorch's meta device. Every number is a floor or an estimate; the
-measured counterparts come from bench/gpu_step.py on a GPU (docs/perf/gpu.md).
+measured counterparts come from bench/gpu_step.py on a GPU (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Seconds per GRPO step, tokens per second and peak GPU memory on Qwen2.5-Math-1.5B's real
 shapes (exact architecture, random weights, the real Qwen2.5 tokenizer built offline).
 
-Usage: python bench/gpu_step.py --recipe recipes/qwen2.5-math-1.5b/seed.yaml --output docs/perf/gpu-seed.md
+Usage: python bench/gpu_step.py --recipe recipes/qwen2.5-math-1.5b/seed.yaml --output gpu-seed.md
 
 Each generation backend (transformers ``generate``, transformers continuous batching, vLLM
 colocate where installed) runs a few real GRPO steps through ``mathgrpo.train.run`` in its

@@ -1,6 +1,6 @@
 """Benchmark the grader against plain math-verify: grades per second and accuracy, same run.
 
-Usage: ``python bench/grading.py [--dapo-golds 2000] [--markdown docs/perf/grading.md]``
+Usage: ``python bench/grading.py [--dapo-golds 2000] [--markdown grading.md]``
 
 Sets: (a) DAPO-Math-17k golds, each with a right and a wrong (+1) boxed answer at the end of a
 realistic reasoning text (a MATH-500 solution with its boxes removed); (b) MATH-500 reference
