@@ -3,9 +3,10 @@
 Usage: ``grader = Grader(); grader.grade_answer("\\frac{14}{3}", "\\frac{14}{3}")  # True``
 
 Order of the paths, cheapest first:
-1. integer gold (every DAPO-Math-17k answer, AIME's ``025``): a plain-number prediction is compared
-   as an exact ``int``/``Fraction``; anything else goes to math-verify in exact-integer mode
-   (sympy ``Integer`` equality, any float in the prediction is "not equal");
+1. integer gold (every DAPO-Math-17k answer, AIME's ``025``): the prediction must write an integer
+   (``1{,}000``, ``5.0``, ``x = 5``, ``12 \\text{ cm}`` do); it is compared as an exact ``int``. An
+   expression or fraction that only evaluates to the gold (``4*1``, ``\\frac{8}{2}``) is wrong, as in
+   DAPO's verifier and PRM800K's grader; no float and no math-verify on this path;
 2. other golds: identical canonical strings, or equal exact numbers, are equal;
 3. math-verify on the gold wrapped in ``$...$`` and the prediction, in a worker process with a
    hard deadline. A comparison that times out is not proven equal: False, and counted.
@@ -217,24 +218,26 @@ class Grader:
 
     def _compare(self, pred: str, gold: Gold, deadline: float) -> bool:
         plain = pred.strip()
-        if gold.integer is not None and _PLAIN_INT.fullmatch(plain):
-            self.stats.add("integer_path")
-            return int(plain) == gold.integer
-        number = N.exact_number(pred)
         if gold.integer is not None:
-            if number is not None:
-                self.stats.add("integer_path")
-                return number == gold.integer
-        elif N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
+            # An integer gold asks for that integer, written as one. An expression or fraction
+            # that merely evaluates to it (`4*1`, `2+2`, `\frac{8}{2}`, `2^{2}`) is an unfinished
+            # computation, and accepting it is a reward hack a small model finds within a few
+            # dozen GRPO steps (docs/learning.md). DAPO's own verifier compares normalised strings
+            # and PRM800K's grader requires an integer when the gold is one: so do we.
+            self.stats.add("integer_path")
+            if _PLAIN_INT.fullmatch(plain):
+                return int(plain) == gold.integer
+            return N.integer_literal(pred) == gold.integer
+        number = N.exact_number(pred)
+        if N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
             self.stats.add("exact_path")
             return True
         mv_pred = _mv_text(pred)
         if N.too_complex(mv_pred):
             self.stats.add("too_complex")
             return False
-        gold_int = str(gold.integer) if gold.integer is not None else None
         # The gold was checked (or is certain to parse): a None here would be a math-verify quirk.
-        return self._call("equal", (gold.raw, mv_pred, gold_int), deadline) is True
+        return self._call("equal", (gold.raw, mv_pred), deadline) is True
 
     def _call(self, op: str, args: tuple, deadline: float):
         """A math-verify call within the deadline; None when it timed out or failed."""

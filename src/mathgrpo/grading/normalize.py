@@ -139,6 +139,21 @@ def exact_number(s: str) -> Fraction | None:
     return None
 
 
+def integer_literal(s: str) -> int | None:
+    """The integer an answer *writes* (``025``, ``5.0``, ``1{,}000``, ``x = 5``, ``12 \\text{ cm}``),
+    else None. Unlike :func:`exact_number`, a fraction (``\\frac{8}{2}``, ``8/2``) or a decimal with a
+    non-zero fractional part is not an integer literal, even when its value is whole."""
+    t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
+    m = _DECIMAL.match(t)
+    if not m:
+        return None
+    sign, whole, frac = m.groups()
+    whole = whole.replace(",", "").replace(" ", "")
+    if not whole or (frac and frac.strip("0")):
+        return None
+    return -int(whole) if sign == "-" else int(whole)
+
+
 def exact_integer(s: str) -> int | None:
     """The integer a plain-number answer denotes (``025`` -> 25, ``5.0`` -> 5), else None."""
     value = exact_number(s)

@@ -1,6 +1,6 @@
 """A small pool of math-verify worker processes with a hard wall-clock deadline per call.
 
-Usage: ``pool = WorkerPool(); status, value = pool.call("equal", (gold, pred, None), timeout=1.5)``
+Usage: ``pool = WorkerPool(); status, value = pool.call("equal", (gold, pred), timeout=1.5)``
 
 Why processes: math-verify bounds its own time with ``signal.alarm``, which only works on the
 main thread of the main interpreter (TRL may grade elsewhere), and a thread cannot be stopped.

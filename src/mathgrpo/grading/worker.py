@@ -56,29 +56,13 @@ class Checker:
         """Can math-verify read this gold as mathematics (not only as a raw string)?"""
         return self._has_sympy(self.parse(gold))
 
-    def equal(self, gold: str, pred: str, gold_int: str | None) -> bool | None:
-        """Is ``pred`` equal to ``gold``? None when math-verify cannot parse the gold at all."""
+    def equal(self, gold: str, pred: str) -> bool | None:
+        """Is ``pred`` equal to ``gold``? None when math-verify cannot parse the gold at all.
+        (Integer golds never come here: the checker compares integer literals exactly.)"""
         g = self.parse(gold)
         if not self._has_sympy(g):
             return None
-        p = self.parse(pred)
-        if gold_int is not None:
-            return self._equals_integer(int(gold_int), p)
-        return bool(self._verify(list(g), list(p), timeout_seconds=None))
-
-    def _equals_integer(self, gold: int, items) -> bool:
-        """Exact comparison with an integer gold: no floats, no numeric tolerance."""
-        s = self._sympy
-        expr = next((x for x in items if isinstance(x, s["Basic"])), None)
-        if expr is None:
-            return False
-        if isinstance(expr, s["Eq"]) and isinstance(expr.lhs, s["Symbol"]):
-            expr = expr.rhs  # `k = 2^{10}`
-        if expr.atoms(s["Float"]) or getattr(expr, "free_symbols", True) or not getattr(expr, "is_number", False):
-            return False
-        if isinstance(expr, s["Rational"]):  # Integer is a Rational: exact
-            return expr == s["Integer"](gold)
-        return bool(s["simplify"](expr - s["Integer"](gold)) == 0)
+        return bool(self._verify(list(g), list(self.parse(pred)), timeout_seconds=None))
 
     def equivalent(self, a: str, b: str) -> bool:
         """Symmetric: equal when math-verify accepts either one as the gold of the other."""
@@ -92,7 +76,7 @@ class Checker:
 
 def serve(conn_in: Connection, conn_out: Connection) -> int:
     checker = Checker()
-    checker.equal("1", "1", None)  # warm sympy and the LaTeX parser before saying ready
+    checker.equal("1", "1")  # warm sympy and the LaTeX parser before saying ready
     try:
         conn_out.send(("ready", os.getpid()))
     except OSError:  # the parent is gone (it exited, or killed us as too slow to start)
