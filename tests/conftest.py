@@ -59,3 +59,48 @@ def _few_threads():
     import torch
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def eval_dir(shared_data) -> Path:
+    path = shared_data / "eval"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+def length_reward(**_):
+    """A reward that varies with completion length. A random model is never right, so accuracy
+    and format are 0 for every sample and GRPO's advantages vanish; this gives tests a signal.
+    Tests register it through the same registry a user would extend (``REWARDS["length"]``)."""
+
+    def length(completions, **kwargs):
+        return [min(len(c), 40) / 40.0 for c in completions]
+
+    return length
+
+
+@pytest.fixture
+def with_length_reward(monkeypatch):
+    from mathgrpo.rewards import REWARDS
+
+    monkeypatch.setitem(REWARDS, "length", length_reward)
+
+
+def tiny_run_argv(model_dir, out, *extra) -> list[str]:
+    """`mathgrpo train` flags for a 2-step GRPO run of the tiny model on generated problems;
+    ``extra`` flags come last, so they override these (argparse keeps the last occurrence)."""
+    return [
+        "--model_name_or_path", str(model_dir),
+        "--dataset_name", "generated:arithmetic?n=16&seed=0",
+        "--template", "think_boxed",
+        "--reward_funcs", "accuracy", "format", "length",
+        "--reward_weights", "1.0", "0.5", "1.0",
+        "--max_prompt_length", "128", "--max_completion_length", "8",
+        "--num_generations", "2", "--per_device_train_batch_size", "4",
+        "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3",
+        "--max_steps", "2", "--save_steps", "1", "--logging_steps", "1",
+        "--output_dir", str(out), "--report_to", "none", "--use_cpu", "true",
+        "--dtype", "float32", "--seed", "0",
+        *extra,
+    ]  # fmt: skip

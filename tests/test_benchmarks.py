@@ -19,14 +19,6 @@ SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "minerva": 272
 FILES = {"minerva": "minerva_math.jsonl"}
 
 
-@pytest.fixture(scope="module")
-def eval_dir(shared_data):
-    path = shared_data / "eval"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
-
-
 def raw_rows(eval_dir, name):
     with open(eval_dir / FILES.get(name, f"{name}.jsonl"), encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]

@@ -18,14 +18,6 @@ from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_F
 from mathgrpo.train import RUN_FILE
 
 
-@pytest.fixture(scope="module")
-def eval_dir(shared_data):
-    path = shared_data / "eval"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
-
-
 def eval_args(model, out, eval_dir, *extra):
     return [
         "--model", str(model), "--benchmarks", "math500,aime24", "--limit", "2", "--n", "2",

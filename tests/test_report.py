@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import length_reward, tiny_run_argv
+
 from mathgrpo import cli
 from mathgrpo.card import finish_run
 from mathgrpo.config import parse_train_args
@@ -24,14 +26,6 @@ SECRET = "hf_notARealTokenButSecretShaped123"
 PLOTS = ("reward", "accuracy", "completion_length", "zero_std_groups", "clip_ratio", "entropy", "kl",
          "learning_rate", "grad_norm")  # fmt: skip
 BENCH = "generated:arithmetic?n=3&seed=7"
-
-
-def length_reward(**_):
-    # A random model is never right, so accuracy alone gives GRPO no signal (as in test_train.py).
-    def length(completions, **kwargs):
-        return [min(len(c), 40) / 40.0 for c in completions]
-
-    return length
 
 
 def evaluate(model: Path, out: Path) -> None:
@@ -51,20 +45,10 @@ def trained(tiny_qwen_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(REWARDS, "length", length_reward)
         mp.setenv("HF_TOKEN", "placeholder")  # restored after; train moves a recipe token into it
-        trainer = run(*parse_train_args([
-            "--model_name_or_path", str(tiny_qwen_dir),
-            "--dataset_name", "generated:arithmetic?n=16&seed=0",
-            "--template", "think_boxed",
-            "--reward_funcs", "accuracy", "format", "length",
-            "--reward_weights", "1.0", "0.5", "2.0",
-            "--max_prompt_length", "128", "--max_completion_length", "8",
-            "--num_generations", "2", "--per_device_train_batch_size", "4",
-            "--learning_rate", "1e-3", "--beta", "0.04",
-            "--max_steps", "2", "--save_steps", "1", "--logging_steps", "1",
+        trainer = run(*parse_train_args(tiny_run_argv(
+            tiny_qwen_dir, out, "--reward_weights", "1.0", "0.5", "2.0", "--beta", "0.04",
             "--log_completions", "true", "--hub_token", SECRET,
-            "--output_dir", str(out), "--report_to", "none", "--use_cpu", "true",
-            "--dtype", "float32", "--seed", "0",
-        ]))  # fmt: skip
+        )))  # fmt: skip
     card_at_end = (out / "README.md").read_text()
     evaluate(tiny_qwen_dir, root / "eval-base")
     evaluate(out, out / "eval")

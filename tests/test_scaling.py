@@ -17,6 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import length_reward, tiny_run_argv
+
 from mathgrpo.config import parse_train_args
 from mathgrpo.rewards import REWARDS
 from mathgrpo.train import RUN_FILE, check_context, run
@@ -151,13 +153,6 @@ sys.exit(main(["train", *sys.argv[1:]]))
 """
 
 
-def length_reward(**_):
-    def length(completions, **kwargs):
-        return [min(len(c), 40) / 40.0 for c in completions]
-
-    return length
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,14 +160,10 @@ def free_port() -> int:
 
 
 def tiny_train_args(model_dir, out, steps):
-    return [
-        "--model_name_or_path", str(model_dir), "--dataset_name", "generated:arithmetic?n=16&seed=0",
-        "--template", "think_boxed", "--reward_funcs", "accuracy", "length", "--reward_weights", "1.0", "1.0",
-        "--max_prompt_length", "128", "--max_completion_length", "8", "--num_generations", "2",
-        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3",
-        "--max_steps", str(steps), "--save_steps", str(steps), "--logging_steps", "1", "--output_dir", str(out),
-        "--report_to", "none", "--use_cpu", "true", "--dtype", "float32", "--seed", "0",
-    ]  # fmt: skip
+    return tiny_run_argv(
+        model_dir, out, "--reward_funcs", "accuracy", "length", "--reward_weights", "1.0", "1.0",
+        "--per_device_train_batch_size", "2", "--max_steps", str(steps), "--save_steps", str(steps),
+    )
 
 
 @pytest.mark.slow

@@ -8,45 +8,17 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from conftest import tiny_run_argv
 from transformers import TrainerCallback
 
 from mathgrpo.config import parse_train_args
-from mathgrpo.rewards import REWARDS
 from mathgrpo.train import RUN_FILE, last_complete_checkpoint, run
 
 pytestmark = pytest.mark.slow
 
 
-def length_reward(**_):
-    # A random model never answers correctly, so accuracy and format are 0 for every sample
-    # and GRPO's advantages vanish. A reward that varies with length gives the test a signal;
-    # registered through the same registry a user would extend.
-    def length(completions, **kwargs):
-        return [min(len(c), 40) / 40.0 for c in completions]
-
-    return length
-
-
-@pytest.fixture
-def with_length_reward(monkeypatch):
-    monkeypatch.setitem(REWARDS, "length", length_reward)
-
-
 def tiny_args(model_dir, out, *extra):
-    return parse_train_args([
-        "--model_name_or_path", str(model_dir),
-        "--dataset_name", "generated:arithmetic?n=16&seed=0",
-        "--template", "think_boxed",
-        "--reward_funcs", "accuracy", "format", "length",
-        "--reward_weights", "1.0", "0.5", "1.0",
-        "--max_prompt_length", "128", "--max_completion_length", "8",
-        "--num_generations", "2", "--per_device_train_batch_size", "4",
-        "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3",
-        "--max_steps", "2", "--save_steps", "1", "--logging_steps", "1",
-        "--output_dir", str(out), "--report_to", "none", "--use_cpu", "true",
-        "--dtype", "float32", "--seed", "0",
-        *extra,
-    ])  # fmt: skip
+    return parse_train_args(tiny_run_argv(model_dir, out, *extra))
 
 
 def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tmp_path, with_length_reward, monkeypatch):
