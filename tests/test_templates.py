@@ -51,3 +51,12 @@ def test_none_is_the_bare_problem_with_or_without_chat_template(qwen_tokenizer):
 def test_unknown_template_is_one_line_error():
     with pytest.raises(UserError, match="unknown template 'cot'.*think_boxed"):
         get_template("cot")
+
+
+def test_train_help_names_every_template():
+    from dataclasses import fields
+
+    from mathgrpo.config import ScriptArguments
+
+    help_text = next(f for f in fields(ScriptArguments) if f.name == "template").metadata["help"]
+    assert all(name in help_text for name in TEMPLATES)

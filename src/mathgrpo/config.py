@@ -34,7 +34,7 @@ class ScriptArguments:
         metadata={"help": "Drop prompts longer than this many tokens before training (TRL >= 0.28 has no such field)."},
     )
     # --- prompt and rewards ---
-    template: str = field(default="think_boxed", metadata={"help": "Prompt template: think_boxed, qwen_math, r1, none."})
+    template: str = field(default="think_boxed", metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (templates.py)."})
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={"help": "Reward names (weights: GRPOConfig's --reward_weights, same order)."},
