@@ -77,7 +77,8 @@ def test_unknown_template_and_reward(capsys):
 
 
 def test_reward_weights_must_match(capsys):
-    one_line_error(capsys, demo("--reward_weights", "1.0"), r"reward_weights has 1 values but reward_funcs has 2")
+    # The demo recipe trains on one reward (accuracy): two weights cannot work.
+    one_line_error(capsys, demo("--reward_weights", "1.0", "0.5"), r"reward_weights has 2 values but reward_funcs has 1")
 
 
 def test_vllm_without_vllm_installed(capsys):
