@@ -9,7 +9,7 @@ import pytest
 from grading_cases import CASES
 
 from mathgrpo.grading import Grader, answers_equivalent, completion_text, count_boxes, extract_boxed, grade
-from mathgrpo.grading.normalize import canonical, exact_integer, exact_number, simple_latex, too_complex
+from mathgrpo.grading.normalize import canonical, exact_number, integer_literal, simple_latex, too_complex
 
 
 def test_there_are_enough_labelled_cases():
@@ -92,10 +92,11 @@ def test_exact_number(text, value):
     assert exact_number(text) == value
 
 
-def test_exact_integer_never_goes_through_float():
+def test_integer_literal_never_goes_through_float():
     big = "22099999999999998951425"  # its float is ...424, the real DAPO gold
-    assert exact_integer(big) == int(big) and exact_integer(big) != int(float(big))
-    assert exact_integer("0.5") is None
+    assert integer_literal(big) == int(big) and integer_literal(big) != int(float(big))
+    assert integer_literal("0.5") is None
+    assert integer_literal("\\frac{8}{2}") is None and integer_literal("4.00") == 4  # written as an integer
 
 
 def test_canonical():

@@ -154,12 +154,6 @@ def integer_literal(s: str) -> int | None:
     return -int(whole) if sign == "-" else int(whole)
 
 
-def exact_integer(s: str) -> int | None:
-    """The integer a plain-number answer denotes (``025`` -> 25, ``5.0`` -> 5), else None."""
-    value = exact_number(s)
-    return value.numerator if value is not None and value.denominator == 1 else None
-
-
 def balanced(s: str) -> bool:
     """Braces close in order (escaped ``\\{`` ignored) -- a gold failing this is malformed."""
     depth, i, n = 0, 0, len(s)
