@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import UserError
+from mathgrpo.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def resolve_template(model_arg: str, model_path: str, explicit: str | None) -> t
     (the model folder's, or its parent's for a checkpoint-N folder), else the training default."""
     from mathgrpo.config import ScriptArguments
     from mathgrpo.templates import get_template
-    from mathgrpo.train import RUN_FILE
+    from mathgrpo.files import RUN_FILE
 
     if explicit:
         get_template(explicit)
@@ -146,12 +147,6 @@ def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
 
 
 # --------------------------------------------------------------------------- output folder
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def open_output(out: Path, settings: dict) -> dict[tuple[str, str, int], dict]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mathgrpo.files import write_atomic
 from mathgrpo.runfiles import Run, find_evals, load_run, pick_samples
 
 log = logging.getLogger(__name__)
@@ -177,12 +177,6 @@ class Report:
     @property
     def summary_path(self) -> Path:
         return self.folder / SUMMARY_FILE
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def summary_markdown(rep: Report) -> str:

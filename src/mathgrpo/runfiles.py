@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathgrpo.errors import UserError
+from mathgrpo.files import RUN_FILE
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "mathgrpo_run.json"  # the name mathgrpo.train.RUN_FILE writes (tests check they agree)
 STATE_FILE = "trainer_state.json"
 COMPLETIONS_DIR = "completions"
 EVAL_SUMMARY = "summary.json"  # mathgrpo.evaluate.SUMMARY_FILE

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from mathgrpo.config import ScriptArguments, parse_train_args
 from mathgrpo.errors import UserError
+from mathgrpo.files import RUN_FILE, write_atomic  # noqa: F401 (RUN_FILE: part of this module's API)
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "mathgrpo_run.json"  # what eval/report read back: template, data stats, rewards
 
 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
@@ -151,12 +151,6 @@ def resolve_resume(script_args: ScriptArguments, args) -> str | None:
     return None
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def hide_hub_token(args) -> None:
     """Trainer pickles its arguments into every checkpoint (training_args.bin). A token set in
     the recipe moves to the environment (where huggingface_hub reads it) so it is never written."""
@@ -268,7 +262,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
         "finished": False,
     }
     if args.should_save:
-        write_json_atomic(out / RUN_FILE, run_info)
+        write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
 
     trainer = GRPOTrainer(
         model=model,
@@ -294,7 +288,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
         ended=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
     if args.should_save:
-        write_json_atomic(out / RUN_FILE, run_info)
+        write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
         after_training(out, trainer)
     return trainer
 
