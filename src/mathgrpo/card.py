@@ -18,11 +18,11 @@ import os
 import re
 from pathlib import Path
 
-from mathgrpo.files import RUN_FILE, write_atomic
+from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
 from mathgrpo.report import (
     REPORT_DIR, SUMMARY_FILE, Report, build_report, final_numbers, hyper_rows, table, what_rows,
 )
-from mathgrpo.runfiles import STATE_FILE, Run
+from mathgrpo.runfiles import Run
 
 log = logging.getLogger(__name__)
 

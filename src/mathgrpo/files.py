@@ -9,9 +9,19 @@ has to import training to know a file's name.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 RUN_FILE = "mathgrpo_run.json"  # the run record: model, template, data stats, rewards, hardware
+STATE_FILE = "trainer_state.json"  # Trainer's log history; written last into a checkpoint
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """The ``checkpoint-N`` folders of a run, newest (highest N) first."""
+    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*")
+             if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))]  # fmt: skip
+    return [p for _, p in sorted(found, reverse=True)]
 
 
 def write_atomic(path: Path, text: str) -> None:

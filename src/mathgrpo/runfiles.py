@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE
+from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "trainer_state.json"
 COMPLETIONS_DIR = "completions"
 EVAL_SUMMARY = "summary.json"  # mathgrpo.evaluate.SUMMARY_FILE
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _COMPLETIONS = re.compile(r"completions_(\d+)\.parquet$")
 
 
@@ -106,8 +104,7 @@ def newest_state(run_dir: Path) -> tuple[dict, Path] | None:
     """The readable ``trainer_state.json`` with the highest global step: the top-level one, or
     a checkpoint's while the run goes on. Never moves or deletes anything (the run may be live)."""
     candidates = [run_dir / STATE_FILE]
-    checkpoints = [(int(m.group(1)), p) for p in run_dir.glob("checkpoint-*") if (m := _CHECKPOINT.search(p.name))]
-    candidates += [p / STATE_FILE for _, p in sorted(checkpoints, reverse=True)]
+    candidates += [p / STATE_FILE for p in checkpoint_dirs(run_dir)]
     best: tuple[dict, Path] | None = None
     for path in candidates:
         if not path.is_file():

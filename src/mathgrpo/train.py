@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mathgrpo.config import ScriptArguments, parse_train_args
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, write_atomic  # noqa: F401 (RUN_FILE: part of this module's API)
+from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs, write_atomic  # noqa: F401 (RUN_FILE: part of this module's API)
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +108,13 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
     root = Path(output_dir)
     if not root.is_dir():
         return None
-    steps = sorted(
-        (int(p.name.split("-")[1]), p)
-        for p in root.glob("checkpoint-*")
-        if p.is_dir() and p.name.split("-")[1].isdigit()
-    )
     from accelerate import PartialState
 
     state = PartialState()  # under `accelerate launch` every rank gets here; one moves folders
     found = None
-    for _, path in reversed(steps):
+    for path in checkpoint_dirs(root):
         try:
-            json.loads((path / "trainer_state.json").read_text())
+            json.loads((path / STATE_FILE).read_text())
             found = str(path)
             break
         except (OSError, ValueError):
