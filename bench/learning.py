@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import random
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from learning_notes import CHOICE_NOTES, EARLIER_RUN, FINDINGS
+from learning_stats import metrics, paired_bootstrap, read_samples
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "smollm2-135m-instruct"
@@ -61,79 +59,6 @@ def eval_args(model: str, out: Path, batch: int) -> list[str]:
     for key, value in SAMPLING.items():
         args += [f"--{key}", str(value)]
     return args
-
-
-def read_samples(folder: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines() if line.strip()]
-    return sorted(rows, key=lambda r: (str(r.get("id")), r.get("sample", 0)))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def paired_bootstrap(before: list[int], after: list[int], reps: int = 10000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of mean(after) - mean(before), resampling problems (the pairs)."""
-    rng = random.Random(seed)
-    n = len(before)
-    diffs = [a - b for a, b in zip(after, before)]
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(reps))
-    return means[int(0.025 * reps)], means[int(0.975 * reps) - 1]
-
-
-def last_number(text: str) -> str | None:
-    found = re.findall(r"-?\d+(?:\.\d+)?", (text or "").replace(",", ""))
-    return found[-1] if found else None
-
-
-EQUATION = re.compile(r"(-?\d+)\s*([-+*/×÷]|\\times|\\div|\\cdot)\s*(-?\d+)\s*=\s*(-?\d+)")
-OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "×": lambda a, b: a * b,
-       "\\times": lambda a, b: a * b, "\\cdot": lambda a, b: a * b, "/": lambda a, b: a / b if b else None,
-       "÷": lambda a, b: a / b if b else None, "\\div": lambda a, b: a / b if b else None}  # fmt: skip
-
-
-def equations(text: str) -> tuple[int, int]:
-    """(right, all) over the `a op b = c` equations a completion writes: its arithmetic, format aside."""
-    found = EQUATION.findall(text or "")
-    return sum(1 for a, op, b, c in found if OPS[op](int(a), int(b)) == int(c)), len(found)
-
-
-def metrics(rows: list[dict]) -> dict:
-    from mathgrpo.grading import answers_equivalent
-    from mathgrpo.grading.normalize import integer_literal
-
-    n = len(rows)
-    correct = [1 if r.get("correct") else 0 for r in rows]
-    boxed = [r.get("answer") is not None for r in rows]
-    k_boxed = sum(boxed)
-    k_right_boxed = sum(c for c, b in zip(correct, boxed) if b)
-    last_right = sum(1 for r in rows if last_number(r.get("completion", "")) == str(r.get("gold")).strip())
-    # The reward hack of the first run (see EARLIER_RUN): boxes that hold an expression rather than
-    # an integer (`4 * 1`), which the grader then accepted by value. Every gold here is an integer, so
-    # "not an integer literal" is the grader's own test; `lenient` counts the ones that evaluate to the
-    # gold (math-verify's value equivalence, the earlier grader's rule) -- reward the strict grader
-    # now withholds. Both should stay near zero if the hack is gone.
-    exprs = [b and integer_literal(r["answer"]) is None for r, b in zip(rows, boxed)]
-    lenient = sum(1 for r, e in zip(rows, exprs) if e and answers_equivalent(r["answer"], str(r.get("gold"))))
-    eqs = [equations(r.get("completion", "")) for r in rows]
-    eq_right, eq_all = sum(e[0] for e in eqs), sum(e[1] for e in eqs)
-    return {
-        "eq_rate": eq_right / eq_all if eq_all else 0.0, "eq_ci": wilson(eq_right, eq_all), "n_eq": eq_all,
-        "n": n, "correct": correct, "accuracy": sum(correct) / n, "accuracy_ci": wilson(sum(correct), n),
-        "boxed_rate": k_boxed / n, "boxed_ci": wilson(k_boxed, n),
-        "acc_boxed": k_right_boxed / k_boxed if k_boxed else 0.0, "acc_boxed_ci": wilson(k_right_boxed, k_boxed),
-        "n_boxed": k_boxed, "last_number": last_right / n, "last_number_ci": wilson(last_right, n),
-        "expr_rate": sum(exprs) / n, "expr_ci": wilson(sum(exprs), n), "n_expr": sum(exprs),
-        "lenient_rate": lenient / n, "lenient_ci": wilson(lenient, n), "n_lenient": lenient,
-        "n_correct": sum(correct),
-        "examples": [(r.get("completion", ""), r.get("gold"), bool(r.get("correct"))) for r in rows[:3]],
-    }  # fmt: skip
 
 
 def log_history(train_dir: Path) -> list[dict]:
@@ -233,10 +158,10 @@ def curve_text(history: list[dict]) -> str:
 
 
 def compare_section(folder: Path, recipe_path: str) -> str:
-    """A second configuration's run (``--compare DIR RECIPE``): its table, curve and recipe change."""
+    """Another configuration's finished run (``--compare DIR RECIPE``): its recipe, table and curve."""
     before, after = metrics(read_samples(folder / "eval-before")), metrics(read_samples(folder / "eval-after"))
     wall = json.loads((folder / "wall.json").read_text()) if (folder / "wall.json").is_file() else {}
-    return f"""## A second configuration (`{recipe_path}`)
+    return f"""## Another configuration, for comparison (`{recipe_path}`)
 ```yaml
 {(REPO / recipe_path).read_text().strip()}
 ```
@@ -245,9 +170,8 @@ def compare_section(folder: Path, recipe_path: str) -> str:
 
 {curve_text(log_history(folder / "train"))}
 
-Run with `python bench/learning.py --profile cpu --recipe {recipe_path} --out output/{folder.name}` (the
-eval-before folder copied from the first configuration's run: the same model and settings). Wall
-time: train {wall.get("train", 0):.0f} s, eval after {wall.get("eval_after", 0):.0f} s.
+Run with `python bench/learning.py --profile cpu --recipe {recipe_path} --out output/{folder.name}`.
+Wall time: eval before {wall.get("eval_before", 0):.0f} s, train {wall.get("train", 0):.0f} s, eval after {wall.get("eval_after", 0):.0f} s.
 """
 
 
@@ -311,15 +235,15 @@ Recipe (`{recipe_path}`):
 ```
 
 ## How the task and settings were chosen
-Measured on training problems only (64 per row, the untrained model, temperature 0.7, 64 new
-tokens) with a throwaway script while the commands were being written; copied here, not re-run:
+The task: measured on training problems only (64 per row, the untrained model, temperature 0.7,
+64 new tokens) with a throwaway script while the commands were being written; copied here, not re-run:
 
 {CHOICE_NOTES}
 ## Training curves
 ![training reward, entropy and zero-signal steps]({path.stem}-reward.png)
 
-Per training step, for the recipe above (blue) and, where one was run, the second configuration
-below (orange): the group's mean reward, the token entropy of the sampled completions (at each
+Per training step, for the recipe above (blue) and, where one was run, the configuration
+compared below (orange): the group's mean reward, the token entropy of the sampled completions (at each
 recipe's own sampling temperature), and whether all 8 completions got the same reward.
 
 {curve}
