@@ -85,7 +85,7 @@ def test_count_boxes():
         ("\\$5", 5), ("10\\%", 10), ("\\frac{10}{4}", Fraction(5, 2)), ("\\dfrac12", Fraction(1, 2)),
         ("3/4", Fraction(3, 4)), ("0.125", Fraction(1, 8)), ("{5}", 5), ("\\boxed{7}", 7),
         ("1, 234", None), ("1 2", None), ("5x", None), ("2^{10}", None), ("\\frac{1}{0}", None),
-        ("", None), (".", None),
+        ("", None), (".", None), ("(0.5)", Fraction(1, 2)), ("(1, 234)", None), ("()", None),
     ],
 )
 def test_exact_number(text, value):
@@ -97,6 +97,19 @@ def test_integer_literal_never_goes_through_float():
     assert integer_literal(big) == int(big) and integer_literal(big) != int(float(big))
     assert integer_literal("0.5") is None
     assert integer_literal("\\frac{8}{2}") is None and integer_literal("4.00") == 4  # written as an integer
+
+
+@pytest.mark.parametrize(
+    ("boxed", "gold", "expected"),
+    [
+        ("\\textbf{(113)}", "113", True), ("\\textbf{(073) }", "73", True), ("(113)", "113", True),
+        ("(-5)", "-5", True), ("(113)", "13", False), ("(1, 2)", "1", False), ("(4*1)", "4", False),
+        ("((113))", "113", False),  # one pair only: more is not how anyone writes a number
+    ],
+)
+def test_a_number_in_one_pair_of_parentheses_is_that_number(boxed, gold, expected):
+    # AoPS writes AIME answers as answer choices; the strict integer rule still holds inside.
+    assert grade(f"The answer is \\boxed{{{boxed}}}", gold) is expected
 
 
 def test_canonical():

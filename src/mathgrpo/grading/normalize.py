@@ -111,14 +111,24 @@ def strip_decorations(s: str) -> str:
     return s
 
 
+def _number_text(s: str) -> str:
+    """``s`` without decorations, spaces beside signs, or one pair of parentheses around a lone
+    number (AoPS boxes AIME answers as ``\\textbf{(113)}``; ``(1, 2)`` stays a pair)."""
+    # Spaces go only beside signs, slashes and braces: `1, 234` stays a pair, `- 5` becomes `-5`.
+    t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
+    inner = t[1:-1].strip()
+    if t.startswith("(") and t.endswith(")") and any(c.isdigit() for c in inner) and _DECIMAL.match(inner):
+        return inner
+    return t
+
+
 def exact_number(s: str) -> Fraction | None:
     """The exact value of a plain number (integer, decimal, ``\\frac{a}{b}``, ``a/b``), else None.
 
     ``1,000``, ``1{,}000``, ``025``, ``5.0``, ``-7``, ``x = 5``, ``90^\\circ``, ``12 \\text{ cm}`` all
     qualify; ``2^{10}`` or ``\\sqrt{4}`` do not (math-verify decides those, exactly).
     """
-    # Spaces go only beside signs, slashes and braces: `1, 234` stays a pair, `- 5` becomes `-5`.
-    t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
+    t = _number_text(s)
     m = _DECIMAL.match(t)
     if m:
         sign, whole, frac = m.groups()
@@ -140,10 +150,10 @@ def exact_number(s: str) -> Fraction | None:
 
 
 def integer_literal(s: str) -> int | None:
-    """The integer an answer *writes* (``025``, ``5.0``, ``1{,}000``, ``x = 5``, ``12 \\text{ cm}``),
+    """The integer an answer *writes* (``025``, ``5.0``, ``1{,}000``, ``x = 5``, ``12 \\text{ cm}``, ``(113)``),
     else None. Unlike :func:`exact_number`, a fraction (``\\frac{8}{2}``, ``8/2``) or a decimal with a
     non-zero fractional part is not an integer literal, even when its value is whole."""
-    t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
+    t = _number_text(s)
     m = _DECIMAL.match(t)
     if not m:
         return None
