@@ -193,8 +193,8 @@ def write_report(path: Path, profile: str, before: dict, after: dict, history: l
     recipe = (REPO / recipe_path).read_text()
     text = f"""# Does GRPO teach? Held-out accuracy before and after training ({profile} profile)
 
-Written by `python bench/learning.py --profile {profile}` on {info['date']}; the numbers below are
-measured, not typed in.
+Measured by `python bench/learning.py --profile {profile}`, whose last stage ended {info['date']};
+the numbers below are generated from its output, not typed in.
 
 **Held-out accuracy: {pct(before['accuracy'])} -> {pct(after['accuracy'])}, a change of
 {100 * gain:+.1f} points (95% paired bootstrap interval {100 * gain_ci[0]:+.1f} to {100 * gain_ci[1]:+.1f}).**
@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         env["OMP_NUM_THREADS"] = str(threads)
     log = sys.stdout
     wall_file = out / "wall.json"  # stage wall times, kept for a rerun that skips finished stages
+    ran_file = out / "ran.json"
     wall = {"eval_before": 0.0, "train": 0.0, "eval_after": 0.0}
     if wall_file.is_file():
         wall.update(json.loads(wall_file.read_text()))
@@ -324,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         wall[key] = mathgrpo(args, env, log)
         print(f"[learning] {key} took {wall[key]:.0f} s", file=log, flush=True)
         wall_file.write_text(json.dumps(wall))
+        # When and where the stages ran, so that a later rewrite of the page (every stage skipped)
+        # does not stamp its own date and load on a run it did not make.
+        ran_file.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine() + (
+            f"; OMP_NUM_THREADS={threads}" if threads else "")}))  # fmt: skip
 
     before, after = metrics(read_samples(out / "eval-before")), metrics(read_samples(out / "eval-after"))
     history = log_history(train_dir)
@@ -335,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.compare:
             runs.append((Path(a.compare[1]).stem, log_history(Path(a.compare[0]) / "train")))
         plot_rewards(runs, docs / f"{prof['docs']}-reward.png")
-    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "commands": commands, "wall": wall, "recipe": recipe,
+    ran = json.loads(ran_file.read_text()) if ran_file.is_file() else {}
+    info = {"date": ran.get("date", "an unknown date"), "commands": commands, "wall": wall, "recipe": recipe,
             "compare": compare_section(Path(a.compare[0]), a.compare[1]) if a.compare else "",
-            "machine": machine() + (f"; OMP_NUM_THREADS={threads}" if threads else "")}  # fmt: skip
+            "machine": ran.get("machine", "not recorded")}  # fmt: skip
     write_report(report, a.profile, before, after, history, info)
     print(f"[learning] accuracy {pct(before['accuracy'])} -> {pct(after['accuracy'])}; "
           f"boxed {pct(before['boxed_rate'])} -> {pct(after['boxed_rate'])}; wrote {report}", file=log)  # fmt: skip
