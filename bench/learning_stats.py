@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import random
 import re
 from pathlib import Path
@@ -45,10 +46,15 @@ def last_number(text: str) -> str | None:
 
 # `x` counts as a times sign: the model writes `4 x 2 = 8` as often as `4 * 2 = 8`.
 EQUATION = re.compile(r"(-?\d+)\s*([-+*/×÷x]|\\times|\\div|\\cdot)\s*(-?\d+)\s*=\s*(-?\d+)")
-OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "×": lambda a, b: a * b,
-       "x": lambda a, b: a * b,
-       "\\times": lambda a, b: a * b, "\\cdot": lambda a, b: a * b, "/": lambda a, b: a / b if b else None,
-       "÷": lambda a, b: a / b if b else None, "\\div": lambda a, b: a / b if b else None}  # fmt: skip
+
+
+def _divide(a: int, b: int) -> float | None:
+    return a / b if b else None  # `5 / 0 = 3` is a wrong equation, not a crash
+
+
+# Every spelling of a sign maps to one operation.
+OPS = {"+": operator.add, "-": operator.sub, "/": _divide, "÷": _divide, "\\div": _divide,
+       **dict.fromkeys(("*", "×", "x", "\\times", "\\cdot"), operator.mul)}  # fmt: skip
 
 
 def equations(text: str) -> tuple[int, int]:
