@@ -1,5 +1,6 @@
-"""Theoretical GPU numbers for the Qwen2.5-Math-1.5B recipes, computed, not measured: weights
-bytes, a per-GPU training-memory estimate, and bandwidth / compute floors per rollout.
+"""Theoretical GPU numbers for the Qwen2.5-Math-1.5B recipes, computed, not measured: bytes per
+parameter of each precision mode, a per-GPU training-memory estimate, and bandwidth / compute
+floors per rollout.
 
 Usage: python bench/gpu_estimate.py [--recipes recipes/qwen2.5-math-1.5b/*.yaml] [--budget-gib 24]
 
@@ -41,6 +42,48 @@ NOMINAL_BF16_FLOPS = 989e12  # dense BF16 tensor-core FLOP/s
 # think_boxed 144.
 MEAN_PROMPT_TOKENS = {"qwen_math": 121, "think_boxed": 144}
 TRAIN_PROBLEMS = 17_176
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Bytes per parameter that one precision mode keeps in GPU memory (and in host memory)."""
+
+    label: str
+    weights: float
+    grads: float
+    optimizer: float  # AdamW's two moments (and bitsandbytes' block scales)
+    host: float = 0.0  # kept in CPU memory (ZeRO-Offload)
+    sharded: bool = False  # gradients and optimizer state divided among the processes (ZeRO-2)
+    compute_bytes: int = 2  # bytes per activation value in training (bf16 autocast)
+    generate_bytes: int = 4  # bytes per KV-cache value in HF generation (TRL generates outside autocast)
+
+    @property
+    def per_param(self) -> float:
+        return self.weights + self.grads + self.optimizer
+
+
+# What the code loads for each mode. tests/test_precision.py ties the first three to the dtypes the
+# loader produces and to the optimizer state a real step allocates.
+MODES = {
+    "fp32-master": Mode("float32 weights + AdamW (recipes' default)", 4, 4, 8),
+    "8bit-adamw": Mode("float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256),
+    "bf16-pure": Mode("bf16 weights + AdamW (`dtype: bfloat16`: loses updates)", 2, 2, 4, generate_bytes=2),
+    # ZeRO paper's accounting for mixed precision (Rajbhandari et al. 2020): bf16 weights and
+    # gradients (2 + 2) replicated, float32 master weights and both moments (12) sharded.
+    "zero2": Mode("ZeRO-2: bf16 weights/grads, float32 master + AdamW sharded", 2, 2, 12, sharded=True,
+                  generate_bytes=2),
+    # ZeRO-Offload: float32 master weights, moments and gradients (16) in host memory.
+    "zero2-offload": Mode("ZeRO-2 + optimizer offload to CPU", 2, 2, 0, host=16, generate_bytes=2),
+}
+
+
+def mode_of(dtype: str | None, optim: str, deepspeed: str | None = None) -> str:
+    """The MODES key for a run's settings (``deepspeed``: ``zero2`` or ``zero2-offload`` launch configs)."""
+    if deepspeed:
+        return deepspeed
+    if str(dtype) in ("bfloat16", "float16", "torch.bfloat16", "torch.float16"):
+        return "bf16-pure"
+    return "8bit-adamw" if "8bit" in optim else "fp32-master"
 
 
 @dataclass(frozen=True)
@@ -105,6 +148,7 @@ class RecipeShape:
     checkpointing: bool
     processes: int
     server_gpus: int
+    mode: str = "fp32-master"
 
     @property
     def local_generation_batch(self) -> int:
@@ -128,7 +172,7 @@ class RecipeShape:
 def recipe_shape(path: Path) -> RecipeShape:
     from mathgrpo.config import parse_train_args
 
-    script_args, args, _ = parse_train_args(["--config", str(path), "--use_cpu", "true"])
+    script_args, args, model_args = parse_train_args(["--config", str(path), "--use_cpu", "true"])
     processes, server = LAYOUT.get(path.stem, (1, 0))
     return RecipeShape(
         name=path.stem,
@@ -146,26 +190,30 @@ def recipe_shape(path: Path) -> RecipeShape:
         checkpointing=bool(args.gradient_checkpointing),
         processes=processes,
         server_gpus=server if args.use_vllm and args.vllm_mode == "server" else 0,
+        mode=mode_of(model_args.dtype, str(getattr(args.optim, "value", args.optim))),
     )
 
 
-def memory_estimate(m: ModelFacts, r: RecipeShape) -> dict[str, float]:
-    """Bytes per training GPU. The KV cache of HF generation is freed before the training
-    pass, so the peak is the static part plus the larger of the two."""
-    w = m.weights_bytes
-    static = 4 * w  # bf16 weights + gradients + AdamW's two moments (kept in the weights' dtype)
+def memory_estimate(m: ModelFacts, r: RecipeShape, mode: str | None = None) -> dict[str, float]:
+    """Bytes per training GPU in ``mode`` (default: the recipe's own). The KV cache of HF generation
+    is freed before the training pass, so the peak is the static part plus the larger of the two."""
+    md = MODES[mode or r.mode]
+    share = 1 / r.processes if md.sharded else 1.0
+    static = m.params * (md.weights + (md.grads + md.optimizer) * share)
     if r.beta > 0:
-        static += w  # reference model
+        static += m.params * md.weights  # reference model
     seq = r.max_prompt + r.completion
-    kv = 0 if r.use_vllm else r.local_generation_batch * seq * m.kv_bytes_per_token
+    kv_per_token = m.kv_bytes_per_token // m.bytes_per_value * md.generate_bytes
+    kv = 0 if r.use_vllm else r.local_generation_batch * seq * kv_per_token
     tokens = r.per_device * seq
-    layer = tokens * m.layer_activation_bytes_per_token
+    layer = tokens * m.layer_activation_bytes_per_token // m.bytes_per_value * md.compute_bytes
     if r.checkpointing:  # layer inputs kept, one layer recomputed at a time
-        acts = m.layers * tokens * m.hidden * m.bytes_per_value + layer
+        acts = m.layers * tokens * m.hidden * md.compute_bytes + layer
     else:
         acts = m.layers * layer
     vllm = r.vllm_share if r.use_vllm and r.vllm_mode == "colocate" else 0.0
-    return {"static": static, "kv": kv, "acts": acts, "peak": static + max(kv, acts), "vllm_share": vllm}
+    return {"static": static, "kv": kv, "acts": acts, "peak": static + max(kv, acts), "vllm_share": vllm,
+            "host": m.params * md.host}  # fmt: skip
 
 
 def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dict[str, float]:
@@ -174,8 +222,10 @@ def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dic
     gen_gpus = r.server_gpus or r.processes
     n_local = r.rollout_completions / gen_gpus
     length = r.completion
-    kv_reads = n_local * m.kv_bytes_per_token * (length * r.mean_prompt + length * length / 2)
-    gen_s = (length * m.weights_bytes + kv_reads) / bandwidth
+    # vLLM decodes from its own bf16 copy; HF generation runs in the weights' own dtype (no autocast).
+    value_bytes = 2 if r.use_vllm else MODES[r.mode].generate_bytes
+    kv_reads = n_local * m.kv_bytes_per_token // 2 * value_bytes * (length * r.mean_prompt + length * length / 2)
+    gen_s = (length * m.params * value_bytes + kv_reads) / bandwidth
     tokens = r.rollout_completions * (r.mean_prompt + length)
     per_token = 6 + (2 if r.checkpointing else 0) + (2 if r.old_logps_pass else 0)
     train_s = per_token * m.params * tokens / flops / r.processes
@@ -184,7 +234,7 @@ def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dic
     prompts = r.rollout_completions // r.num_generations
     rollouts = TRAIN_PROBLEMS / prompts
     return {
-        "decode_step_ms": m.weights_bytes / bandwidth * 1e3,
+        "decode_step_ms": m.params * value_bytes / bandwidth * 1e3,
         "gen_s": gen_s,
         "train_s": train_s,
         "rollout_s": rollout_s,
@@ -197,14 +247,28 @@ def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dic
 def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidth: float, flops: float) -> str:
     gib = lambda b: f"{b / GIB:.1f}"  # noqa: E731
     lines = [
-        f"Qwen2.5-Math-1.5B: {m.params:,} parameters = {m.weights_bytes / 1e9:.2f} GB "
-        f"({gib(m.weights_bytes)} GiB) in bf16; KV cache {m.kv_bytes_per_token:,} bytes per token.",
+        f"Qwen2.5-Math-1.5B: {m.params:,} parameters = {m.params * 4 / 1e9:.2f} GB in float32, "
+        f"{m.params * 2 / 1e9:.2f} GB in bf16; KV cache {m.kv_bytes_per_token // 2:,} values per token.",
         "",
-        "Estimated training memory per GPU (GiB):",
+        "Bytes per parameter by precision mode, and the seed recipe's estimated peak on one GPU (GiB):",
         "",
-        "| recipe | GPUs (train + vLLM) | micro-batch | generated per GPU at once | weights+grads+AdamW | "
+        "| mode | weights | gradients | optimizer | total on GPU | host memory | weights+grads+optimizer (1.5B) | seed peak |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    seed = next((r for r in shapes if r.name == "seed"), shapes[0])
+    for key, md in MODES.items():
+        e = memory_estimate(m, seed, key)
+        lines.append(
+            f"| {md.label} | {md.weights:g} | {md.grads:g} | {md.optimizer:.3g} | {md.per_param:.3g} | "
+            f"{md.host:g} | {gib(e['static'])} | {gib(e['peak'])} |"
+        )
+    lines += [
+        "",
+        "Estimated training memory per GPU (GiB), each recipe in its own mode:",
+        "",
+        "| recipe | mode | GPUs (train + vLLM) | micro-batch | generated per GPU at once | weights+grads+optimizer | "
         f"HF KV cache | activations | estimated peak | fits {budget_gib:g} GiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in shapes:
         e = memory_estimate(m, r)
@@ -212,9 +276,17 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         fits = "yes" if e["peak"] / GIB <= budget_gib * (1 - e["vllm_share"]) else "no"
         gen_where = "vLLM" if r.use_vllm else f"{r.local_generation_batch} x {r.max_prompt + r.completion}"
         lines.append(
-            f"| {r.name} | {r.processes} + {r.server_gpus} | {r.per_device} x {r.max_prompt + r.completion} | "
+            f"| {r.name} | {r.mode} | {r.processes} + {r.server_gpus} | {r.per_device} x {r.max_prompt + r.completion} | "
             f"{gen_where} | {gib(e['static'])} | {gib(e['kv'])} | {gib(e['acts'])} | {peak} | {fits} |"
         )
+    dapo = next((r for r in shapes if r.name == "dapo"), None)
+    if dapo is not None:
+        lines += ["", f"The `dapo` recipe on {dapo.processes} GPUs under each launch config (GiB per GPU):", "",
+                  "| launch config | mode | weights+grads+optimizer | estimated peak | host memory per process |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for config, key in (("ddp.yaml", "fp32-master"), ("zero2.yaml", "zero2"), ("zero2 + offload_optimizer_device: cpu", "zero2-offload")):
+            e = memory_estimate(m, dapo, key)
+            lines.append(f"| {config} | {key} | {gib(e['static'])} | {gib(e['peak'])} | {gib(e['host'])} |")
     lines += [
         "",
         f"Floors per rollout on {NOMINAL_GPU}: {bandwidth / 1e12:.2f} TB/s, {flops / 1e12:.0f} TFLOP/s "

@@ -3,12 +3,23 @@ saved to disk, and the shared data folder (tests that need it skip with a reason
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_bench(name: str):
+    """A script of bench/ as a module (bench/ holds scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_data_dir() -> Path | None:
@@ -104,3 +115,39 @@ def tiny_run_argv(model_dir, out, *extra) -> list[str]:
         "--dtype", "float32", "--seed", "0",
         *extra,
     ]  # fmt: skip
+
+
+class RecordingHub:
+    """Stands in for ``huggingface_hub.HfApi`` (no network here): records what each upload would
+    send, filtered exactly as ``upload_folder`` filters, with a hash of each file at upload time."""
+
+    uploads: list[dict] = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def create_repo(self, repo_id, private=None, exist_ok=False, **kwargs):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
+
+    def upload_folder(self, repo_id, folder_path, allow_patterns=None, ignore_patterns=None, **kwargs):
+        import hashlib
+
+        from huggingface_hub.utils import filter_repo_objects  # the filter upload_folder applies
+
+        root = Path(folder_path)
+        files = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
+        sent = sorted(filter_repo_objects(files, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns))
+        digests = {f: hashlib.sha256((root / f).read_bytes()).hexdigest() for f in sent}
+        type(self).uploads.append(dict(repo_id=repo_id, files=sent, digests=digests, **kwargs))
+
+
+@pytest.fixture
+def recording_hub(monkeypatch):
+    """Every ``HfApi()`` made during the test is a RecordingHub; returns the list of uploads."""
+    import huggingface_hub
+
+    RecordingHub.uploads = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHub)
+    return RecordingHub.uploads

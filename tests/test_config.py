@@ -32,6 +32,18 @@ def test_every_recipe_parses_and_passes_static_checks(recipe):
     check_config(script_args, args, model_args)
 
 
+@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO / "recipes")) for p in RECIPES])
+def test_every_recipe_pins_its_algorithm_and_precision(recipe):
+    import yaml
+
+    from mathgrpo.config import ALGORITHM_FIELDS
+
+    stated = yaml.safe_load(recipe.read_text())
+    missing = [k for k in (*ALGORITHM_FIELDS, "dtype") if k not in stated]
+    assert not missing, f"{recipe.name} inherits {missing} from TRL's defaults; state them"
+    assert stated["dtype"] == "float32"  # float32 master weights: every update lands
+
+
 def test_seed_recipe_is_the_original_setup():
     s, a, m = parse_train_args(["--config", str(REPO / "recipes/qwen2.5-math-1.5b/seed.yaml"), *cpu_args()])
     assert m.model_name_or_path == "Qwen/Qwen2.5-Math-1.5B"

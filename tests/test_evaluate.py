@@ -15,7 +15,7 @@ from mathgrpo import generation
 from mathgrpo.cli import main as cli_main
 from mathgrpo.errors import UserError
 from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_FILE, main, resolve_template
-from mathgrpo.train import RUN_FILE
+from mathgrpo.files import RUN_FILE
 
 
 def eval_args(model, out, eval_dir, *extra):

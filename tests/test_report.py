@@ -3,7 +3,6 @@ Qwen2.5 tokenizer) evaluated by the real ``mathgrpo eval`` before and after trai
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import shutil
@@ -12,15 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import length_reward, tiny_run_argv
-
 from mathgrpo import cli
-from mathgrpo.card import finish_run
 from mathgrpo.config import parse_train_args
 from mathgrpo.plots import DPI, FIG_SIZE, ema
 from mathgrpo.report import REPORT_DIR, SAMPLES_FILE, SUMMARY_FILE, build_report, fmt
 from mathgrpo.rewards import REWARDS
 from mathgrpo.runfiles import RUN_FILE
+
+from conftest import length_reward, tiny_run_argv
 
 SECRET = "hf_notARealTokenButSecretShaped123"
 PLOTS = ("reward", "accuracy", "completion_length", "zero_std_groups", "clip_ratio", "entropy", "kl",
@@ -185,43 +183,25 @@ def test_folder_without_logs_is_one_line_error(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
-class RecordingHub:
-    """Stands in for huggingface_hub.HfApi (no network here); keeps what would be uploaded."""
-
-    def __init__(self):
-        self.uploads = []
-
-    def create_repo(self, repo_id, private=None, exist_ok=False):
-        return SimpleNamespace(repo_id=repo_id if "/" in repo_id else f"someone/{repo_id}")
-
-    def upload_folder(self, repo_id, folder_path, allow_patterns, **kwargs):
-        from huggingface_hub.utils import filter_repo_objects  # the filter upload_folder applies
-
-        root = Path(folder_path)
-        files = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
-        sent = sorted(filter_repo_objects(files, allow_patterns=allow_patterns))
-        self.uploads.append(dict(repo_id=repo_id, files=sent, card=(root / "README.md").read_text(), **kwargs))
-
-
 @pytest.mark.slow
-def test_push_to_hub_publishes_our_card(trained, tmp_path):
+def test_push_to_hub_publishes_the_final_folder_once(tiny_qwen_dir, tmp_path, with_length_reward, recording_hub):
+    import hashlib
+
+    from mathgrpo.train import run
+
     out = tmp_path / "pushed"
-    out.mkdir()
-    shutil.copy(trained.out / RUN_FILE, out)
-    shutil.copytree(trained.out / "completions", out / "completions")
-    (out / "README.md").write_text("---\ntags:\n- generated_from_trainer\n---\nTRL's draft card\n")
-    args = copy.copy(trained.trainer.args)
-    args.push_to_hub, args.hub_model_id = True, "me/tiny-grpo"
-    hub = RecordingHub()
-    finish_run(out, SimpleNamespace(args=args, state=trained.trainer.state, hub_model_id=None), api=hub)
-    (upload,) = hub.uploads
+    run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-grpo",
+                                        "--hub_token", SECRET)))  # fmt: skip
+    (upload,) = recording_hub  # Trainer pushed nothing itself (not at saves, not inside save_model)
     assert upload["repo_id"] == "me/tiny-grpo"
-    assert "fine-tuned with GRPO" in upload["card"] and "TRL's draft" not in upload["card"]
-    assert {"README.md", "report/reward.png", "report/summary.md", RUN_FILE} <= set(upload["files"])
-    assert not any(f.startswith("completions/") for f in upload["files"])
-    assert SECRET not in upload["card"]
-    # With the trainer at hand the complete log is saved at the top level and reported from.
-    assert (out / "trainer_state.json").is_file() and "log from `trainer_state.json`" in upload["card"]
+    files = set(upload["files"])
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", RUN_FILE, "report/summary.md"} <= files
+    assert not any(f.startswith(("checkpoint-", "incomplete-", ".")) for f in files)
+    # What was sent is what was finally saved, and the card is ours.
+    for name in ("model.safetensors", "README.md"):
+        assert upload["digests"][name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
+    card = (out / "README.md").read_text()
+    assert "generated_from_trainer" not in card and "loss `dapo`" in card and SECRET not in card
 
 
 def test_ema_smooths_and_starts_at_the_first_point():
@@ -232,8 +212,3 @@ def test_ema_smooths_and_starts_at_the_first_point():
     noisy = [(-1.0) ** i for i in range(100)]
     assert max(abs(v) for v in ema(noisy)[20:]) < 0.5  # the default span damps step-to-step noise
 
-
-def test_run_file_name_is_trains():
-    from mathgrpo.train import RUN_FILE as TRAIN_RUN_FILE
-
-    assert RUN_FILE == TRAIN_RUN_FILE

@@ -8,11 +8,14 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from conftest import tiny_run_argv
 from transformers import TrainerCallback
 
 from mathgrpo.config import parse_train_args
-from mathgrpo.train import RUN_FILE, last_complete_checkpoint, run
+from mathgrpo.files import RUN_FILE
+from mathgrpo.resume import last_complete_checkpoint
+from mathgrpo.train import run
+
+from conftest import tiny_run_argv
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +82,7 @@ def test_interrupted_run_resumes_to_same_final_step(tiny_qwen_dir, tmp_path, wit
 
 def test_half_written_checkpoint_is_never_resumed(tmp_path):
     (tmp_path / "checkpoint-1").mkdir()
-    (tmp_path / "checkpoint-1" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-1" / "trainer_state.json").write_text('{"global_step": 1}')
     (tmp_path / "checkpoint-2").mkdir()  # interrupted save: no trainer_state.json
     assert last_complete_checkpoint(str(tmp_path)).endswith("checkpoint-1")
     assert (tmp_path / "incomplete-checkpoint-2").is_dir()

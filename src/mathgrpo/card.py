@@ -1,13 +1,13 @@
-"""The model card (``README.md``) of a training run, and publishing it with ``push_to_hub``.
+"""The model card (``README.md``) of a training run, and publishing the finished run with ``push_to_hub``.
 
-Usage: ``write_model_card("output/smollm2-demo")``; ``mathgrpo train`` calls ``finish_run(out, trainer)``.
+Usage: ``write_model_card("output/smollm2-demo")``; ``mathgrpo train`` calls ``finish_run(out, trainer, push=...)``.
 
-Why a second push: with ``push_to_hub: true`` Trainer uploads the output folder when the final
-model is saved, and right before that TRL's ``create_model_card`` overwrites ``README.md`` with
-its generic card. Our card can only be written after that save, so ``finish_run`` uploads the
-card, the report folder and the run record on top -- the model files are already there -- and
-the card that ends up on the hub is ours. The token comes from the environment or the login
-cache (``mathgrpo train`` moves a recipe's ``hub_token`` into ``HF_TOKEN``); it is never written.
+Publishing: ``mathgrpo train`` keeps Trainer from pushing (Trainer would upload ``output_dir`` at
+every save, and inside ``save_model`` before our staged final files are in place), and uploads the
+finished folder once, here: the final model (the merged model for a LoRA run, with the adapter in
+``adapter/``), tokenizer, our card, the report and the run record; never the checkpoints. The token
+comes from the environment or the login cache (``mathgrpo train`` moves a recipe's ``hub_token``
+into ``HF_TOKEN``); it is never written.
 """
 
 from __future__ import annotations
@@ -20,13 +20,29 @@ from pathlib import Path
 
 from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
 from mathgrpo.report import (
-    REPORT_DIR, SUMMARY_FILE, Report, build_report, final_numbers, hyper_rows, table, what_rows,
+    REPORT_DIR,
+    SUMMARY_FILE,
+    Report,
+    build_report,
+    final_numbers,
+    hyper_rows,
+    table,
+    what_rows,
 )
 from mathgrpo.runfiles import Run
 
 log = logging.getLogger(__name__)
 
 CARD_FILE = "README.md"
+# What a published run leaves out: checkpoints (optimizer state, GBs), half-saved ones, staging.
+PUSH_IGNORE = ["checkpoint-*", "incomplete-checkpoint-*", ".*", ".final-tmp/*"]
+# TRL's `loss_type` values, named: its default `dapo` is DAPO's token-level loss, not GRPO's.
+LOSSES = {
+    "grpo": "GRPO's loss (per-sequence mean over tokens, then mean over sequences; Shao et al. 2024)",
+    "dapo": "DAPO's token-level loss (mean over all completion tokens of the batch; Yu et al. 2025)",
+    "dr_grpo": "Dr. GRPO's loss (token sum over a constant length; Liu et al. 2025)",
+    "bnpo": "BNPO's loss (token-level, normalised per local batch)",
+}
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -58,13 +74,21 @@ def hardware_line(hw: dict) -> str:
     return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
 
 
+def loss_line(run: Run) -> str:
+    """The loss the run actually optimised, by name (from its recorded ``loss_type``)."""
+    loss = run.training_args.get("loss_type") or (run.info.get("algorithm") or {}).get("loss_type")
+    if not loss:
+        return "loss not recorded"
+    return f"loss `{loss}`: {LOSSES.get(loss, 'see TRL')}"
+
+
 def card_markdown(rep: Report) -> str:
     run, info = rep.run, rep.run.info
     name = run.path.name
     base = info.get("model", "an unrecorded base model")
     lines = [front_matter(run), f"# {name}", "",
-             f"`{base}` fine-tuned with GRPO for math reasoning by mathgrpo on TRL's "
-             f"`GRPOTrainer`. Training {run.status()}."]  # fmt: skip
+             f"`{base}` fine-tuned with reinforcement learning for math reasoning by mathgrpo on TRL's "
+             f"`GRPOTrainer` (group-relative advantages; {loss_line(run)}). Training {run.status()}."]  # fmt: skip
     lines += ["", "## Training data, template and rewards", "", table(["what", "value"], what_rows(run))]
     if rep.samples:
         prompt = rep.samples[0]["prompt"]
@@ -126,25 +150,8 @@ def save_state(trainer, out: Path) -> None:
     os.replace(tmp, out / STATE_FILE)
 
 
-def saved_training_args(out: Path):
-    """The GRPOConfig Trainer pickled next to the final model (``training_args.bin``).
-
-    Only used on a folder this very process has just written (the end of ``mathgrpo train``
-    without a trainer at hand); ``mathgrpo report`` never unpickles anything."""
-    path = out / "training_args.bin"
-    if not path.is_file():
-        return None
-    import torch
-
-    try:
-        return torch.load(path, weights_only=False)
-    except Exception as err:  # an unreadable file costs the card its settings, not the run
-        log.warning("could not read %s: %s", path, err)
-        return None
-
-
-def push_card(out: Path, repo_id: str, *, revision: str | None = None, private: bool | None = None, api=None) -> str:
-    """Upload our card, the report and the run record to ``repo_id`` (created if needed)."""
+def publish(out: Path, repo_id: str, *, revision: str | None = None, private: bool | None = None, api=None) -> str:
+    """Upload the finished run folder to ``repo_id`` (created if needed), once, without checkpoints."""
     from huggingface_hub import HfApi
 
     api = api or HfApi()  # token: HF_TOKEN or the login cache
@@ -152,28 +159,23 @@ def push_card(out: Path, repo_id: str, *, revision: str | None = None, private: 
     api.upload_folder(
         repo_id=repo_id,
         folder_path=str(out),
-        allow_patterns=[CARD_FILE, f"{REPORT_DIR}/*", RUN_FILE, STATE_FILE],
-        commit_message="mathgrpo: model card and training report",
+        ignore_patterns=PUSH_IGNORE,
+        commit_message="mathgrpo: trained model, model card and training report",
         revision=revision,
     )
-    log.info("model card and report pushed to %s", repo_id)
+    log.info("%s pushed to %s", out, repo_id)
     return repo_id
 
 
-def finish_run(out: str | Path, trainer=None, api=None) -> Report:
-    """After the final save: full log, settings in the run record, report, card, and the push.
-
-    ``trainer`` gives the complete log and the hub settings; without it they are read back from
-    the folder (the newest checkpoint's log, ``training_args.bin``)."""
+def finish_run(out: str | Path, trainer, push: bool = False, api=None) -> Report:
+    """After the final save: full log, settings in the run record, report, card, and with ``push``
+    the one upload of the folder (``hub_model_id``, else the folder's name, as Trainer names it)."""
     out = Path(out)
-    args = trainer.args if trainer is not None else saved_training_args(out)
-    if trainer is not None:
-        save_state(trainer, out)
-    if args is not None:
-        record_training_args(out, args)
+    args = trainer.args
+    save_state(trainer, out)
+    record_training_args(out, args)
     rep = write_model_card(out)
-    if args is not None and getattr(args, "push_to_hub", False):
-        # Trainer's own repo (created at init) when there is one, else its naming rule.
-        repo = getattr(trainer, "hub_model_id", None) or args.hub_model_id or Path(args.output_dir).absolute().name
-        push_card(out, repo, revision=getattr(args, "hub_revision", None), private=args.hub_private_repo, api=api)
+    if push:
+        repo = args.hub_model_id or Path(args.output_dir).absolute().name
+        publish(out, repo, revision=getattr(args, "hub_revision", None), private=args.hub_private_repo, api=api)
     return rep

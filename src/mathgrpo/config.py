@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 
 from mathgrpo.errors import UserError
 
+# GRPOConfig fields that decide which algorithm a recipe trains. Every recipe states each one, so
+# that a TRL release that changes a default (TRL's `loss_type` default is `dapo`, not GRPO's
+# per-sequence mean) cannot change what a recipe trains; tests/test_config.py holds them to it.
+ALGORITHM_FIELDS = (
+    "loss_type", "beta", "scale_rewards", "epsilon", "epsilon_high", "importance_sampling_level",
+    "mask_truncated_completions",
+)  # fmt: skip
+
 
 @dataclass
 class ScriptArguments:
@@ -44,7 +52,11 @@ class ScriptArguments:
     )
     overlong_penalty: float = field(default=1.0, metadata={"help": "soft_overlong: penalty at the length limit."})
     # --- run control ---
-    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
+    resume: bool = field(default=False, metadata={"help": "Continue this run from its last complete checkpoint in output_dir."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Start over in an output_dir that holds another run's checkpoints (deletes them)."},
+    )
     model_context_length: int | None = field(
         default=None, metadata={"help": "Model context in tokens (default: the model config's max_position_embeddings)."}
     )

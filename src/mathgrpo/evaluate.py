@@ -115,8 +115,8 @@ def resolve_template(model_arg: str, model_path: str, explicit: str | None) -> t
     """(template name, where it came from): --template, else the training run's record
     (the model folder's, or its parent's for a checkpoint-N folder), else the training default."""
     from mathgrpo.config import ScriptArguments
-    from mathgrpo.templates import get_template
     from mathgrpo.files import RUN_FILE
+    from mathgrpo.templates import get_template
 
     if explicit:
         get_template(explicit)

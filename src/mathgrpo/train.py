@@ -12,18 +12,18 @@ import importlib.util
 import json
 import logging
 import os
-import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
 from mathgrpo.config import ScriptArguments, parse_train_args
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs, write_atomic  # noqa: F401 (RUN_FILE: part of this module's API)
+from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
 
 log = logging.getLogger(__name__)
 
+# `optim` values that need bitsandbytes (transformers' names for its optimizers).
+BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_", "rmsprop_bnb")
 
 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
@@ -47,6 +47,11 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
             f"generation batch {args.generation_batch_size} (per_device_train_batch_size x processes x "
             f"steps_per_generation) is not divisible by num_generations={args.num_generations}; "
             "change one of them"
+        )
+    optim = str(getattr(args.optim, "value", args.optim))
+    if optim.startswith(BNB_OPTIMIZERS) and importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError(
+            f"optim {optim} needs bitsandbytes, which is not installed: pip install 'mathgrpo[lowmem]', or set --optim adamw_torch"
         )
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise UserError("use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false")
@@ -100,52 +105,6 @@ def check_context(script_args: ScriptArguments, args, context: int | None) -> No
         )
 
 
-def last_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest ``checkpoint-N`` whose ``trainer_state.json`` (written last by Trainer) parses.
-
-    A checkpoint interrupted mid-save is moved aside as ``incomplete-checkpoint-N`` so that
-    neither this resume nor Trainer's rotation ever takes it for a finished one."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    from accelerate import PartialState
-
-    state = PartialState()  # under `accelerate launch` every rank gets here; one moves folders
-    found = None
-    for path in checkpoint_dirs(root):
-        try:
-            json.loads((path / STATE_FILE).read_text())
-            found = str(path)
-            break
-        except (OSError, ValueError):
-            if state.is_main_process:
-                aside = path.with_name("incomplete-" + path.name)
-                log.warning("checkpoint %s is incomplete (interrupted save); moved aside to %s", path, aside.name)
-                if aside.exists():
-                    shutil.rmtree(aside)
-                os.replace(path, aside)
-    state.wait_for_everyone()
-    return found
-
-
-def resolve_resume(script_args: ScriptArguments, args) -> str | None:
-    wanted = args.resume_from_checkpoint
-    if script_args.resume or (isinstance(wanted, str) and wanted.lower() in ("auto", "true", "last")):
-        found = last_complete_checkpoint(args.output_dir)
-        if found is None:
-            log.warning("resume asked but no complete checkpoint in %s: starting from scratch", args.output_dir)
-        return found
-    if wanted:
-        if not Path(wanted).is_dir():
-            raise UserError(f"resume_from_checkpoint {wanted} is not a folder; give a checkpoint-N folder or 'auto'")
-        return wanted
-    if last_complete_checkpoint(args.output_dir):
-        log.warning(
-            "%s already holds checkpoints; this run starts over (use --resume to continue)", args.output_dir
-        )
-    return None
-
-
 def hide_hub_token(args) -> None:
     """Trainer pickles its arguments into every checkpoint (training_args.bin). A token set in
     the recipe moves to the environment (where huggingface_hub reads it) so it is never written."""
@@ -190,9 +149,10 @@ def load_policy(model_path: str, model_args, args, tokenizer):
 
     from mathgrpo.models import apply_stop_tokens
 
-    dtype = model_args.dtype
-    if dtype in (None, "auto"):
-        dtype = "bfloat16" if args.bf16 else "auto"
+    # The weights' dtype is the recipe's `dtype` and nothing else (TRL's ModelConfig default is
+    # float32): `bf16: true` only turns on bf16 autocast for the compute. "auto" keeps the
+    # checkpoint's own dtype (bf16 for Qwen2.5-Math), which check_update_precision warns about.
+    dtype = model_args.dtype or "float32"
     kwargs = dict(
         revision=model_args.model_revision,
         trust_remote_code=args.trust_remote_code,  # off unless the user turns it on
@@ -206,22 +166,31 @@ def load_policy(model_path: str, model_args, args, tokenizer):
     return model, stops
 
 
-def run(script_args: ScriptArguments, args, model_args, callbacks=None):
-    """Train; returns the GRPOTrainer (after saving the final model).
+def run(script_args: ScriptArguments, args, model_args, callbacks=None, optimizers=(None, None)):
+    """Train; returns the GRPOTrainer after saving the final model, or None when a resumed run
+    had nothing left to do.
 
-    ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. to stop early)."""
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. to stop early);
+    ``optimizers``: GRPOTrainer's own (optimizer, scheduler) pair, for optimizers transformers has no name for."""
     from trl import GRPOTrainer, get_peft_config
 
     from mathgrpo.models import load_tokenizer, resolve_model
+    from mathgrpo.precision import check_update_precision
+    from mathgrpo.resume import CheckpointJanitor, RunIdentity, plan_start
     from mathgrpo.rewards import build_reward_funcs
+    from mathgrpo.runrecord import build_record, new_run_id
     from mathgrpo.templates import get_template
 
     started = time.time()
     check_config(script_args, args, model_args)
     hide_hub_token(args)
+    plan = plan_start(script_args, args, new_run_id=new_run_id)
+    out = Path(args.output_dir)
+    if plan.finished:
+        log.info("%s: this run already finished (all steps trained, final model saved): nothing to do", out)
+        return None
     model_path = resolve_model(model_args.model_name_or_path)
     check_context(script_args, args, model_context_length(model_path, script_args, args, model_args))
-    resume_from = resolve_resume(script_args, args)
 
     template = get_template(script_args.template)
     tokenizer = load_tokenizer(
@@ -236,28 +205,18 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
         think_in_prompt=template.prompt_opens_think,
     )
     model, stops = load_policy(model_path, model_args, args, tokenizer)
+    check_update_precision(model, args, model_args)
     if args.use_vllm:
         # vLLM reads stop tokens from its sampling params, not from model.generation_config.
         args.generation_kwargs = {"stop_token_ids": stops, **(args.generation_kwargs or {})}
 
-    out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run_info = {
-        "model": model_args.model_name_or_path,
-        "template": script_args.template,
-        "dataset": script_args.dataset_name,
-        "data_stats": stats.to_dict(),
-        "reward_funcs": script_args.reward_funcs,
-        "reward_weights": args.reward_weights or [1.0] * len(script_args.reward_funcs),
-        "stop_token_ids": stops,
-        "script_args": {k: v for k, v in vars(script_args).items()},
-        "hardware": hardware_summary(),
-        "training_args": args.to_dict(),  # transformers masks *_token fields here
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "finished": False,
-    }
+    run_info = build_record(script_args, args, model_args, run_id=plan.run_id, stats=stats, stops=stops)
     if args.should_save:
         write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
+    # Trainer would push output_dir at every save and again inside save_model, before our staged
+    # final files are in place (and only the adapter of a LoRA run): we push once, at the end.
+    publish, args.push_to_hub = args.push_to_hub, False
 
     trainer = GRPOTrainer(
         model=model,
@@ -267,14 +226,24 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
         eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
-        callbacks=callbacks,
+        callbacks=[RunIdentity(plan.run_id), CheckpointJanitor(), *(callbacks or [])],
+        optimizers=optimizers,
     )
-    if resume_from:
-        log.info("resuming from %s", resume_from)
-    trainer.train(resume_from_checkpoint=resume_from)
-    if trainer.control.should_training_stop and trainer.state.global_step < trainer.state.max_steps:
-        log.warning("training stopped early at step %d; resume with --resume", trainer.state.global_step)
-        return trainer
+    if plan.trained:
+        # The checkpoint holds every step (a kill during the final save or the card): load it and
+        # only finish the saving. Trainer would train one step past max_steps here.
+        from transformers import TrainerState
+
+        log.info("%s already reached step %s: finishing the final save only", plan.resume_from, args.max_steps)
+        trainer._load_from_checkpoint(plan.resume_from)
+        trainer.state = TrainerState.load_from_json(str(Path(plan.resume_from) / STATE_FILE))
+    else:
+        if plan.resume_from:
+            log.info("resuming from %s", plan.resume_from)
+        trainer.train(resume_from_checkpoint=plan.resume_from)
+        if trainer.control.should_training_stop and trainer.state.global_step < trainer.state.max_steps:
+            log.warning("training stopped early at step %d; resume with --resume true", trainer.state.global_step)
+            return trainer
     save_final(trainer, out)
     run_info.update(
         finished=True,
@@ -284,7 +253,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None):
     )
     if args.should_save:
         write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
-        after_training(out, trainer)
+        after_training(out, trainer, push=publish)
     return trainer
 
 
@@ -317,30 +286,15 @@ def save_final(trainer, out: Path) -> None:
     log.info("final model saved in %s", out)
 
 
-def after_training(out: Path, trainer=None) -> None:
-    """Report, model card (README.md) and, with push_to_hub, the card's upload, for the finished run.
+def after_training(out: Path, trainer, push: bool = False) -> None:
+    """Report, model card (README.md) and, with ``push``, one upload of the finished folder.
+    A failed card or push never costs the trained model: it is already saved."""
+    from mathgrpo.card import finish_run
 
-    ``trainer`` gives the complete log and the hub settings; without it they are read back from
-    ``out``. The card lives in mathgrpo.card, which reads the run from disk like ``mathgrpo report``."""
     try:
-        from mathgrpo.card import finish_run
-    except ImportError:  # report module not present in this build
-        return
-    try:
-        finish_run(out, trainer)
-    except Exception as err:  # a failed card or push must never cost the trained model
+        finish_run(out, trainer, push=push)
+    except Exception as err:
         log.warning("could not write or push the model card: %s (retry: mathgrpo report %s --card)", err, out)
-
-
-def hardware_summary() -> dict:
-    import torch
-
-    info = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
-            "cpu_count": os.cpu_count()}  # fmt: skip
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_count"] = torch.cuda.device_count()
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:

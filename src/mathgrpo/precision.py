@@ -1,0 +1,53 @@
+"""Precision of the trained weights: float32 master weights by default, and a loud warning for
+the one setting that silently stops a run from learning.
+
+Usage: ``check_update_precision(model, args, model_args)`` right after the policy is loaded.
+
+mathgrpo's recipes load float32 weights (``dtype: float32``) and compute in bf16 under autocast
+(``bf16: true``): weights, gradients and AdamW's moments stay float32, so an update of size ~lr
+lands. With ``dtype: bfloat16`` (open-r1's recipes write ``torch_dtype: bfloat16``) and a plain
+AdamW, the weights themselves are bf16. bf16 keeps 8 significant bits: near a typical weight
+(|w| ~ 0.02) neighbouring bf16 numbers are ~1e-4 apart, so an update of ~1e-6 rounds back to the
+same number. ``bench/precision.py`` measures it on SmolLM2-135M (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+# Optimizers (GRPOConfig ``optim``) that compensate the rounding of 16-bit weights themselves:
+# transformers' AnyPrecisionAdamW (Kahan summation when ``optim_args`` asks for it) and optimi's
+# StableAdamW (Kahan summation on by default for bf16 parameters).
+COMPENSATED_OPTIMIZERS = frozenset({"adamw_anyprecision", "stable_adamw"})
+
+
+def sixteen_bit_trainable(model):
+    """The 16-bit dtype of the model's trainable parameters, or None when they are wider."""
+    import torch
+
+    for param in model.parameters():
+        if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
+            return param.dtype
+    return None
+
+
+def check_update_precision(model, args, model_args) -> str | None:
+    """Warn (one line, also returned) when a full fine-tune updates 16-bit weights with an optimizer
+    that rounds each update into them. LoRA runs train float32 adapters and are not affected."""
+    if getattr(model_args, "use_peft", False):
+        return None
+    dtype = sixteen_bit_trainable(model)
+    optim = str(getattr(args.optim, "value", args.optim))
+    if dtype is None or optim in COMPENSATED_OPTIMIZERS:
+        return None
+    name = str(dtype).removeprefix("torch.")
+    message = (
+        f"the weights are {name} (field `dtype`) and `optim: {optim}` writes each update into them: at "
+        f"learning_rate {args.learning_rate:g} most updates round away (bench/precision.py: ~2% of weights move "
+        "at 1e-6). Use `dtype: float32` (bf16: true still computes in bf16), or `optim: adamw_bnb_8bit` to "
+        "save memory without losing updates"
+    )
+    log.warning(message)
+    return message

@@ -1,0 +1,212 @@
+"""Where a training run starts: fresh, from its own last complete checkpoint, or already done.
+
+Usage: ``plan = plan_start(script_args, args)`` before any model is loaded; pass
+``RunIdentity(plan.run_id)`` and ``CheckpointJanitor()`` to the trainer.
+
+Rules (each a test in tests/test_resume.py):
+- A run has an id, written in ``mathgrpo_run.json`` and, through :class:`RunIdentity`, inside every
+  checkpoint's ``trainer_state.json`` (saved with it, so the stamp and the checkpoint cannot part).
+  ``--resume`` continues only checkpoints that carry this run's id.
+- A fresh run into a folder that holds another run is refused, unless ``--overwrite_output_dir``
+  (which deletes the old checkpoints) or ``--resume``.
+- A checkpoint whose ``trainer_state.json`` (written last by Trainer) does not parse was cut short:
+  on resume it is moved aside as ``incomplete-checkpoint-N``, and deleted once a complete
+  checkpoint at or after its step exists.
+- Resuming a run whose checkpoint already reached ``max_steps`` trains nothing: a finished run
+  is left untouched, a run killed after its last step only finishes the saving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
+
+from mathgrpo.errors import UserError
+from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs
+
+log = logging.getLogger(__name__)
+
+INCOMPLETE_PREFIX = "incomplete-"
+_INCOMPLETE = re.compile(r"incomplete-checkpoint-(\d+)")
+AUTO = ("auto", "true", "last")
+# Settings whose change on resume is worth a warning (the optimizer and scheduler state, and
+# so the learning rate schedule, come from the checkpoint whatever the command line says).
+COMPARED_ON_RESUME = (
+    "learning_rate", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "max_steps", "num_train_epochs",
+    "per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation", "num_generations",
+    "max_completion_length", "temperature", "top_p", "beta", "loss_type", "scale_rewards", "epsilon",
+    "epsilon_high", "importance_sampling_level", "mask_truncated_completions", "num_iterations", "optim",
+    "weight_decay", "seed", "reward_weights",
+)  # fmt: skip
+
+
+class RunIdentity(TrainerCallback, ExportableState):
+    """Stamps the run id into each checkpoint's ``trainer_state.json`` (Trainer saves the ``state()``
+    of every ExportableState callback there)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def state(self) -> dict:
+        return {"args": {"run_id": self.run_id}, "attributes": {}}
+
+
+class CheckpointJanitor(TrainerCallback):
+    """After each save, deletes ``incomplete-checkpoint-N`` folders with N at or below the new step:
+    a complete checkpoint now covers them (one was 558 MB)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            remove_incomplete(Path(args.output_dir), up_to=state.global_step)
+        return control
+
+
+@dataclass
+class StartPlan:
+    run_id: str
+    resume_from: str | None = None
+    trained: bool = False  # the checkpoint already reached the last step: only the final save may be missing
+    finished: bool = False  # ... and the final model is saved: nothing to do
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def checkpoint_run_id(state: dict) -> str | None:
+    stamp = (state.get("stateful_callbacks") or {}).get(RunIdentity.__name__) or {}
+    if isinstance(stamp, list):  # Trainer keeps a list when several callbacks share a class
+        stamp = stamp[-1] if stamp else {}
+    return (stamp.get("args") or {}).get("run_id")
+
+
+def remove_incomplete(out: Path, up_to: int) -> None:
+    for path in out.glob(INCOMPLETE_PREFIX + "checkpoint-*"):
+        m = _INCOMPLETE.fullmatch(path.name)
+        if m and int(m.group(1)) <= up_to:
+            shutil.rmtree(path, ignore_errors=True)
+            log.info("deleted %s: checkpoint-%d is complete", path.name, up_to)
+
+
+def _set_aside(path: Path) -> None:
+    aside = path.with_name(INCOMPLETE_PREFIX + path.name)
+    log.warning("checkpoint %s is incomplete (interrupted save); moved aside to %s", path, aside.name)
+    if aside.exists():
+        shutil.rmtree(aside)
+    path.replace(aside)
+
+
+def complete_checkpoints(out: Path, main_process: bool = True) -> list[tuple[Path, dict]]:
+    """(folder, trainer state) of every complete checkpoint, newest first; the incomplete ones are
+    moved aside (by the main process only)."""
+    found = []
+    for path in checkpoint_dirs(out):
+        state = read_json(path / STATE_FILE)
+        if state is None or not isinstance(state.get("global_step"), int):
+            if main_process:
+                _set_aside(path)
+            continue
+        found.append((path, state))
+    return found
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest complete ``checkpoint-N`` of any run (incomplete ones are moved aside)."""
+    root = Path(output_dir)
+    found = complete_checkpoints(root) if root.is_dir() else []
+    return str(found[0][0]) if found else None
+
+
+def _holds_a_run(out: Path) -> list[str]:
+    names = [p.name for p in checkpoint_dirs(out)] + sorted(p.name for p in out.glob(INCOMPLETE_PREFIX + "checkpoint-*"))
+    if (out / RUN_FILE).is_file():
+        names.append(RUN_FILE)
+    return names
+
+
+def settings_changes(record: dict, args) -> list[str]:
+    old = record.get("training_args") or {}
+    new = args.to_dict()
+    return [f"{k} {old[k]!r} -> {new.get(k)!r}" for k in COMPARED_ON_RESUME if k in old and old[k] != new.get(k)]
+
+
+def plan_start(script_args, args, *, new_run_id) -> StartPlan:
+    """Decide how this run starts (see the module's rules). Raises UserError in one line."""
+    from accelerate import PartialState
+
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output_dir {out} is a file; give a folder (field `output_dir`)")
+    wanted = args.resume_from_checkpoint
+    auto = isinstance(wanted, str) and wanted.lower() in AUTO
+    state = PartialState()  # under `accelerate launch` every rank decides alike; one changes files
+    record = read_json(out / RUN_FILE) or {}
+
+    if wanted and not auto:  # an explicit checkpoint folder: the user's choice, any run's
+        path = Path(wanted)
+        ckpt = read_json(path / STATE_FILE) if path.is_dir() else None
+        if ckpt is None:
+            raise UserError(f"resume_from_checkpoint {wanted} is not a complete checkpoint folder; give a checkpoint-N folder or 'auto'")
+        return _plan_from(ckpt, str(path), record, args, checkpoint_run_id(ckpt) or new_run_id())
+
+    if not (script_args.resume or auto):
+        held = _holds_a_run(out) if out.is_dir() else []
+        if held and not script_args.overwrite_output_dir:
+            raise UserError(
+                f"output_dir {out} already holds a run ({', '.join(held[:3])}); continue it with --resume true, "
+                "start over with --overwrite_output_dir true (deletes its checkpoints), or choose another --output_dir"
+            )
+        if held:
+            state.wait_for_everyone()
+            if state.is_main_process:
+                for path in [*checkpoint_dirs(out), *out.glob(INCOMPLETE_PREFIX + "checkpoint-*")]:
+                    shutil.rmtree(path)
+                log.warning("overwrite_output_dir: deleted the checkpoints of the previous run in %s", out)
+            state.wait_for_everyone()
+        return StartPlan(run_id=new_run_id())
+
+    state.wait_for_everyone()
+    found = complete_checkpoints(out, state.is_main_process) if out.is_dir() else []
+    state.wait_for_everyone()
+    run_id = record.get("run_id")
+    mine = [(p, s) for p, s in found if checkpoint_run_id(s) == run_id]
+    if not mine:
+        if found:
+            other = checkpoint_run_id(found[0][1]) or "none recorded"
+            raise UserError(
+                f"{out}: no checkpoint of this run (run id {run_id or 'unknown'} in {RUN_FILE}); "
+                f"{found[0][0].name} belongs to run {other}. Continue it explicitly with "
+                f"--resume_from_checkpoint {found[0][0]}, or start over with --overwrite_output_dir true"
+            )
+        if record.get("finished"):
+            return StartPlan(run_id=run_id or new_run_id(), trained=True, finished=True)
+        log.warning("resume asked but no complete checkpoint in %s: starting from scratch", out)
+        return StartPlan(run_id=run_id or new_run_id())
+    path, ckpt = mine[0]
+    if state.is_main_process:
+        remove_incomplete(out, up_to=ckpt["global_step"])
+    return _plan_from(ckpt, str(path), record, args, run_id)
+
+
+def _plan_from(ckpt: dict, path: str, record: dict, args, run_id: str) -> StartPlan:
+    changes = settings_changes(record, args)
+    if changes:
+        log.warning(
+            "resuming %s with settings that differ from the run's record: %s (the optimizer and learning-rate "
+            "schedule continue from the checkpoint)", path, "; ".join(changes),
+        )  # fmt: skip
+    target = args.max_steps if args.max_steps and args.max_steps > 0 else ckpt.get("max_steps")
+    trained = bool(target) and ckpt["global_step"] >= target
+    finished = trained and bool(record.get("finished")) and record.get("global_step") == ckpt["global_step"]
+    return StartPlan(run_id=run_id, resume_from=path, trained=trained, finished=finished)
