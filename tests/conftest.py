@@ -80,7 +80,7 @@ def eval_dir(shared_data) -> Path:
     return path
 
 
-def length_reward(**_):
+def length_reward(opts):
     """A reward that varies with completion length. A random model is never right, so accuracy
     and format are 0 for every sample and GRPO's advantages vanish; this gives tests a signal.
     Tests register it through the same registry a user would extend (``REWARDS["length"]``)."""

@@ -77,7 +77,7 @@ def rows_of(ds) -> list[tuple[str, str]]:
 def accounted(stats: PrepStats) -> int:
     s = stats
     return (s.missing_answer + s.missing_problem + s.language_filtered + s.duplicates + s.conflicts
-            + s.over_limit + s.too_long + s.rows_out)  # fmt: skip
+            + s.over_limit + s.ungradeable + s.too_long + s.rows_out)  # fmt: skip
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_hub_schema_rows_are_normalised(hub_parquet):
     assert rows_of(ds) == HUB_EXPECTED
     assert stats.to_dict() == {
         "rows_in": 11, "duplicates": 3, "conflicts": 1, "missing_answer": 2, "language_filtered": 0,
-        "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0,
+        "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0, "ungradeable": 0,
     }  # fmt: skip
     assert accounted(stats) == stats.rows_in
     summary = stats.summary()
@@ -396,3 +396,15 @@ def test_dapo_math_17k_languages(dapo, dapo_path):
     han = re.compile(r"[\u4e00-\u9fff]")
     assert all(han.search(p) for p in zh["problem"]) and not any(han.search(p) for p in en["problem"])
     assert len(zh) + len(en) == len(ds) and zh_stats.language_filtered > 14_000
+
+
+def test_rows_with_an_ungradeable_gold_are_left_out_and_counted(tmp_path):
+    from mathgrpo.data import drop_ungradeable
+
+    path = tmp_path / "golds.jsonl"
+    rows = [("Q1", "5"), ("Q2", "np.arcsin(10/13)"), ("Q3", "\\frac{1}{2}"), ("Q4", "}{")]
+    path.write_text("".join(json.dumps({"problem": q, "answer": a}) + "\n" for q, a in rows))
+    ds, stats = load_problems(str(path))
+    ds = drop_ungradeable(ds, stats)
+    assert rows_of(ds) == [("Q1", "5"), ("Q3", "\\frac{1}{2}")]
+    assert stats.ungradeable == 2 and stats.rows_out == 2 and accounted(stats) == stats.rows_in

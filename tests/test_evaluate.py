@@ -16,6 +16,7 @@ from mathgrpo.cli import main as cli_main
 from mathgrpo.errors import UserError
 from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_FILE, main, resolve_template
 from mathgrpo.files import RUN_FILE
+from mathgrpo.templates import encode_prompts
 
 
 def eval_args(model, out, eval_dir, *extra):
@@ -197,7 +198,7 @@ def test_stop_token_ends_a_completion_and_its_absence_is_truncation(tiny_qwen_di
     from mathgrpo.models import load_tokenizer, stop_token_ids
 
     tok = load_tokenizer(str(tiny_qwen_dir))
-    prompts = generation.encode_prompts(tok, ["What is 1+1?", "A longer prompt, so the batch needs left padding."])
+    prompts = encode_prompts(tok, ["What is 1+1?", "A longer prompt, so the batch needs left padding."])
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     assert im_end in stop_token_ids(tok)
     stopped = biased_backend(tiny_qwen_dir, tok, im_end, 5).generate(prompts, [0, 1])
@@ -207,14 +208,40 @@ def test_stop_token_ends_a_completion_and_its_absence_is_truncation(tiny_qwen_di
     assert [(c.text, c.truncated, c.n_tokens) for c in runaway] == [("77777", True, 5)] * 2
 
 
-def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir):
+def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir, tmp_path):
+    # The ids evaluation generates from, and training's prompt-length limit counts, are the ids a
+    # real GRPOTrainer builds for the same rendered prompts.
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
     from mathgrpo.models import load_tokenizer
-    from mathgrpo.templates import get_template
+    from mathgrpo.templates import TEMPLATES
 
     tok = load_tokenizer(str(tiny_qwen_dir))
-    text = get_template("qwen_math").render("What is $1+1$?", tok)
-    assert generation.encode_prompts(tok, [text]) == [tok(text=[text])["input_ids"][0]]
-    assert tok.decode(generation.encode_prompts(tok, [text])[0]) == text
+    texts = [TEMPLATES[name].render("What is $1+1$?", tok) for name in TEMPLATES]
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2, report_to=[],
+                      use_cpu=True, max_completion_length=4)  # fmt: skip
+    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
+                          args=args, train_dataset=Dataset.from_dict({"prompt": texts}), processing_class=tok)  # fmt: skip
+    assert encode_prompts(tok, texts) == [list(ids) for ids in trainer._tokenize_prompts(texts)[0]]
+
+
+def test_a_tokenizer_that_adds_bos_gets_one_bos(tiny_qwen_dir):
+    # A chat template that writes the BOS itself, with a tokenizer that also adds one: the rendered
+    # prompt drops its own, so the ids hold exactly one (as TRL tokenizes it).
+    from tokenizers.processors import TemplateProcessing
+
+    from mathgrpo.models import load_tokenizer
+    from mathgrpo.templates import adds_bos, get_template
+
+    tok = load_tokenizer(str(tiny_qwen_dir))
+    tok.bos_token = "<|endoftext|>"
+    tok._tokenizer.post_processor = TemplateProcessing(single="<|endoftext|> $A", pair="<|endoftext|> $A $B",
+                                                      special_tokens=[("<|endoftext|>", tok.bos_token_id)])  # fmt: skip
+    tok.chat_template = "{{ bos_token }}" + tok.chat_template
+    assert adds_bos(tok)
+    (ids,) = encode_prompts(tok, [get_template("qwen_math").render("What is 1+1?", tok)])
+    assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
 
 
 @pytest.mark.gpu

@@ -194,3 +194,77 @@ def test_grade_answer_caps_length():
         assert grader.grade_answer("1", "1" * 2000) is None
     finally:
         grader.close()
+
+
+# --- issue probes: identical spellings, verdicts under load, the two verdicts ------------------
+
+
+def test_a_gold_spelled_as_a_fraction_accepts_its_own_spelling():
+    for verdict in ("strict", "equivalent"):
+        assert grade("\\boxed{\\frac{8}{2}}", "\\frac{8}{2}", verdict=verdict) is True
+        assert grade("\\boxed{4}", "\\frac{8}{2}", verdict=verdict) is True  # its value, written plainly
+    assert grade("\\boxed{\\frac{8}{2}}", "4") is False  # an integer gold still wants an integer
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [("10^3", "1000"), ("\\dfrac{68}{2}", "34"), ("\\sqrt{4}", "2"), ("4*1", "4"), ("2^{10}", "1024")],
+)
+def test_equivalent_verdict_counts_equal_values_strict_does_not(pred, gold):
+    assert grade(f"\\boxed{{{pred}}}", gold, verdict="strict") is False
+    assert grade(f"\\boxed{{{pred}}}", gold, verdict="equivalent") is True
+    assert grade("\\boxed{1001}", gold, verdict="equivalent") is False
+
+
+PROBES = [("\\boxed{2\\sqrt{2}}", "\\sqrt{8}"), ("\\boxed{x^2+2x+1}", "(x+1)^2"),
+          ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt{3}}{2}+0")]  # fmt: skip
+
+
+def test_a_timeout_is_unknown_and_never_cached():
+    g = Grader(time_limit=0.001)  # no comparison can finish in a millisecond of CPU
+    try:
+        assert g.warm_up(timeout=120)
+        assert [g.grade(c, gold) for c, gold in PROBES] == [None, None, None]
+        assert g.stats.unknown == 3
+        g.time_limit = 5.0  # the same grader, given time: the right answers are right
+        assert [g.grade(c, gold) for c, gold in PROBES] == [True, True, True]
+    finally:
+        g.close()
+
+
+def test_a_worker_starved_of_cpu_is_not_failed():
+    # A loaded machine (a training step beside the grader) starves the worker of CPU. Simulated
+    # exactly: the workers are stopped (SIGSTOP) for longer than the limit, then continued. A
+    # wall-clock deadline would kill them and score the right answer 0; the deadline counts the
+    # worker's CPU time, so the answer comes back right.
+    import os
+    import signal
+    import threading
+    import time
+
+    from mathgrpo.grading import TIME_LIMIT_S
+
+    g = Grader()
+    try:
+        assert g.warm_up(timeout=120)
+        pids = [w.proc.pid for w in g.pool._idle._items]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        resume = threading.Timer(TIME_LIMIT_S + 0.5, lambda: [_signal(pid, signal.SIGCONT) for pid in pids])
+        resume.start()
+        started = time.monotonic()
+        assert g.grade(*PROBES[0]) is True
+        assert time.monotonic() - started > TIME_LIMIT_S  # it did wait past the wall-clock limit
+        assert g.stats.unknown == 0 and g.pool.restarts == 0
+    finally:
+        for pid in pids:
+            _signal(pid, signal.SIGCONT)
+        g.close()
+
+
+def _signal(pid: int, sig) -> None:
+    import contextlib
+    import os
+
+    with contextlib.suppress(ProcessLookupError):  # a worker the pool killed and replaced
+        os.kill(pid, sig)

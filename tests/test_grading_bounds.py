@@ -9,10 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mathgrpo.grading import Grader
-from mathgrpo.rewards import build_reward_funcs
+from mathgrpo.grading import TIME_LIMIT_S, Grader
+from mathgrpo.grading.pool import WALL_FACTOR
+from mathgrpo.rewards import RewardOptions, build_reward_funcs
 
-BOUND_S = 2.0
+# The contract: a comparison math-verify cannot finish gets TIME_LIMIT_S of the worker's CPU, then
+# one retry on a fresh worker; a starved worker gets at most WALL_FACTOR times that in wall time.
+# (How fast grading is, is bench/grading.py's business, not a unit test's.)
+BOUND_S = 2 * TIME_LIMIT_S * WALL_FACTOR + 1.0
+UNFINISHABLE = ("huge power", "big factorial")  # sympy cannot decide these in time: unknown
 
 HOSTILE = {
     "none": None,
@@ -47,11 +52,12 @@ def test_hostile_completion_is_bounded(grader, name, gold):
     start = time.monotonic()
     verdict = grader.grade(HOSTILE[name], gold)
     assert time.monotonic() - start < BOUND_S, name
-    assert verdict is False  # none of these is a right answer
+    # None of these is a right answer: wrong, or unknown where sympy could not finish twice.
+    assert verdict is False or (verdict is None and name in UNFINISHABLE)
 
 
 def test_rewards_on_hostile_batch_are_bounded_and_valid():
-    funcs = build_reward_funcs(["accuracy", "format", "soft_overlong"], max_completion_length=64)
+    funcs = build_reward_funcs(["accuracy", "format", "soft_overlong"], RewardOptions(max_completion_length=64))
     completions = list(HOSTILE.values())
     kwargs = {"answer": ["x+1"] * len(completions), "prompts": ["Q"] * len(completions),
               "completion_ids": [[0] * 70] * len(completions)}
@@ -63,22 +69,23 @@ def test_rewards_on_hostile_batch_are_bounded_and_valid():
         assert set(rewards) <= {0.0, 1.0, -1.0, None}, func.__name__
 
 
-def test_timeout_kills_and_the_spare_answers_at_once(grader):
-    restarts = grader.pool.restarts
+def test_timeout_is_unknown_never_cached_and_the_spare_answers_at_once(grader):
+    restarts, unknown = grader.pool.restarts, grader.stats.unknown
     start = time.monotonic()
-    # Non-integer golds: an integer gold never reaches math-verify (it wants an integer literal).
-    assert grader.grade("\\boxed{10^{10^{11}}}", "\\frac{7}{2}") is False
+    # Non-integer golds: an integer gold never reaches math-verify under the strict verdict.
+    assert grader.grade("\\boxed{10^{10^{11}}}", "\\frac{7}{2}") is None  # out of time twice: unknown
     assert time.monotonic() - start < BOUND_S
-    assert grader.pool.restarts == restarts + 1 and grader.stats.timeouts >= 1
-    start = time.monotonic()
+    assert grader.pool.restarts == restarts + 2 and grader.stats.unknown == unknown + 1
+    assert grader.stats.retries >= 1 and grader.stats.timeouts >= 1
+    assert grader.grade("\\boxed{10^{10^{11}}}", "\\frac{7}{2}") is None  # tried again: nothing was cached
+    assert grader.stats.unknown == unknown + 2
     assert grader.grade("\\boxed{(x+3)^2}", "x^2+6x+9") is True  # needs math-verify: the spare is warm
-    assert time.monotonic() - start < 1.0
 
 
 def test_math_verify_path_off_the_main_thread(grader):
     # math-verify's own signal.alarm timeout raises off the main thread; ours does not care.
     cases = [("\\boxed{2^{-1}}", "\\frac{1}{2}", True), ("\\boxed{(x+1)^2}", "x^2+2x+1", True),
-             ("\\boxed{[-2,7)}", "[-2,7]", False), ("\\boxed{10^{10^{12}}}", "\\frac{1}{3}", False)]
+             ("\\boxed{[-2,7)}", "[-2,7]", False), ("\\boxed{10^{10^{12}}}", "\\frac{1}{3}", None)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(grader.grade, c, g) for c, g, _ in cases]
         start = time.monotonic()

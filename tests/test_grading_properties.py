@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mathgrpo.grading import Grader, extract_boxed
-from mathgrpo.rewards import build_reward_funcs
+from mathgrpo.rewards import RewardOptions, build_reward_funcs
 
 BOUND_S = 2.0
 FRAGMENTS = [
@@ -32,7 +32,7 @@ GOLDS = ["5", "025", "-366", "22099999999999998951424", "\\frac{14}{3}", "(3, \\
 
 @pytest.fixture(scope="module")
 def funcs():
-    return build_reward_funcs(["accuracy", "format", "soft_overlong"], max_completion_length=100)
+    return build_reward_funcs(["accuracy", "format", "soft_overlong"], RewardOptions(max_completion_length=100))
 
 
 @pytest.fixture(scope="module")

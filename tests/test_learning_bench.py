@@ -1,4 +1,4 @@
-"""bench/learning.py's statistics and report, on hand-made eval folders (no model is run)."""
+"""bench/learning.py's statistics and page, on hand-made eval folders (no model is run)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def learning():
-    sys.path.insert(0, str(REPO / "bench"))  # learning.py imports its helpers from its own folder
+def bench():
+    sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their helpers from their folder
     try:
         import learning
+        import learning_report
 
-        yield learning
+        import learning_stats
+
+        yield learning, learning_stats, learning_report
     finally:
         sys.path.remove(str(REPO / "bench"))
 
 
-@pytest.fixture(scope="module")
-def stats(learning):
-    import learning_stats
-
-    return learning_stats
-
-
-def test_wilson_matches_the_textbook_values(stats):
+def test_wilson_matches_the_textbook_values(bench):
+    stats = bench[1]
     # 5 of 10: 0.2366 .. 0.7634 (Wilson 1927; Newcombe 1998, table I method 3)
     low, high = stats.wilson(5, 10)
     assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
@@ -38,15 +35,31 @@ def test_wilson_matches_the_textbook_values(stats):
     assert stats.wilson(0, 0) == (0.0, 0.0)
 
 
-def test_paired_bootstrap_brackets_the_gain(stats):
-    before = [0] * 100
-    after = [1] * 30 + [0] * 70
+def test_bootstraps_bracket_the_gain_and_widen_with_seed_spread(bench):
+    stats = bench[1]
+    before = [0.0] * 100
+    after = [1.0] * 30 + [0.0] * 70
     low, high = stats.paired_bootstrap(before, after, reps=2000)
     assert low < 0.30 < high and low > 0.15 and high < 0.45
-    assert stats.paired_bootstrap(after, after, reps=200) == (0.0, 0.0)
+    ids = {str(i): 0.0 for i in range(100)}
+    same = [{str(i): v for i, v in enumerate(after)}] * 3
+    spread = [{str(i): v for i, v in enumerate(after)}, {str(i): 0.0 for i in range(100)},
+              {str(i): 1.0 if i < 60 else 0.0 for i in range(100)}]  # fmt: skip
+    tight, wide = stats.seeds_and_problems_bootstrap(ids, same, reps=1000), stats.seeds_and_problems_bootstrap(ids, spread, reps=1000)
+    assert tight[0] < 0.3 < tight[1] and wide[1] - wide[0] > tight[1] - tight[0]
 
 
-def test_equations_count_right_and_wrong_arithmetic(stats):
+def test_pass_curve_is_the_unbiased_estimator(bench):
+    stats = bench[1]
+    rows = [{"id": "a", "sample": s, "correct": s < 2} for s in range(4)]
+    rows += [{"id": "b", "sample": s, "correct": False} for s in range(4)]
+    curve = stats.pass_curve(rows)
+    # problem a: 2 of 4 right -> pass@1 0.5, pass@2 1 - C(2,2)/C(4,2) = 5/6, pass@3 = pass@4 = 1
+    assert curve == pytest.approx([0.25, 5 / 12, 0.5, 0.5])
+
+
+def test_equations_count_right_and_wrong_arithmetic(bench):
+    stats = bench[1]
     assert stats.equations("so 4 x 2 = 8 pencils, 5 x 5 = 20") == (1, 2)
     assert stats.equations("3 + 4 = 7 and 4 * 1 = 24, 8 / 2 = 4") == (2, 3)
     assert stats.equations("5 \\times 3 = 15; 6 \\div 2 = 3") == (2, 2)
@@ -55,15 +68,16 @@ def test_equations_count_right_and_wrong_arithmetic(stats):
     assert stats.last_number(None) is None
 
 
-def write_eval(folder: Path, rows: list[tuple[str, str, bool, str | None]]) -> None:
+def write_eval(folder: Path, rows: list[tuple[str, str, bool, str | None]], samples: int = 1) -> None:
     folder.mkdir(parents=True)
-    lines = [json.dumps({"id": str(i), "sample": 0, "completion": c, "gold": g, "correct": ok, "answer": a})
-             for i, (c, g, ok, a) in enumerate(rows)]  # fmt: skip
+    lines = [json.dumps({"benchmark": "b", "id": str(i // samples), "sample": i % samples, "completion": c, "gold": g,
+                         "correct": ok, "answer": a}) for i, (c, g, ok, a) in enumerate(rows)]  # fmt: skip
     (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "summary.json").write_text("{}")
 
 
-def test_metrics_separate_format_from_arithmetic(stats, tmp_path):
+def test_metrics_separate_format_from_arithmetic(bench, tmp_path):
+    stats = bench[1]
     rows = [
         ("3 + 4 = 7. The answer is \\boxed{7}.", "7", True, "7"),
         ("4 * 1 = 24. The answer is \\boxed{24}.", "4", False, "24"),
@@ -73,29 +87,31 @@ def test_metrics_separate_format_from_arithmetic(stats, tmp_path):
     write_eval(tmp_path / "e", rows)
     m = stats.metrics(stats.read_samples(tmp_path / "e"))
     assert m["n"] == 4 and m["accuracy"] == 0.25 and m["boxed_rate"] == 0.75
-    assert m["acc_boxed"] == pytest.approx(1 / 3)
-    assert m["n_expr"] == 1 and m["n_lenient"] == 1  # `4 * 1` is not an integer, but equals the gold 4
+    assert m["acc_boxed"] == pytest.approx(1 / 3) and m["n_expr"] == 1
     assert m["last_number"] == 0.5  # "7" and "12"
     assert (m["n_eq"], m["eq_rate"]) == (2, 0.5)
 
 
-def test_report_is_written_from_eval_folders_and_training_log(learning, tmp_path):
-    out = tmp_path / "run"
-    write_eval(out / "eval-before", [("no box 3", "7", False, None)] * 3 + [("\\boxed{7}", "7", True, "7")])
-    write_eval(out / "eval-after", [("3 + 4 = 7. \\boxed{7}", "7", True, "7")] * 4)
-    train = out / "train"
-    train.mkdir()
-    history = [{"step": s, "reward": s / 4, "entropy": 0.5, "frac_reward_zero_std": 0.0, "step_time": 1.0,
-                "completions/mean_length": 30.0, "completions/clipped_ratio": 0.0} for s in range(1, 5)]  # fmt: skip
-    (train / "trainer_state.json").write_text(json.dumps({"log_history": history}))
-    before = learning.metrics(learning.read_samples(out / "eval-before"))
-    after = learning.metrics(learning.read_samples(out / "eval-after"))
-    info = {"date": "today", "commands": ["mathgrpo eval ..."], "wall": {"eval_before": 1, "train": 2, "eval_after": 3},
-            "machine": "test", "recipe": "recipes/demo/learning-cpu.yaml"}  # fmt: skip
-    page = tmp_path / "learning.md"
-    learning.write_report(page, "cpu", before, after, learning.log_history(train), info)
-    text = page.read_text()
-    assert "25.0% -> 100.0%, a change of\n+75.0 points" in text
-    assert "The target of +15 points is reached" in text
-    assert "learning_rate: 1.0e-5" in text  # the recipe is quoted as it is on disk
-    assert "from 0.25 over the first 1 logged steps to 1.00 over the last 1" in text
+def test_page_is_computed_from_the_run_folder(bench, tmp_path):
+    learning, _, report = bench
+    out, docs = tmp_path / "run", tmp_path / "docs"
+    n = learning.SETS["unseen"]["n"]
+    right, wrong = ("x = 7. \\boxed{7}", "7", True, "7"), ("no box 3", "7", False, None)
+    write_eval(out / "before" / "unseen", ([wrong] * (n - 1) + [right]) * 4, samples=n)  # 1 of n right
+    for seed in (0, 1):
+        write_eval(out / f"seed{seed}" / "unseen", ([right] * (n // 2) + [wrong] * (n // 2)) * 4, samples=n)
+        train = out / f"seed{seed}" / "train"
+        train.mkdir(parents=True)
+        log = [{"step": s, "reward": s / 4, "entropy": 0.5, "frac_reward_zero_std": 0.0, "step_time": 1.0} for s in range(1, 5)]
+        (train / "trainer_state.json").write_text(json.dumps({"global_step": 4, "log_history": log}))
+    (out / "stages.json").write_text(json.dumps({"before-unseen": {"seconds": 60, "ended": "today", "machine": "m; load 1",
+                                                                   "command": "mathgrpo eval ..."}}))  # fmt: skip
+    prof = {**learning.PROFILES["cpu"], "seeds": [0, 1]}
+    text = report.write_page(out, prof, docs).read_text()
+    before, after = 100 / n, 50.0
+    assert f"{before:.1f}% before, {after:.1f}% after (mean of 2 training seeds): {after - before:+.1f} points" in text
+    assert "The target (+15 points, interval above zero) is reached" in text
+    assert (docs / "learning-pass-at-k.png").is_file() and (docs / "learning-training.png").is_file()
+    assert "learning_rate:" in text  # the recipe is quoted as it is on disk
+    assert "`d4ddc8d`" in text  # the history of earlier held-out results names its commits
+    assert "- before-unseen: 1.0 min" in text

@@ -7,22 +7,18 @@ import math
 import pytest
 
 from mathgrpo.errors import UserError
-from mathgrpo.rewards import (
-    REWARDS,
-    build_reward_funcs,
-    format_ok,
-    make_accuracy,
-    make_format,
-    overlong_penalty_value,
-    prompt_opens_think,
-)
+from mathgrpo.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
 
 GOOD = "<think>\n2 + 3 = 5, so five.\n</think>\nThe answer is $\\boxed{5}$."
 
 
+def funcs(*names, **options):
+    return build_reward_funcs(list(names), RewardOptions(**{"max_completion_length": 64, **options}))
+
+
 @pytest.fixture(scope="module")
 def accuracy():
-    return make_accuracy()
+    return funcs("accuracy")[0]
 
 
 # --- accuracy ---------------------------------------------------------------------------------
@@ -37,7 +33,7 @@ def test_accuracy_is_none_for_ungradeable_gold_and_logs_it(accuracy):
     metrics = []
     rewards = accuracy([GOOD, GOOD], answer=["5", ""], log_metric=lambda k, v: metrics.append((k, v)))
     assert rewards == [1.0, None]
-    assert ("grading/ungradeable", 1.0) in metrics
+    assert ("grading/unknown", 1.0) in metrics
 
 
 def test_accuracy_tolerates_a_broken_log_metric(accuracy):
@@ -101,11 +97,22 @@ def test_prompt_opens_think(prompt, opens):
 
 
 def test_format_reward_reads_prompts_and_completion_shapes():
-    fmt = make_format()
+    (fmt,) = funcs("format")
     completions = ["reason</think>\\boxed{1}", GOOD, [{"role": "assistant", "content": GOOD}], None, 12]
     prompts = ["Q <think>", "Q", [{"role": "user", "content": "Q"}], "Q", "Q"]
     assert fmt(completions, prompts=prompts) == [1.0, 1.0, 1.0, 0.0, 0.0]
-    assert make_format(think_in_prompt=True)(["reason</think>\\boxed{1}"], prompts=["Q"]) == [1.0]
+    assert funcs("format", think_in_prompt=True)[0](["reason</think>\\boxed{1}"], prompts=["Q"]) == [1.0]
+
+
+def test_a_sample_of_unknown_correctness_is_left_out_by_every_reward():
+    # TRL leaves a sample out of training only when every reward function returns None for it:
+    # with accuracy + format, an ungradeable gold must not train on its format reward alone.
+    completions = [GOOD, GOOD]
+    kwargs = {"answer": ["5", ""], "prompts": ["Q", "Q"], "completion_ids": [[1] * 10, [1] * 70]}
+    rewards = [f(completions, **kwargs) for f in funcs("format", "accuracy", "soft_overlong")]
+    assert rewards == [[1.0, None], [1.0, None], [0.0, None]]
+    # Without the accuracy reward nothing needs a gold, and nothing is left out.
+    assert funcs("format")[0](completions, **kwargs) == [1.0, 1.0]
 
 
 # --- soft overlong (DAPO eq. 13) --------------------------------------------------------------
@@ -115,12 +122,14 @@ def test_format_reward_reads_prompts_and_completion_shapes():
     ("length", "expected"),
     [(0, 0.0), (750, 0.0), (751, -1 / 250), (875, -0.5), (999, -249 / 250), (1000, -1.0), (1500, -1.0)],
 )
-def test_overlong_penalty_value(length, expected):
-    assert math.isclose(overlong_penalty_value(length, 1000, 250), expected)
+def test_overlong_penalty_is_dapo_eq_13(length, expected):
+    # DAPO eq. 13 by hand; the reward is TRL's implementation, scaled by overlong_penalty.
+    (fn,) = funcs("soft_overlong", max_completion_length=1000, overlong_buffer=250)
+    assert math.isclose(fn(["x"], completion_ids=[[1] * length])[0], expected)
 
 
 def test_soft_overlong_uses_completion_ids():
-    (fn,) = build_reward_funcs(["soft_overlong"], max_completion_length=100, overlong_buffer=20, overlong_penalty=0.5)
+    (fn,) = funcs("soft_overlong", max_completion_length=100, overlong_buffer=20, overlong_penalty=0.5)
     assert fn(["a", "b", "c"], completion_ids=[[1] * 80, [1] * 90, [1] * 100]) == [0.0, -0.25, -0.5]
     assert fn(["a"]) == [0.0]  # no ids given: no penalty, and a warning
 
@@ -129,20 +138,19 @@ def test_soft_overlong_uses_completion_ids():
 
 
 def test_registry_names_are_what_trl_logs():
-    funcs = build_reward_funcs(list(REWARDS), max_completion_length=64)
-    assert [f.__name__ for f in funcs] == ["accuracy", "format", "soft_overlong"]
+    assert [f.__name__ for f in funcs(*REWARDS)] == ["accuracy", "format", "soft_overlong"]
 
 
 def test_unknown_reward_is_one_line_user_error():
     with pytest.raises(UserError) as err:
-        build_reward_funcs(["accuracy", "lenght"], max_completion_length=64)
+        funcs("accuracy", "lenght")
     message = str(err.value)
     assert "'lenght'" in message and "accuracy, format, soft_overlong" in message and "\n" not in message
 
 
 def test_bad_overlong_buffer_is_a_user_error():
     with pytest.raises(UserError, match="overlong_buffer"):
-        build_reward_funcs(["soft_overlong"], max_completion_length=64, overlong_buffer=100)
+        funcs("soft_overlong", overlong_buffer=100)
 
 
 # --- real TRL ---------------------------------------------------------------------------------
@@ -155,16 +163,16 @@ def test_trl_calls_our_rewards_and_turns_none_into_nan(tmp_path, tiny_qwen_dir):
 
     from mathgrpo.models import load_tokenizer
 
-    funcs = build_reward_funcs(["accuracy", "format", "soft_overlong"], max_completion_length=8, overlong_buffer=4)
+    rewards_funcs = funcs("accuracy", "format", "soft_overlong", max_completion_length=8, overlong_buffer=4)
     data = Dataset.from_dict({"prompt": ["1+1?", "2+2?"], "answer": ["2", ""]})
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
                       max_completion_length=8, report_to=[], reward_weights=[1.0, 0.5, 1.0], use_cpu=True)
-    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=funcs, args=args, train_dataset=data,
+    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=rewards_funcs, args=args, train_dataset=data,
                           processing_class=load_tokenizer(str(tiny_qwen_dir)))
     assert trainer.reward_func_names == ["accuracy", "format", "soft_overlong"]
     inputs = [{"prompt": "1+1?", "answer": "2"}, {"prompt": "2+2?", "answer": ""}]
     completions = ["<think>one and one</think> \\boxed{2}", "\\boxed{4}"]
     rewards = trainer._calculate_rewards(inputs, ["1+1?", "2+2?"], completions, [[1] * 3, [1] * 7])
     assert rewards[0].tolist() == [1.0, 1.0, 0.0]
-    assert math.isnan(rewards[1, 0].item()) and rewards[1, 1:].tolist() == [0.0, -0.75]
-    assert trainer._pending_metrics["grading/ungradeable"] == [1.0]
+    assert all(math.isnan(v) for v in rewards[1].tolist())  # unknown correctness: every reward None
+    assert trainer._pending_metrics["grading/unknown"] == [1.0]

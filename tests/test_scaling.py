@@ -132,7 +132,7 @@ from pathlib import Path
 import torch.distributed as dist
 from mathgrpo.rewards import REWARDS
 
-def length_reward(**_):
+def length_reward(opts):
     # A random model never answers correctly; a length reward gives GRPO a signal. Each rank
     # also notes, from inside training, the process group it scores in.
     def length(completions, **kwargs):

@@ -47,6 +47,11 @@ class ScriptArguments:
         default_factory=lambda: ["accuracy", "format"],
         metadata={"help": "Reward names (weights: GRPOConfig's --reward_weights, same order)."},
     )
+    accuracy_verdict: str = field(
+        default="strict",
+        metadata={"help": "accuracy reward's verdict: strict (an integer gold wants an integer written; "
+                          "closes the boxed-expression reward hack) or equivalent (equal values count)."},
+    )
     overlong_buffer: int = field(
         default=256, metadata={"help": "soft_overlong: tokens before max_completion_length where the penalty starts."}
     )

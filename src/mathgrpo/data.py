@@ -56,7 +56,7 @@ PROGRESS_EVERY = 500_000
 class PrepStats:
     """Row counts of one preparation. Every input row is counted exactly once:
     rows_in = missing_answer + missing_problem + language_filtered + duplicates + conflicts
-              + over_limit + too_long + rows_out
+              + over_limit + ungradeable + too_long + rows_out
     ``duplicates`` are repeats of an earlier row's problem (whitespace-insensitive);
     ``conflicts`` are distinct problems dropped because their copies disagree on the answer
     (their other copies are in ``duplicates``)."""
@@ -70,14 +70,15 @@ class PrepStats:
     rows_out: int = 0
     missing_problem: int = 0
     over_limit: int = 0
+    ungradeable: int = 0  # golds the grader cannot read: left out of training (mathgrpo.grading)
 
     def summary(self) -> str:
-        parts = [f"{self.duplicates:,} duplicates", f"{self.conflicts:,} with conflicting answers"]
-        parts.append(f"{self.missing_answer:,} missing answer")
+        parts = [f"{self.duplicates:,} duplicates", f"{self.conflicts:,} with conflicting answers",
+                 f"{self.missing_answer:,} missing answer", f"{self.language_filtered:,} other language"]  # fmt: skip
         for value, label in (
             (self.missing_problem, "missing problem"),
-            (self.language_filtered, "other language"),
             (self.over_limit, "over the limit"),
+            (self.ungradeable, "ungradeable gold"),
         ):
             if value:
                 parts.append(f"{value:,} {label}")
@@ -227,8 +228,25 @@ def load_problems(
     stats.rows_out = len(problems)
     features = datasets.Features({"problem": datasets.Value("string"), "answer": datasets.Value("string")})
     ds = datasets.Dataset.from_dict({"problem": problems, "answer": answers}, features=features)
-    log.info("%s: %s", src.name, stats.summary())
+    log.debug("%s: %s", src.name, stats.summary())  # the caller reports the final counts
     return ds, stats
+
+
+def drop_ungradeable(ds, stats: PrepStats):
+    """Leave out (and count) rows whose gold the grader cannot read. Their accuracy would be None at
+    every step; rather than have every reward return None for them each time, they never enter
+    training. A gold the grader could not judge in time (a busy machine) is kept."""
+    from mathgrpo.grading import default_grader
+
+    grader = default_grader()
+    keep = [i for i, gold in enumerate(ds["answer"]) if grader.gradeable(gold) is not False]
+    dropped = len(ds) - len(keep)
+    if dropped:
+        log.warning("left out %d rows whose gold answer the grader cannot read", dropped)
+        ds = ds.select(keep)
+    stats.ungradeable += dropped
+    stats.rows_out = len(ds)
+    return ds
 
 
 def add_prompts(ds, tokenizer, template, max_prompt_length: int | None):
@@ -246,11 +264,13 @@ def add_prompts(ds, tokenizer, template, max_prompt_length: int | None):
         return ds, 0
     if tokenizer is None:
         raise UserError("max_prompt_length needs a tokenizer to count prompt tokens")
+    from mathgrpo.templates import encode_prompts
+
     keep: list[int] = []
     step = 1024
-    for start in range(0, len(prompts), step):
-        enc = tokenizer(prompts[start : start + step], add_special_tokens=False, return_attention_mask=False)
-        keep += [start + i for i, ids in enumerate(enc["input_ids"]) if len(ids) <= max_prompt_length]
+    for start in range(0, len(prompts), step):  # counted as TRL tokenizes them for generation
+        ids = encode_prompts(tokenizer, prompts[start : start + step])
+        keep += [start + i for i, row in enumerate(ids) if len(row) <= max_prompt_length]
     dropped = len(prompts) - len(keep)
     if dropped:
         log.info("dropped %d of %d prompts longer than %d tokens", dropped, len(prompts), max_prompt_length)
@@ -328,6 +348,7 @@ def main(argv: list[str]) -> int:
         limit=args.limit,
         config_name=args.config_name,
     )
+    ds = drop_ungradeable(ds, stats)
     if args.tokenizer:
         from mathgrpo.models import load_tokenizer, resolve_model
         from mathgrpo.templates import get_template
@@ -338,6 +359,6 @@ def main(argv: list[str]) -> int:
         ds, stats.too_long = add_prompts(ds, tokenizer, template, limit)
         stats.rows_out = len(ds)
     out = write_rows(ds, args.output)
-    print(f"{args.dataset}: {stats.summary()}")
-    print(f"wrote {len(ds):,} rows ({', '.join(ds.column_names)}) to {out}")
+    print(f"{args.dataset}: {stats.summary()}")  # noqa: T201 - the verb's result
+    print(f"wrote {len(ds):,} rows ({', '.join(ds.column_names)}) to {out}")  # noqa: T201
     return 0

@@ -237,8 +237,9 @@ def generate_missing(args, settings, tasks, tokenizer, model_path, out: Path, do
     """Generate, grade and append every sample not yet in ``done``; returns how many were made."""
     from tqdm.auto import tqdm
 
-    from mathgrpo.generation import Sampling, encode_prompts, make_backend
+    from mathgrpo.generation import Sampling, make_backend
     from mathgrpo.grading import extract_boxed, grade
+    from mathgrpo.templates import encode_prompts
 
     pending = [
         (task, i, s)

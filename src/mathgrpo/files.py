@@ -1,19 +1,36 @@
-"""What a run folder holds, by name, and how files get into it: whole or not at all.
+"""What a run folder and an evaluation folder hold, by name, and how files get into them: whole or
+not at all.
 
-Usage: ``write_atomic(out / RUN_FILE, json.dumps(info))``
+Usage: ``write_atomic(out / RUN_FILE, json.dumps(info))``; ``with atomic_path(out / "x.png") as tmp: fig.savefig(tmp)``
 
-Shared by training (which writes), evaluation and report (which read back), so neither reader
-has to import training to know a file's name.
+The one registry of file names: training writes them, evaluation, report and the model card read
+them back, so no reader imports a writer to learn a name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-RUN_FILE = "mathgrpo_run.json"  # the run record: model, template, data stats, rewards, hardware
+# --- a training run's output_dir
+RUN_FILE = "mathgrpo_run.json"  # the run record: model, template, data stats, rewards, versions
 STATE_FILE = "trainer_state.json"  # Trainer's log history; written last into a checkpoint
+CARD_FILE = "README.md"  # the model card
+REPORT_DIR = "report"  # mathgrpo report's folder inside a run
+REPORT_PAGE = "summary.md"  # the report's page, in REPORT_DIR
+REPORT_SAMPLES = "samples.jsonl"  # the report's best and worst completions, in REPORT_DIR
+COMPLETIONS_DIR = "completions"  # TRL's completions_NNNNN.parquet (log_completions: true)
+# --- a `mathgrpo eval` output folder
+EVAL_SETTINGS = "settings.json"  # how the samples were made (compared on resume)
+EVAL_SAMPLES = "samples.jsonl"  # one line per sample, appended per batch
+EVAL_SUMMARY = "summary.json"  # the numbers, recomputed from the samples
+EVAL_TABLE = "results.md"  # the numbers as a markdown table
+EVAL_LOCK = ".lock"  # held while a process writes into the folder
+
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
@@ -24,9 +41,25 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a hidden sibling, then rename it over ``path``: an interruption leaves
-    the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A unique temporary path beside ``path``; on success it is flushed to disk and renamed over
+    ``path``, so a reader sees the old file or the new one, never half of one, and two writers never
+    share a temporary file. On an error the temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

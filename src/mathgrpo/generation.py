@@ -2,7 +2,7 @@
 otherwise. Both take the same token ids, so both see byte-identical prompts.
 
 Usage: ``backend = make_backend("auto", model_path, tokenizer, Sampling(0.0, 1.0, 3000, 0))``
-then ``backend.generate(encode_prompts(tokenizer, prompts), seeds)`` -> list of :class:`Completion`.
+then ``backend.generate(templates.encode_prompts(tokenizer, prompts), seeds)`` -> list of :class:`Completion`.
 
 One call generates one completion per entry; a prompt sampled n times is passed n times
 (vLLM's prefix cache makes the repeats cheap). Stop tokens are the training ones
@@ -42,12 +42,6 @@ class Completion:
     text: str
     truncated: bool  # ended without a stop token (hit max_new_tokens)
     n_tokens: int  # generated tokens, the stop token included
-
-
-def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
-    """Prompt texts -> token ids exactly as TRL's GRPOTrainer tokenizes string prompts for
-    training (``processing_class(text=prompts)``: the tokenizer's own special-token rule)."""
-    return [list(ids) for ids in tokenizer(text=prompts)["input_ids"]]
 
 
 def vllm_available() -> bool:

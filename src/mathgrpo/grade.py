@@ -21,7 +21,12 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.rewards import DEFAULT_WEIGHTS, make_accuracy, make_format
+from mathgrpo.grading import STRICT, VERDICTS
+from mathgrpo.rewards import RewardOptions, build_reward_funcs
+
+# The seed recipe's reward weights (recipes/qwen2.5-math-1.5b/seed.yaml): the default scale of the
+# rewards this verb writes.
+SEED_WEIGHTS = {"accuracy": 1.0, "format": 0.5}
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Re-grade saved completions (JSONL) with the training grader and reward functions.",
         epilog="accuracy_reward and format_reward are weighted: raw reward (1.0 or 0.0) times "
         "--accuracy-weight / --format-weight, which default to the seed recipe's weights "
-        f"({DEFAULT_WEIGHTS['accuracy']} and {DEFAULT_WEIGHTS['format']}). A correct, well-formatted "
+        f"({SEED_WEIGHTS['accuracy']} and {SEED_WEIGHTS['format']}). A correct, well-formatted "
         "completion therefore shows accuracy_reward 1.0 and format_reward 0.5. Malformed JSON lines "
         "are reported with their line number and left out of the output (exit status 1).",
     )
@@ -47,8 +52,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="field holding the prompt, if present: a prompt ending in <think> opens the think block")
     p.add_argument("--think-in-prompt", action="store_true",
                    help="the chat template itself opened <think> (not visible in the saved prompt)")
-    p.add_argument("--accuracy-weight", type=float, default=DEFAULT_WEIGHTS["accuracy"])
-    p.add_argument("--format-weight", type=float, default=DEFAULT_WEIGHTS["format"])
+    p.add_argument("--verdict", choices=VERDICTS, default=STRICT,
+                   help="strict (the training reward's: an integer gold wants an integer written) or "
+                        "equivalent (mathematically equal answers count, as published graders do)")
+    p.add_argument("--accuracy-weight", type=float, default=SEED_WEIGHTS["accuracy"])
+    p.add_argument("--format-weight", type=float, default=SEED_WEIGHTS["format"])
     return p.parse_args(argv)
 
 
@@ -115,7 +123,8 @@ def grade_rows(rows: list[dict], args, accuracy, fmt, summary: _Summary) -> list
 def run(args) -> _Summary:
     if args.input != "-" and not Path(args.input).is_file():
         raise UserError(f"{args.input}: no such file; give a JSONL file of saved completions")
-    accuracy, fmt = make_accuracy(), make_format(True if args.think_in_prompt else None)
+    accuracy, fmt = build_reward_funcs(["accuracy", "format"], RewardOptions(
+        max_completion_length=1, think_in_prompt=True if args.think_in_prompt else None, verdict=args.verdict))
     summary = _Summary()
     out_path = Path(args.output) if args.output else None
     if out_path is not None:

@@ -1,32 +1,33 @@
 """Reward functions with TRL's signature, and their registry.
 
-Usage: ``funcs = build_reward_funcs(["accuracy", "format"], max_completion_length=1024)``
+Usage: ``funcs = build_reward_funcs(["accuracy", "format"], RewardOptions(max_completion_length=1024))``
 then ``GRPOTrainer(reward_funcs=funcs, args=GRPOConfig(reward_weights=[1.0, 0.5], ...))``.
 
 Every function takes ``(completions, **kwargs)`` and returns one float (or None) per completion,
 as TRL's ``GRPOTrainer._calculate_rewards`` expects. TRL logs each one as ``rewards/<__name__>/mean``,
-so the functions are named exactly ``accuracy``, ``format`` and ``soft_overlong``.
+so the functions are named exactly ``accuracy``, ``format`` and ``soft_overlong``. Weights are not
+applied here: the recipe passes them to TRL (``GRPOConfig.reward_weights``); the raw values are
+1.0 / 0.0 for ``accuracy`` and ``format``, so with the seed recipe's weights (1.0, 0.5) a correct,
+well-formatted completion earns 1.0 + 0.5.
 
-Weights are *not* applied here: the recipe passes them to TRL (``GRPOConfig.reward_weights``).
-The raw values are 1.0 / 0.0 for ``accuracy`` and for ``format``; with the seed recipe's weights
-(accuracy 1.0, format 0.5) a correct, well-formatted completion earns 1.0 + 0.5 -- the issue's
-"+0.5 for format" is the weight times the raw 1.0, never 0.5 x 0.5.
+A sample whose correctness is unknown -- its gold cannot be graded, or the grader ran out of time
+twice -- is left out of training entirely: when ``accuracy`` is among the rewards, *every* reward
+function returns None for it, which is the only case in which TRL gives a sample no advantage and
+keeps it out of its group's baseline (one None among numbers would still train on the others).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from mathgrpo.errors import UserError
-from mathgrpo.grading import Grader, completion_text, count_boxes, default_grader, extract_boxed
+from mathgrpo.grading import STRICT, VERDICTS, Grader, completion_text, count_boxes, default_grader, extract_boxed
 
 logger = logging.getLogger(__name__)
 
 RewardFunc = Callable[..., list]
-
-# The weights the seed recipe uses; `mathgrpo grade` reports rewards with these.
-DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.5, "soft_overlong": 1.0}
 
 # A box sprayed after the reasoning does not earn the format reward: one final answer, perhaps
 # restated once ("\boxed{5} ... so the answer is \boxed{5}"), is the most we allow.
@@ -34,12 +35,42 @@ MAX_BOXES_AFTER_THINK = 2
 
 
 def _log(log_metric, name: str, value: float) -> None:
-    """TRL >= 1.16 passes ``log_metric``; older versions and direct callers do not."""
+    """TRL >= 1.16 passes ``log_metric``; direct callers do not."""
     if callable(log_metric):
         try:
             log_metric(name, float(value))
         except Exception:  # a logging hiccup must never cost a reward
             logger.debug("log_metric(%s) failed", name, exc_info=True)
+
+
+class BatchVerdicts:
+    """The accuracy verdicts of the batch TRL is scoring, computed once and read by every reward
+    function. TRL hands each reward function the same ``completions`` list of one batch, so the
+    list itself is the key (and is held, so its id cannot be reused)."""
+
+    def __init__(self, verdict: str = STRICT, grader: Grader | None = None) -> None:
+        self.verdict, self.grader = verdict, grader
+        self._completions: list | None = None
+        self._verdicts: list[bool | None] = []
+
+    def get(self, completions, kwargs: dict) -> list[bool | None]:
+        if completions is self._completions and len(self._verdicts) == len(completions):
+            return self._verdicts
+        answers = _answers(kwargs, len(completions))
+        g = self.grader or default_grader()  # per process: a forked worker gets its own
+        before = (g.stats.timeouts, g.stats.unknown)
+        verdicts: list[bool | None] = []
+        for completion, gold in zip(completions, answers):
+            try:
+                verdicts.append(g.grade(completion, gold, self.verdict))
+            except Exception:  # a grader bug must not stop a run: leave the sample out, loudly
+                logger.exception("grading failed; the sample is left out (None)")
+                verdicts.append(None)
+        log_metric = kwargs.get("log_metric")
+        _log(log_metric, "grading/unknown", sum(v is None for v in verdicts))
+        _log(log_metric, "grading/timeouts", g.stats.timeouts - before[0])
+        self._completions, self._verdicts = completions, verdicts
+        return verdicts
 
 
 def _answers(kwargs: dict, n: int) -> list:
@@ -54,29 +85,34 @@ def _answers(kwargs: dict, n: int) -> list:
     return answers
 
 
-def make_accuracy(grader: Grader | None = None) -> RewardFunc:
-    """1.0 when the last ``\\boxed{}`` answer equals the gold, 0.0 otherwise (no box = 0.0: the
-    template asks for one); None where the gold cannot be graded (TRL leaves that sample out).
+@dataclass
+class RewardOptions:
+    """What the reward factories may need, passed explicitly (every field is some factory's)."""
 
-    Starts the grader's math-verify workers now, so the first batch is inside the time bound.
-    """
-    (grader or default_grader()).warm_up()
+    max_completion_length: int
+    overlong_buffer: int | None = None  # soft_overlong; default a fifth of max_completion_length
+    overlong_penalty: float = 1.0  # soft_overlong: the penalty at the length limit
+    think_in_prompt: bool | None = None  # format: the template itself opens <think>
+    verdict: str = STRICT  # accuracy: strict or equivalent (mathgrpo.grading)
+    shared: BatchVerdicts | None = field(default=None, repr=False)  # set by build_reward_funcs
+
+
+def _left_out(shared: BatchVerdicts | None, completions, kwargs: dict) -> list[bool]:
+    """Which samples every reward must leave out (unknown correctness), when accuracy is in use."""
+    if shared is None or "answer" not in kwargs:
+        return [False] * len(completions)
+    return [v is None for v in shared.get(completions, kwargs)]
+
+
+def make_accuracy(opts: RewardOptions) -> RewardFunc:
+    """1.0 when the last ``\\boxed{}`` answer equals the gold, 0.0 otherwise (no box = 0.0: the
+    template asks for one); None where the verdict is unknown. Starts the grader's math-verify
+    workers now, so the first batch is inside the time bound."""
+    shared = opts.shared or BatchVerdicts(opts.verdict)
+    (shared.grader or default_grader()).warm_up()
 
     def accuracy(completions, **kwargs) -> list[float | None]:
-        answers = _answers(kwargs, len(completions))
-        g = grader or default_grader()  # per process: a forked worker gets its own
-        timeouts_before = g.stats.timeouts
-        rewards: list[float | None] = []
-        for completion, gold in zip(completions, answers):
-            try:
-                verdict = g.grade(completion, gold)
-            except Exception:  # a grader bug must not stop a run: leave the sample out, loudly
-                logger.exception("grading failed; reward left out (None)")
-                verdict = None
-            rewards.append(None if verdict is None else float(verdict))
-        _log(kwargs.get("log_metric"), "grading/ungradeable", sum(r is None for r in rewards))
-        _log(kwargs.get("log_metric"), "grading/timeouts", g.stats.timeouts - timeouts_before)
-        return rewards
+        return [None if v is None else float(v) for v in shared.get(completions, kwargs)]
 
     return accuracy
 
@@ -122,89 +158,69 @@ def format_ok(text: str, think_open: bool = False) -> bool:
     return boxed is not None and bool(boxed.strip())
 
 
-def make_format(think_in_prompt: bool | None = None) -> RewardFunc:
+def make_format(opts: RewardOptions) -> RewardFunc:
     """1.0 when ``format_ok`` holds, else 0.0 (the recipe's weight, 0.5 in the seed, scales it).
 
     ``think_in_prompt=None`` detects a prompt-opened ``<think>`` from TRL's ``prompts`` kwarg;
-    pass True for chat templates that add ``<think>`` themselves (invisible in the messages).
+    True for chat templates that add ``<think>`` themselves (invisible in the messages).
     """
 
-    def format(completions, **kwargs) -> list[float]:  # noqa: A001 - TRL logs the name "format"
+    def format(completions, **kwargs) -> list[float | None]:  # noqa: A001 - TRL logs the name "format"
         prompts = kwargs.get("prompts") or [None] * len(completions)
-        rewards = []
-        for completion, prompt in zip(completions, prompts):
+        left_out = _left_out(opts.shared, completions, kwargs)
+        rewards: list[float | None] = []
+        for completion, prompt, out in zip(completions, prompts, left_out):
             try:
-                opened = think_in_prompt if think_in_prompt is not None else prompt_opens_think(prompt)
-                rewards.append(1.0 if format_ok(completion_text(completion), opened) else 0.0)
+                opened = opts.think_in_prompt if opts.think_in_prompt is not None else prompt_opens_think(prompt)
+                rewards.append(None if out else 1.0 if format_ok(completion_text(completion), opened) else 0.0)
             except Exception:  # never let one odd completion stop training
                 logger.debug("format reward failed", exc_info=True)
-                rewards.append(0.0)
+                rewards.append(None if out else 0.0)
         return rewards
 
     return format
 
 
-def overlong_penalty_value(length: int, max_len: int, buffer: int, penalty: float = 1.0) -> float:
-    """DAPO's soft overlong punishment: 0 up to ``max_len - buffer``, then linear to ``-penalty``."""
-    start = max_len - buffer
-    if length <= start:
-        return 0.0
-    if length >= max_len:
-        return -float(penalty)
-    return -float(penalty) * (length - start) / buffer
+def make_soft_overlong(opts: RewardOptions) -> RewardFunc:
+    """DAPO's soft overlong punishment (Yu et al. 2025, eq. 13): TRL's own, times ``overlong_penalty``."""
+    from trl.rewards import get_soft_overlong_punishment
 
+    buffer = opts.overlong_buffer if opts.overlong_buffer is not None else max(1, opts.max_completion_length // 5)
+    punish = get_soft_overlong_punishment(opts.max_completion_length, buffer)
 
-def make_soft_overlong(max_completion_length: int, overlong_buffer: int, overlong_penalty: float) -> RewardFunc:
-    """DAPO (Yu et al. 2025, eq. 13) soft overlong punishment from ``completion_ids`` lengths."""
-
-    def soft_overlong(completions, **kwargs) -> list[float]:
+    def soft_overlong(completions, **kwargs) -> list[float | None]:
         ids = kwargs.get("completion_ids")
         if ids is None:
             logger.warning("soft_overlong: no completion_ids given; rewarding 0")
             return [0.0] * len(completions)
-        return [
-            overlong_penalty_value(len(x), max_completion_length, overlong_buffer, overlong_penalty) for x in ids
-        ]
+        left_out = _left_out(opts.shared, completions, kwargs)
+        return [None if out else opts.overlong_penalty * r for r, out in zip(punish(ids), left_out)]
 
     return soft_overlong
 
 
-REWARDS: dict[str, Callable[..., RewardFunc]] = {
-    "accuracy": lambda **_: make_accuracy(),
-    "format": lambda *, think_in_prompt=None, **_: make_format(think_in_prompt),
-    "soft_overlong": lambda *, max_completion_length, overlong_buffer, overlong_penalty, **_: make_soft_overlong(
-        max_completion_length, overlong_buffer, overlong_penalty
-    ),
+# name -> factory(options) -> reward function. A user's own reward: REWARDS["mine"] = factory.
+REWARDS: dict[str, Callable[[RewardOptions], RewardFunc]] = {
+    "accuracy": make_accuracy,
+    "format": make_format,
+    "soft_overlong": make_soft_overlong,
 }
 
 
-def build_reward_funcs(
-    names: Sequence[str],
-    *,
-    max_completion_length: int,
-    overlong_buffer: int | None = None,
-    overlong_penalty: float = 1.0,
-    think_in_prompt: bool | None = None,
-) -> list[RewardFunc]:
-    """The reward functions named (in order), ready for ``GRPOTrainer(reward_funcs=...)``.
-
-    ``overlong_buffer`` defaults to a fifth of ``max_completion_length`` (DAPO: 4096 of 20480).
-    """
+def check_reward_names(names: Sequence[str]) -> None:
     unknown = [n for n in names if n not in REWARDS]
     if unknown:
-        raise UserError(f"unknown reward {unknown[0]!r}; known rewards: {', '.join(REWARDS)}")
-    if overlong_buffer is None:
-        overlong_buffer = max(1, max_completion_length // 5)
-    if "soft_overlong" in names and not 0 < overlong_buffer <= max_completion_length:
-        raise UserError(
-            f"overlong_buffer={overlong_buffer} must be in 1..max_completion_length ({max_completion_length})"
-        )
-    return [
-        REWARDS[n](
-            max_completion_length=max_completion_length,
-            overlong_buffer=overlong_buffer,
-            overlong_penalty=overlong_penalty,
-            think_in_prompt=think_in_prompt,
-        )
-        for n in names
-    ]
+        raise UserError(f"unknown reward {unknown[0]!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}")
+
+
+def build_reward_funcs(names: Sequence[str], opts: RewardOptions) -> list[RewardFunc]:
+    """The reward functions named (in order), ready for ``GRPOTrainer(reward_funcs=...)``."""
+    check_reward_names(names)
+    if opts.verdict not in VERDICTS:
+        raise UserError(f"accuracy_verdict must be one of {', '.join(VERDICTS)} (got {opts.verdict!r})")
+    buffer = opts.overlong_buffer if opts.overlong_buffer is not None else max(1, opts.max_completion_length // 5)
+    if "soft_overlong" in names and not 0 < buffer <= opts.max_completion_length:
+        raise UserError(f"overlong_buffer={buffer} must be in 1..max_completion_length ({opts.max_completion_length})")
+    if "accuracy" in names and opts.shared is None:
+        opts.shared = BatchVerdicts(opts.verdict)
+    return [REWARDS[n](opts) for n in names]

@@ -350,7 +350,7 @@ def open_source(
     """Open ``source`` (generated:..., local file or folder, or hub name) for batch reading."""
     fields = (problem_field, answer_field)
     if source.startswith("generated:"):
-        from mathgrpo.demo import generate
+        from mathgrpo.synthetic import generate
 
         rows = generate(source)
         keys = set().union(*(r.keys() for r in rows)) if rows else {"problem", "answer"}

@@ -41,12 +41,33 @@ class Template:
             messages.append({"role": "system", "content": self.system})
         messages.append({"role": "user", "content": self.user.replace("{problem}", problem)})
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        # TRL tokenizes a string prompt with the tokenizer's defaults, which add a BOS token where the
+        # tokenizer has one; a chat template that writes the BOS itself would then give two.
+        bos = getattr(tokenizer, "bos_token", None)
+        if bos and text.startswith(bos) and adds_bos(tokenizer):
+            text = text[len(bos) :]
         return text + self.prefill
 
     @property
     def prompt_opens_think(self) -> bool:
         """True when the prompt itself opens the <think> block (the completion only closes it)."""
         return self.prefill.rstrip().endswith("<think>") or self.plain.rstrip().endswith("<think>")
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether tokenizing text with the tokenizer's defaults puts its BOS token first."""
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    if bos_id is None:
+        return False
+    ids = tokenizer(text="x")["input_ids"]
+    return bool(ids) and ids[0] == bos_id
+
+
+def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """Prompt texts -> token ids exactly as TRL's GRPOTrainer tokenizes string prompts
+    (``processing_class(text=prompts)``: the tokenizer's own special-token rule). Training's prompt
+    length limit and evaluation's generation both count these ids."""
+    return [list(ids) for ids in tokenizer(text=prompts)["input_ids"]]
 
 
 # The seed's template: reasoning inside <think>...</think>, final answer in \boxed{}.

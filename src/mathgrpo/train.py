@@ -28,15 +28,14 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", 
 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
     """Checks that need no model and no data. Each failure is one line naming the field."""
-    from mathgrpo.rewards import REWARDS
+    from mathgrpo.grading import VERDICTS
+    from mathgrpo.rewards import check_reward_names
     from mathgrpo.templates import get_template
 
     get_template(script_args.template)
-    unknown = [name for name in script_args.reward_funcs if name not in REWARDS]
-    if unknown:
-        raise UserError(
-            f"unknown reward {unknown[0]!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}"
-        )
+    check_reward_names(script_args.reward_funcs)
+    if script_args.accuracy_verdict not in VERDICTS:
+        raise UserError(f"accuracy_verdict must be one of {', '.join(VERDICTS)} (got {script_args.accuracy_verdict!r})")
     if args.reward_weights is not None and len(args.reward_weights) != len(script_args.reward_funcs):
         raise UserError(
             f"reward_weights has {len(args.reward_weights)} values but reward_funcs has "
@@ -105,6 +104,15 @@ def check_context(script_args: ScriptArguments, args, context: int | None) -> No
         )
 
 
+class _UnscorableNotice(logging.Filter):
+    """TRL prints a multi-line warning with the whole sample when every reward returned None.
+    mathgrpo returns None for every reward on purpose when a sample's correctness is unknown (see
+    rewards.py) and logs how often as ``grading/unknown``; the dump is left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("All reward functions returned None")
+
+
 def hide_hub_token(args) -> None:
     """Trainer pickles its arguments into every checkpoint (training_args.bin). A token set in
     the recipe moves to the environment (where huggingface_hub reads it) so it is never written."""
@@ -115,7 +123,7 @@ def hide_hub_token(args) -> None:
 
 
 def build_datasets(script_args: ScriptArguments, tokenizer, template):
-    from mathgrpo.data import add_prompts, load_problems
+    from mathgrpo.data import add_prompts, drop_ungradeable, load_problems
 
     dataset, stats = load_problems(
         script_args.dataset_name,
@@ -127,6 +135,7 @@ def build_datasets(script_args: ScriptArguments, tokenizer, template):
         dedup=script_args.dedup,
         limit=script_args.max_train_samples,
     )
+    dataset = drop_ungradeable(dataset, stats)
     dataset, too_long = add_prompts(dataset, tokenizer, template, script_args.max_prompt_length)
     stats.too_long, stats.rows_out = too_long, len(dataset)
     log.info("data: %s", stats.summary())
@@ -166,18 +175,18 @@ def load_policy(model_path: str, model_args, args, tokenizer):
     return model, stops
 
 
-def run(script_args: ScriptArguments, args, model_args, callbacks=None, optimizers=(None, None)):
+def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_optimizer=None):
     """Train; returns the GRPOTrainer after saving the final model, or None when a resumed run
     had nothing left to do.
 
     ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. to stop early);
-    ``optimizers``: GRPOTrainer's own (optimizer, scheduler) pair, for optimizers transformers has no name for."""
+    ``make_optimizer``: ``model -> torch.optim.Optimizer``, for an optimizer transformers has no ``optim`` name for."""
     from trl import GRPOTrainer, get_peft_config
 
     from mathgrpo.models import load_tokenizer, resolve_model
     from mathgrpo.precision import check_update_precision
     from mathgrpo.resume import CheckpointJanitor, RunIdentity, plan_start
-    from mathgrpo.rewards import build_reward_funcs
+    from mathgrpo.rewards import RewardOptions, build_reward_funcs
     from mathgrpo.runrecord import build_record, new_run_id
     from mathgrpo.templates import get_template
 
@@ -197,15 +206,16 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, optimize
         model_path, trust_remote_code=args.trust_remote_code, revision=model_args.model_revision
     )
     train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
-    rewards = build_reward_funcs(
-        script_args.reward_funcs,
+    rewards = build_reward_funcs(script_args.reward_funcs, RewardOptions(
         max_completion_length=args.max_completion_length,
         overlong_buffer=script_args.overlong_buffer,
         overlong_penalty=script_args.overlong_penalty,
         think_in_prompt=template.prompt_opens_think,
-    )
+        verdict=script_args.accuracy_verdict,
+    ))
     model, stops = load_policy(model_path, model_args, args, tokenizer)
     check_update_precision(model, args, model_args)
+    logging.getLogger("trl.trainer.grpo_trainer").addFilter(_UnscorableNotice())
     if args.use_vllm:
         # vLLM reads stop tokens from its sampling params, not from model.generation_config.
         args.generation_kwargs = {"stop_token_ids": stops, **(args.generation_kwargs or {})}
@@ -227,7 +237,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, optimize
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=[RunIdentity(plan.run_id), CheckpointJanitor(), *(callbacks or [])],
-        optimizers=optimizers,
+        optimizers=(make_optimizer(model) if make_optimizer else None, None),
     )
     if plan.trained:
         # The checkpoint holds every step (a kill during the final save or the card): load it and

@@ -3,9 +3,12 @@
 Usage: ``from mathgrpo.grading import grade; grade(completion, "42")  # True / False / None``
 
 - ``extract_boxed``: the last ``\\boxed{...}`` (``\\boxed 5``, ``\\fbox`` too); a truncated box is no answer.
-- ``grade``: exact paths for integer golds (no floats anywhere) and plain numbers, math-verify for
-  the rest in worker processes under a hard deadline that works from any thread; ``None`` when the
-  gold cannot be graded (TRL then leaves the sample out), never True.
+- ``grade``: two verdicts from one set of rules. ``strict`` (the training reward's default): an
+  integer gold wants an integer written, as DAPO's verifier and PRM800K's grader do. ``equivalent``
+  (evaluation's headline): mathematically equal answers count, as math-verify and the Qwen2.5-Math
+  grader count them. Exact paths for integers (no floats anywhere) and plain numbers, math-verify
+  for the rest in worker processes under a CPU-time deadline that works from any thread. ``None``
+  when the gold cannot be graded or the verdict stayed unknown (out of time twice), never True.
 - ``answers_equivalent``: symmetric, bounded; evaluation's majority vote groups answers with it.
 See ``checker.py`` for the order of the paths and ``pool.py`` for the time bound.
 """
@@ -15,12 +18,28 @@ from __future__ import annotations
 import os
 import threading
 
-from mathgrpo.grading.checker import MAX_ANSWER_CHARS, TIME_LIMIT_S, Grader, GradingStats
+from mathgrpo.grading.checker import (
+    EQUIVALENT,
+    MAX_ANSWER_CHARS,
+    STRICT,
+    TIME_LIMIT_S,
+    VERDICTS,
+    Grader,
+    GradingStats,
+)
 from mathgrpo.grading.extract import completion_text, count_boxes, extract_boxed
 
+# Changes whenever a rule that can change a verdict changes: evaluation folders record it, and
+# their summaries re-grade samples graded under another version.
+GRADER_VERSION = "2026-11-30"
+
 __all__ = [
+    "EQUIVALENT",
+    "GRADER_VERSION",
     "MAX_ANSWER_CHARS",
+    "STRICT",
     "TIME_LIMIT_S",
+    "VERDICTS",
     "Grader",
     "GradingStats",
     "answers_equivalent",
@@ -29,7 +48,6 @@ __all__ = [
     "default_grader",
     "extract_boxed",
     "grade",
-    "grading_stats",
 ]
 
 # One grader per process: its worker pool and caches are worth sharing between rewards and
@@ -48,17 +66,12 @@ def default_grader() -> Grader:
         return grader
 
 
-def grade(completion, gold, *, grader: Grader | None = None) -> bool | None:
+def grade(completion, gold, *, verdict: str = STRICT, grader: Grader | None = None) -> bool | None:
     """True/False for the completion's last boxed answer against ``gold``; None when the gold
-    cannot be graded. No box (or a truncated one) is False."""
-    return (grader or default_grader()).grade(completion, gold)
+    cannot be graded (or the verdict stayed unknown). No box (or a truncated one) is False."""
+    return (grader or default_grader()).grade(completion, gold, verdict)
 
 
 def answers_equivalent(a: str, b: str, *, grader: Grader | None = None) -> bool:
     """Whether two extracted answers are the same answer (symmetric, bounded in time)."""
     return (grader or default_grader()).equivalent(a, b)
-
-
-def grading_stats() -> GradingStats:
-    """Counters of the shared grader (calls, paths taken, timeouts, ungradeable golds)."""
-    return default_grader().stats

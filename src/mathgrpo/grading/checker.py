@@ -2,14 +2,24 @@
 
 Usage: ``grader = Grader(); grader.grade_answer("\\frac{14}{3}", "\\frac{14}{3}")  # True``
 
+Two verdicts from one set of paths (``verdict=``):
+- ``strict`` (the training reward's default): an integer gold wants an integer *written*. An
+  expression or fraction that only evaluates to it (``4*1``, ``\\frac{8}{2}``, ``10^3``) is wrong, as
+  in DAPO's verifier and PRM800K's grader: a small model learns within a few dozen GRPO steps to
+  box unfinished computations when they are accepted (docs/learning.md).
+- ``equivalent`` (evaluation's headline, comparable with published numbers): mathematically equal
+  answers count, as math-verify and the Qwen2.5-Math grader count them.
+
 Order of the paths, cheapest first:
-1. integer gold (every DAPO-Math-17k answer, AIME's ``025``): the prediction must write an integer
-   (``1{,}000``, ``5.0``, ``x = 5``, ``12 \\text{ cm}`` do); it is compared as an exact ``int``. An
-   expression or fraction that only evaluates to the gold (``4*1``, ``\\frac{8}{2}``) is wrong, as in
-   DAPO's verifier and PRM800K's grader; no float and no math-verify on this path;
+1. integer gold, i.e. a gold *written* as an integer (every DAPO-Math-17k answer, AIME's ``025``):
+   a prediction that writes an integer (``1{,}000``, ``5.0``, ``x = 5``, ``12 \\text{ cm}``) is compared
+   as an exact ``int``, no float and no math-verify. Anything else is wrong under ``strict``, and
+   goes to math-verify under ``equivalent``. A gold such as ``\\frac{8}{2}`` is not an integer gold;
 2. other golds: identical canonical strings, or equal exact numbers, are equal;
 3. math-verify on the gold wrapped in ``$...$`` and the prediction, in a worker process with a
-   hard deadline. A comparison that times out is not proven equal: False, and counted.
+   deadline on the worker's own CPU time (a busy machine slows it, never fails it). A comparison
+   that still runs out of time is retried once on a fresh worker; if that too runs out, the verdict
+   is unknown: None, counted, and never cached.
 A gold that is empty, over-long, malformed (unbalanced braces) or that math-verify cannot parse
 is ungradeable: None, counted, logged once per gold -- never True.
 """
@@ -31,7 +41,9 @@ from mathgrpo.grading.pool import OK, TIMEOUT, WorkerPool
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 1000  # longer answers are not parsed: no competition answer is this long
-TIME_LIMIT_S = 1.5  # math-verify time per grade call, all calls together: under the 2 s promise
+TIME_LIMIT_S = 1.5  # math-verify CPU seconds per comparison (one retry after a timeout)
+STRICT, EQUIVALENT = "strict", "equivalent"
+VERDICTS = (STRICT, EQUIVALENT)
 
 
 @dataclass
@@ -44,6 +56,8 @@ class GradingStats:
     exact_path: int = 0
     math_verify: int = 0
     timeouts: int = 0
+    retries: int = 0
+    unknown: int = 0  # verdicts left undecided after the retry
     worker_errors: int = 0
     too_long: int = 0
     too_complex: int = 0
@@ -63,8 +77,8 @@ class GradingStats:
 class Gold:
     raw: str  # what math-verify sees
     canonical: str
-    integer: int | None
-    number: Fraction | None  # the exact value of a non-integer plain-number gold
+    integer: int | None  # the gold is written as this integer
+    number: Fraction | None  # the exact value of a plain-number gold (integers included)
     certain: bool  # known to parse without asking math-verify (a number or simple LaTeX)
 
 
@@ -125,7 +139,10 @@ class Grader:
     """
 
     def __init__(self, time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_ANSWER_CHARS,
-                 workers: int = 2, cache_size: int = 1 << 16) -> None:
+                 workers: int = 2, cache_size: int = 1 << 16, verdict: str = STRICT) -> None:
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+        self.verdict = verdict  # the default for grade() / grade_answer()
         self.time_limit = time_limit
         self.max_chars = max_chars
         self.stats = GradingStats()
@@ -134,7 +151,7 @@ class Grader:
         self._logged: set[str] = set()
         self._golds = _LRU(cache_size)  # gold text -> Gold | None
         self._gold_ok = _LRU(cache_size)  # Gold.raw -> does math-verify parse it
-        self._verdicts = _LRU(cache_size)  # (pred, Gold) -> bool | None; GRPO groups repeat answers
+        self._verdicts = _LRU(cache_size)  # (pred, Gold, verdict) -> bool; GRPO groups repeat answers
         self._equivalents = _LRU(cache_size)
 
     # -- golds -----------------------------------------------------------------------------
@@ -143,7 +160,7 @@ class Grader:
             return None
         plain = text.strip()
         if _PLAIN_INT.fullmatch(plain):  # every DAPO gold: skip the general normalisation
-            return Gold(plain, plain, int(plain), None, True)
+            return Gold(plain, plain, int(plain), Fraction(int(plain)), True)
         raw = N.unwrap_boxed(text.strip())
         if not raw or len(raw) > self.max_chars or not N.balanced(raw):
             return None
@@ -151,9 +168,11 @@ class Grader:
         if not any(c.isalnum() for c in canonical):
             return None
         number = N.exact_number(raw)
-        integer = number.numerator if number is not None and number.denominator == 1 else None
+        # An integer gold is one *written* as an integer (`025`, `5.0`, `1{,}000`); `\frac{8}{2}` is a
+        # fraction gold whose value happens to be whole, and its own spelling must grade as right.
+        integer = N.integer_literal(raw)
         certain = number is not None or N.simple_latex(N.basic_clean(raw))
-        return Gold(_mv_text(raw), canonical, integer, None if integer is not None else number, certain)
+        return Gold(_mv_text(raw), canonical, integer, number, certain)
 
     def gold(self, gold, deadline: float | None = None) -> Gold | None:
         """The parsed gold, or None (and counted, logged once) when it cannot be graded.
@@ -172,14 +191,24 @@ class Grader:
             ok = self._gold_ok.get(parsed.raw)
             if ok is _LRU._MISSING:
                 deadline = time.monotonic() + self.time_limit if deadline is None else deadline
-                ok = self._call("gold_ok", (parsed.raw,), deadline)
-                if ok is not None:  # a timeout is not cached: it may be the machine, not the gold
-                    self._gold_ok.put(parsed.raw, ok)
+                ok = self._call("gold_ok", (parsed.raw,), deadline, retry=True)
+                if ok is None:  # out of time twice: the machine, not the gold -- unknown, not cached
+                    self.stats.add("unknown")
+                    return None
+                self._gold_ok.put(parsed.raw, ok)
             if not ok:
                 parsed = None
         if parsed is None:
             self._ungradeable(text)
         return parsed
+
+    def gradeable(self, gold) -> bool | None:
+        """Whether the grader can read ``gold`` (None: could not tell in time, the machine is busy)."""
+        unknown = self.stats.unknown
+        parsed = self.gold(gold)
+        if parsed is None and self.stats.unknown > unknown:
+            return None
+        return parsed is not None
 
     def _ungradeable(self, text: str | None) -> None:
         self.stats.add("ungradeable_gold")
@@ -192,12 +221,15 @@ class Grader:
             logger.warning("ungradeable gold answer %s: scored None (left out), never correct", key)
 
     # -- comparing -------------------------------------------------------------------------
-    def grade(self, completion, gold) -> bool | None:
-        """Grade a completion's last boxed answer against the gold."""
-        return self.grade_answer(extract_boxed(completion_text(completion)), gold)
+    def grade(self, completion, gold, verdict: str | None = None) -> bool | None:
+        """Grade a completion's last boxed answer against the gold (``verdict``: strict or equivalent)."""
+        return self.grade_answer(extract_boxed(completion_text(completion)), gold, verdict)
 
-    def grade_answer(self, pred: str | None, gold) -> bool | None:
+    def grade_answer(self, pred: str | None, gold, verdict: str | None = None) -> bool | None:
         """Grade an already extracted answer (None = no answer) against the gold."""
+        verdict = verdict or self.verdict
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         deadline = time.monotonic() + self.time_limit
         self.stats.add("calls")
         parsed = self.gold(gold, deadline)
@@ -209,47 +241,61 @@ class Grader:
         if len(pred) > self.max_chars:
             self.stats.add("too_long")
             return False
-        key = (pred, parsed.raw, parsed.integer)
-        verdict = self._verdicts.get(key)
-        if verdict is _LRU._MISSING:
-            verdict = self._compare(pred, parsed, deadline)
-            self._verdicts.put(key, verdict)
-        return verdict
+        key = (pred, parsed.raw, parsed.integer, verdict)
+        result = self._verdicts.get(key)
+        if result is _LRU._MISSING:
+            result = self._compare(pred, parsed, verdict)
+            if result is None:  # unknown (out of time twice): never cached, the next call tries again
+                self.stats.add("unknown")
+            else:
+                self._verdicts.put(key, result)
+        return result
 
-    def _compare(self, pred: str, gold: Gold, deadline: float) -> bool:
+    def _compare(self, pred: str, gold: Gold, verdict: str) -> bool | None:
         plain = pred.strip()
         if gold.integer is not None:
-            # An integer gold asks for that integer, written as one. An expression or fraction
-            # that merely evaluates to it (`4*1`, `2+2`, `\frac{8}{2}`, `2^{2}`) is an unfinished
-            # computation, and accepting it is a reward hack a small model finds within a few
-            # dozen GRPO steps (docs/learning.md). DAPO's own verifier compares normalised strings
-            # and PRM800K's grader requires an integer when the gold is one: so do we.
             self.stats.add("integer_path")
-            if _PLAIN_INT.fullmatch(plain):
-                return int(plain) == gold.integer
-            return N.integer_literal(pred) == gold.integer
+            written = int(plain) if _PLAIN_INT.fullmatch(plain) else N.integer_literal(pred)
+            if written is not None:
+                return written == gold.integer
+            if verdict == STRICT:
+                # An unfinished computation (`4*1`, `2+2`, `\frac{8}{2}`, `10^3`) is not the integer it
+                # evaluates to: accepting it is the reward hack docs/learning.md describes.
+                return False
+            number = N.exact_number(pred)
+            if number is not None:
+                return number == gold.integer
+            return self._by_math_verify(gold, pred)
         number = N.exact_number(pred)
         if N.canonical(pred) == gold.canonical or (number is not None and number == gold.number):
             self.stats.add("exact_path")
             return True
+        return self._by_math_verify(gold, pred)
+
+    def _by_math_verify(self, gold: Gold, pred: str) -> bool | None:
         mv_pred = _mv_text(pred)
         if N.too_complex(mv_pred):
             self.stats.add("too_complex")
             return False
-        # The gold was checked (or is certain to parse): a None here would be a math-verify quirk.
-        return self._call("equal", (gold.raw, mv_pred), deadline) is True
+        # The gold was checked (or is certain to parse): a None here is a timeout or a math-verify quirk.
+        result = self._call("equal", (gold.raw, mv_pred), time.monotonic() + self.time_limit, retry=True)
+        return None if result is None else result is True
 
-    def _call(self, op: str, args: tuple, deadline: float):
-        """A math-verify call within the deadline; None when it timed out or failed."""
+    def _call(self, op: str, args: tuple, deadline: float, retry: bool = False):
+        """A math-verify call within the deadline (of the worker's CPU time); None when it timed
+        out or failed. With ``retry``, a timeout is tried once more on a fresh worker."""
         self.stats.add("math_verify")
         remaining = deadline - time.monotonic()
         # Out of budget already (a slow gold check): do not hand a worker work only to kill it.
         status, value = self.pool.call(op, args, timeout=remaining) if remaining > 0.05 else (TIMEOUT, None)
+        if status == TIMEOUT and retry:
+            self.stats.add("retries")
+            status, value = self.pool.call(op, args, timeout=self.time_limit)
         if status == OK:
             return value
         if status == TIMEOUT:
             self.stats.add("timeouts")
-            logger.warning("math-verify out of time (%.1fs) on %.80r: not equal", self.time_limit, args)
+            logger.info("math-verify out of time (%.1fs of CPU) on %.80r: verdict unknown", self.time_limit, args)
         else:
             self.stats.add("worker_errors")
             logger.debug("grading worker error %s", value)
@@ -267,10 +313,11 @@ class Grader:
         verdict = self._equivalents.get(key)
         if verdict is _LRU._MISSING:
             verdict = self._equivalent(*key)
-            self._equivalents.put(key, verdict)
-        return verdict
+            if verdict is not None:
+                self._equivalents.put(key, verdict)
+        return verdict is True
 
-    def _equivalent(self, a: str, b: str) -> bool:
+    def _equivalent(self, a: str, b: str) -> bool | None:
         ca, cb = N.canonical(a), N.canonical(b)
         if ca == cb:
             return bool(ca)
@@ -281,7 +328,8 @@ class Grader:
         if N.too_complex(ma) or N.too_complex(mb):
             self.stats.add("too_complex")
             return False
-        return self._call("equivalent", (ma, mb), time.monotonic() + self.time_limit) is True
+        result = self._call("equivalent", (ma, mb), time.monotonic() + self.time_limit)
+        return None if result is None else result is True
 
     def warm_up(self, timeout: float | None = None) -> bool:
         """Start the math-verify workers and wait for one (do this before timing-sensitive work)."""
