@@ -115,7 +115,7 @@ def model_facts(**overrides) -> ModelFacts:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mathgrpo.models import qwen2_config
+    from mathgrpo.testing import qwen2_config
 
     config = qwen2_config(**overrides)
     with torch.device("meta"):

@@ -70,7 +70,7 @@ def model_dir(workdir: Path, tiny: bool, dtype: str) -> Path:
     """The random Qwen2 checkpoint, built once per (size, dtype) and reused."""
     import torch
 
-    from mathgrpo.models import build_random_qwen2
+    from mathgrpo.testing import build_random_qwen2
 
     path = workdir / f"qwen2.5-math-1.5b-random-{'tiny' if tiny else 'full'}-{dtype}"
     if (path / "config.json").is_file() and (path / "tokenizer.json").is_file():

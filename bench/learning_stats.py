@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def read_samples(folder: Path) -> list[dict]:
-    from mathgrpo.evaluate import read_samples as read
+    from mathgrpo.evalfolder import read_samples as read
 
     rows = list(read(folder / "samples.jsonl").values())
     return sorted(rows, key=lambda r: (str(r.get("id")), r.get("sample", 0)))

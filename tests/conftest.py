@@ -39,7 +39,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
-    from mathgrpo.models import build_qwen25_tokenizer
+    from mathgrpo.testing import build_qwen25_tokenizer
 
     return build_qwen25_tokenizer()
 
@@ -57,7 +57,7 @@ TINY_QWEN2 = dict(
 
 @pytest.fixture(scope="session")
 def tiny_qwen_dir(tmp_path_factory) -> Path:
-    from mathgrpo.models import build_random_qwen2
+    from mathgrpo.testing import build_random_qwen2
 
     path = tmp_path_factory.mktemp("tiny-qwen2")
     build_random_qwen2(save_dir=path, seed=0, **TINY_QWEN2)

@@ -31,7 +31,7 @@ def test_every_builtin_has_a_test_size():
 def test_loader_row_counts_and_columns(eval_dir, name):
     ds = load_benchmark(name, data_dir=str(eval_dir))
     assert len(ds) == SIZES[name]
-    assert ds.column_names == ["problem", "answer", "id"]
+    assert ds.column_names == ["problem", "answer", "id", *(["level", "subject"] if name == "math500" else [])]
     assert len(set(ds["id"])) == len(ds), "ids key resumable outputs; they must be unique"
     assert all(p.strip() for p in ds["problem"]) and all(a.strip() for a in ds["answer"])
     assert all(a == a.strip() for a in ds["answer"])

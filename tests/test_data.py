@@ -196,13 +196,28 @@ def test_plain_files_with_named_fields(tmp_path, answers, expected):
 
 def test_json_rows_are_converted_one_by_one(tmp_path):
     # JSON may mix types in one field, and integers of any size (no float rounding).
-    answers = [12345678901234567890123, 27.0, ["a", "b"], " 025 ", True]
+    answers = [12345678901234567890123, 27.0, ["a", "b"], " 025 "]
     jsonl = tmp_path / "mixed.jsonl"
     jsonl.write_text("".join(json.dumps({"question": f"Q{i}", "final": a, "id": i}) + "\n" for i, a in enumerate(answers)))
     ds, _ = load_problems(str(jsonl), problem_field="question", answer_field="final")
-    assert ds["answer"] == ["12345678901234567890123", "27", "a, b", "025", "True"]
+    assert ds["answer"] == ["12345678901234567890123", "27", "a, b", "025"]
     with pytest.raises(UserError, match="no answer column found.*final, id, question"):
         load_problems(str(jsonl))
+
+
+@pytest.mark.parametrize("bad", [True, {"a": 1}])
+def test_json_and_parquet_refuse_the_same_answers(tmp_path, bad):
+    # A boolean or a dict is no answer: refused in JSON, as parquet refuses the same column,
+    # instead of training on "True" or "{'a': 1}".
+    jsonl = tmp_path / "bad.jsonl"
+    jsonl.write_text(json.dumps({"problem": "Q1", "answer": "1"}) + "\n" + json.dumps({"problem": "Q2", "answer": bad}) + "\n")
+    with pytest.raises(UserError, match=r"row 2, field 'answer': the answer is (bool|dict)") as err:
+        load_problems(str(jsonl))
+    assert "\n" not in str(err.value)
+    table = pa.Table.from_pylist([{"problem": "Q2", "answer": bad}])
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(UserError, match="not answers"):
+        load_problems(str(tmp_path / "bad.parquet"))
 
 
 def test_field_auto_detection_and_boxed_solutions(tmp_path):

@@ -14,7 +14,11 @@ import torch
 from mathgrpo import generation
 from mathgrpo.cli import main as cli_main
 from mathgrpo.errors import UserError
-from mathgrpo.evaluate import SAMPLES_FILE, SETTINGS_FILE, SUMMARY_FILE, TABLE_FILE, main, resolve_template
+from mathgrpo.evaluate import main, resolve_template
+from mathgrpo.files import EVAL_SAMPLES as SAMPLES_FILE
+from mathgrpo.files import EVAL_SETTINGS as SETTINGS_FILE
+from mathgrpo.files import EVAL_SUMMARY as SUMMARY_FILE
+from mathgrpo.files import EVAL_TABLE as TABLE_FILE
 from mathgrpo.files import RUN_FILE
 from mathgrpo.templates import encode_prompts
 
@@ -95,11 +99,11 @@ def test_interrupted_run_resumes_only_the_missing_samples(tiny_qwen_dir, eval_di
         backend = real(*args, **kwargs)
         inner = backend.generate
 
-        def generate(prompt_ids, seeds):
+        def generate(prompt_ids, seeds, progress=None):
             calls.append(len(prompt_ids))
             if len(calls) == 2:
                 raise KeyboardInterrupt
-            return inner(prompt_ids, seeds)
+            return inner(prompt_ids, seeds, progress)
 
         backend.generate = generate
         return backend
@@ -162,7 +166,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "--k" in capsys.readouterr().err
     assert cli_main(["eval", "--model", str(tmp_path / "no-model"), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "could not load the model" in err
+    assert err.count("\n") == 0 and "model folder" in err and "not found" in err
+    assert not (tmp_path / "o" / SETTINGS_FILE).exists()  # a failed run leaves nothing that blocks its rerun
 
 
 def test_template_comes_from_the_training_run(tmp_path):
@@ -273,3 +278,73 @@ def test_evaluation_during_training_is_logged(tiny_qwen_dir, eval_dir, tmp_path)
     evals = [h for h in trainer.state.log_history if "eval_rewards/accuracy/mean" in h]
     assert evals, f"no eval rewards in {trainer.state.log_history}"
     assert evals[0]["eval_rewards/accuracy/mean"] == 0.0  # a random model solves no AIME problem
+
+
+# --- verdicts that follow the grader, settings that cannot mix, one writer -------------------
+
+
+def test_samples_carry_both_verdicts_the_grader_version_and_the_breakdowns(first_run):
+    from mathgrpo.grading import GRADER_VERSION
+
+    records = lines(first_run / SAMPLES_FILE)
+    assert all(r["grader"] == GRADER_VERSION and "correct_strict" in r for r in records)
+    assert all(r["level"].isdigit() and r["subject"] for r in records if r["benchmark"] == "math500")
+    settings = json.loads((first_run / SETTINGS_FILE).read_text())["settings"]
+    assert (settings["backend"], settings["dtype"]) == ("transformers", "float32")
+    summary = json.loads((first_run / SUMMARY_FILE).read_text())
+    assert summary["run"]["grader"] == GRADER_VERSION and "by_level" in summary["benchmarks"]["math500"]
+    assert "math500 by level:" in (first_run / TABLE_FILE).read_text()
+
+
+def test_stale_verdicts_are_regraded(first_run, tiny_qwen_dir, eval_dir, tmp_path, no_generation):
+    out = tmp_path / "stale"
+    shutil.copytree(first_run, out)
+    records = lines(out / SAMPLES_FILE)
+    right = dict(records[0], completion="\\boxed{" + str(records[0]["gold"]) + "}")
+    stale = [dict(right, correct=False, correct_strict=False, grader="an older grader"), *records[1:]]
+    (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in stale))
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0  # a resume that generates nothing
+    fixed = lines(out / SAMPLES_FILE)[0]
+    assert fixed["correct"] is True and fixed["grader"] != "an older grader"
+    # --regrade re-grades everything, explicitly
+    (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in stale))
+    assert main(["--regrade", str(out)]) == 0
+    assert lines(out / SAMPLES_FILE)[0]["correct"] is True
+    assert json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]["accuracy"] > 0
+
+
+def test_resume_refuses_another_dtype_or_backend(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):
+    out = tmp_path / "mixed"
+    shutil.copytree(first_run, out)
+    assert cli_main(["eval", *eval_args(tiny_qwen_dir, out, eval_dir, "--dtype", "bfloat16")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "dtype 'float32' -> 'bfloat16'" in err
+
+
+def test_a_second_writer_is_refused(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):
+    from mathgrpo.evalfolder import EvalFolder
+
+    out = tmp_path / "busy"
+    shutil.copytree(first_run, out)
+    with EvalFolder(out).writing():  # another mathgrpo eval holds the folder
+        assert cli_main(["eval", *eval_args(tiny_qwen_dir, out, eval_dir)]) == 2
+    assert "another mathgrpo is writing" in capsys.readouterr().err
+
+
+def test_model_folders_that_cannot_be_loaded_are_one_line(tiny_qwen_dir, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    no_weights = tmp_path / "no-weights"
+    shutil.copytree(tiny_qwen_dir, no_weights, ignore=shutil.ignore_patterns("*.safetensors"))
+    for folder, words in ((empty, "is empty"), (no_weights, "no weights")):
+        assert cli_main(["eval", "--model", str(folder), "--output", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and words in err, err
+
+
+def test_base_model_takes_the_template_of_the_run_folder_its_output_sits_in(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / RUN_FILE).write_text(json.dumps({"template": "boxed_example", "model": "base"}))
+    assert resolve_template("base", "base", None, str(run_dir / "eval-base"))[0] == "boxed_example"
+    assert resolve_template("base", "base", None, str(tmp_path / "elsewhere"))[0] == "think_boxed"

@@ -109,14 +109,16 @@ def test_summarize_counts_accuracy_pass_at_k_majority_and_truncation():
         # p3: gold not gradeable -> counted wrong and reported.
         rec("p3", 0, None, "1"), rec("p3", 1, None, "1"), rec("p3", 2, None, "1"), rec("p3", 3, None, "1"),
     ]  # fmt: skip
-    s = summarize(records, n=4, ks=[1, 2, 4], equivalent=exact)
+    s = summarize(records, n=4, equivalent=exact)
     assert s["problems"] == 3 and s["samples_per_problem"] == 4
     assert s["accuracy"] == pytest.approx((2 / 4 + 3 / 4 + 0) / 3)
     assert s["pass_at_k"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + pass_at_k(4, 3, 2)) / 3)
     assert s["pass_at_k"]["4"] == pytest.approx(2 / 3)
     # p1's majority "5" holds a correct sample (sample 3) but its first member is wrong: the vote
     # is judged by the representative answer, which is the answer the vote returns.
-    assert s["majority"] == pytest.approx(1 / 3)
+    assert s["majority"] == pytest.approx(1 / 3) == s["maj_at_k"]["4"]
+    assert s["maj_at_k"]["1"] == pytest.approx(2 / 3)  # the first sample alone: p1 and p2 right
+    assert set(s["pass_at_k"]) == set(s["maj_at_k"]) == {"1", "2", "3", "4"}  # every k <= n
     assert s["truncated"] == pytest.approx(1 / 12)
     assert s["mean_tokens"] == pytest.approx((11 * 10 + 30) / 12)
     assert s["ungradeable"] == 1
@@ -124,14 +126,15 @@ def test_summarize_counts_accuracy_pass_at_k_majority_and_truncation():
 
 def test_summarize_uses_only_the_first_n_samples_and_needs_all_of_them():
     records = [rec("p", 0, True, "1"), rec("p", 1, False, "2"), rec("p", 2, False, "2")]
-    assert summarize(records, n=1, ks=[1], equivalent=exact)["accuracy"] == 1.0
+    assert summarize(records, n=1, equivalent=exact)["accuracy"] == 1.0
     with pytest.raises(ValueError, match="lack"):
-        summarize(records[:1], n=2, ks=[1], equivalent=exact)
+        summarize(records[:1], n=2, equivalent=exact)
 
 
 def fake_summary(model, acc, n=4):
-    bench = {"problems": 10, "samples_per_problem": n, "accuracy": acc, "pass_at_k": {"1": acc, "4": acc + 0.1},
-             "majority": acc, "truncated": 0.05, "mean_tokens": 100.0, "ungradeable": 0}  # fmt: skip
+    bench = {"problems": 10, "samples_per_problem": n, "accuracy": acc, "accuracy_strict": acc - 0.1,
+             "pass_at_k": {"1": acc, "4": acc + 0.1}, "maj_at_k": {"4": acc}, "majority": acc, "truncated": 0.05,
+             "mean_tokens": 100.0, "ungradeable": 0}  # fmt: skip
     benches = {"math500": bench, "aime24": {**bench, "accuracy": acc / 2}}
     return {
         "settings": {
@@ -151,9 +154,24 @@ def fake_summary(model, acc, n=4):
 def test_tables_show_percentages_and_deltas():
     base, trained = fake_summary("base", 0.30), fake_summary("trained", 0.45)
     table = results_markdown(base)
-    assert "| math500 | 10 | 30.0 | 40.0 | 30.0 | 5.0 | 100 |" in table
+    assert "| benchmark | problems | mean@4 | strict | pass@4 | maj@4 | truncated % | mean tokens |" in table
+    assert "| math500 | 10 | 30.0 | 20.0 | 40.0 | 30.0 | 5.0 | 100 |" in table
     assert "| average |  | 22.5 |" in table
     diff = compare_markdown(base, trained, "base", "trained")
     assert "| math500 | mean@4 | 30.0 | 45.0 | +15.0 |" in diff
     assert "| aime24 | mean@4 | 15.0 | 22.5 | +7.5 |" in diff
     assert "| average | mean@4 |" in diff
+
+
+def test_two_verdicts_breakdowns_and_the_oat_zero_average():
+    from mathgrpo.metrics import OAT_ZERO_BENCHMARKS, oat_zero_average
+
+    records = [{**rec("a", 0, True, "10^3"), "correct_strict": False, "level": "Level 1", "subject": "Algebra"},
+               {**rec("b", 0, True, "7"), "correct_strict": True, "level": "Level 5", "subject": "Algebra"}]  # fmt: skip
+    s = summarize(records, n=1, equivalent=exact)
+    assert (s["accuracy"], s["accuracy_strict"]) == (1.0, 0.5)
+    assert s["by_level"] == {"Level 1": {"problems": 1, "accuracy": 1.0}, "Level 5": {"problems": 1, "accuracy": 1.0}}
+    assert s["by_subject"] == {"Algebra": {"problems": 2, "accuracy": 1.0}}
+    five = {b: {**s, "accuracy": i / 10} for i, b in enumerate(OAT_ZERO_BENCHMARKS)}
+    assert oat_zero_average(five)["accuracy"] == pytest.approx(0.2)
+    assert oat_zero_average({b: five[b] for b in OAT_ZERO_BENCHMARKS[:4]}) == {}

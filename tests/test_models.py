@@ -3,7 +3,8 @@
 import pytest
 
 from mathgrpo.errors import UserError
-from mathgrpo.models import QWEN25_SPECIAL_TOKENS, resolve_model, stop_token_ids
+from mathgrpo.models import resolve_model, stop_token_ids
+from mathgrpo.testing import QWEN25_SPECIAL_TOKENS
 
 
 def test_qwen_tokenizer_matches_qwen25(qwen_tokenizer):
@@ -34,9 +35,45 @@ def test_stop_tokens_applied_to_model(tiny_qwen_dir):
     assert set(model.generation_config.eos_token_id) >= {151643, 151645}
 
 
-def test_hub_names_and_folders_pass_through(tmp_path):
+def test_hub_names_and_folders_pass_through(tmp_path, tiny_qwen_dir, monkeypatch):
+    # A hub name in the local hub cache is used as it is, hub or no hub.
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--Qwen--Qwen2.5-Math-1.5B" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (cache / "models--Qwen--Qwen2.5-Math-1.5B" / "refs").mkdir()
+    (cache / "models--Qwen--Qwen2.5-Math-1.5B" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
     assert resolve_model("Qwen/Qwen2.5-Math-1.5B") == "Qwen/Qwen2.5-Math-1.5B"
-    assert resolve_model(str(tmp_path)) == str(tmp_path)
+    assert resolve_model(str(tiny_qwen_dir)) == str(tiny_qwen_dir)
+
+
+def test_unreachable_hub_is_one_line_and_fast(monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    started = time.monotonic()
+    with pytest.raises(UserError, match="model_name_or_path 'someone/not-cached'.*cannot be reached") as err:
+        resolve_model("someone/not-cached")
+    assert "\n" not in str(err.value) and time.monotonic() - started < 5
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="HF_HUB_OFFLINE"):
+        resolve_model("someone/not-cached")
+
+
+@pytest.mark.parametrize("case,words", [("missing", "not found"), ("empty", "is empty"),
+                                        ("config only", "no weights"), ("a file", "is a file")])
+def test_bad_model_folders_are_one_line(tmp_path, case, words):
+    path = tmp_path / "model"
+    if case == "empty":
+        path.mkdir()
+    elif case == "config only":
+        path.mkdir()
+        (path / "config.json").write_text("{}")
+    elif case == "a file":
+        path.write_text("x")
+    with pytest.raises(UserError, match=words):
+        resolve_model(str(path))
 
 
 def test_missing_gguf_file_is_one_line_error(tmp_path):

@@ -45,11 +45,11 @@ def ids():
 # ----------------------------------------------------------------------------- fresh runs
 
 
-def test_fresh_run_into_a_folder_with_a_run_is_one_line_and_fast(tmp_path, capsys, with_length_reward):
+def test_fresh_run_into_a_folder_with_a_run_is_one_line_and_fast(tmp_path, capsys, with_length_reward, tiny_qwen_dir):
     out = tmp_path / "run"
     fake_checkpoint(out, 2, "old")
     started = time.monotonic()
-    assert cli_main(["train", *tiny_run_argv(tmp_path / "no-such-model", out)]) == 2
+    assert cli_main(["train", *tiny_run_argv(tiny_qwen_dir, out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "already holds a run" in err and "--resume true" in err
     assert "--overwrite_output_dir true" in err and time.monotonic() - started < 5
@@ -66,10 +66,10 @@ def test_overwrite_output_dir_deletes_the_old_checkpoints(tmp_path):
     assert not list(out.glob("checkpoint-*"))
 
 
-def test_output_dir_that_is_a_file_is_one_line(tmp_path, capsys, with_length_reward):
+def test_output_dir_that_is_a_file_is_one_line(tmp_path, capsys, with_length_reward, tiny_qwen_dir):
     target = tmp_path / "a-file"
     target.write_text("x")
-    assert cli_main(["train", *tiny_run_argv(tmp_path / "no-such-model", target)]) == 2
+    assert cli_main(["train", *tiny_run_argv(tiny_qwen_dir, target)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "is a file" in err and "output_dir" in err
 

@@ -91,7 +91,7 @@ def test_vllm_variants_fit_prompt_and_completion(name):
 
 
 def test_parameter_count_matches_the_architecture_by_hand():
-    from mathgrpo.models import QWEN25_MATH_15B_CONFIG as c
+    from mathgrpo.testing import QWEN25_MATH_15B_CONFIG as c
 
     est = load_bench("gpu_estimate")
     h, i, layers, vocab = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]

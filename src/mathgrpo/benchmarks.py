@@ -98,6 +98,7 @@ class Benchmark:
     answers: tuple[tuple[str, Callable], ...]  # (field, gold reader), first that yields a gold wins
     id_field: str | None
     size: int  # rows of the standard version (a check, logged when it differs)
+    breakdowns: tuple[str, ...] = ()  # per-problem fields results are also broken down by
 
     def problem_of(self, row: dict) -> str | None:
         for field in self.question_fields:
@@ -119,7 +120,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
         Benchmark("math500", ("math500.jsonl", "math500/test.jsonl"), ("HuggingFaceH4/MATH-500", None, "test"),
-                  ("problem",), (("answer", gold_text), ("solution", last_boxed)), "unique_id", 500),
+                  ("problem",), (("answer", gold_text), ("solution", last_boxed)), "unique_id", 500,
+                  ("level", "subject")),
         Benchmark("aime24", ("aime24.jsonl", "aime24/test.jsonl"), ("math-ai/aime24", None, "test"),
                   ("problem", "question"), (("answer", gold_text), ("solution", last_boxed)), "id", 30),
         Benchmark("aime25", ("aime25.jsonl", "aime25/test.jsonl"), ("math-ai/aime25", None, "test"),
@@ -194,10 +196,11 @@ def _hub_rows(bench: Benchmark) -> list[dict]:
     return list(ds)
 
 
-def _rows_to_dataset(bench_name: str, rows: list[dict], problem_of, gold_of, id_of):
+def _rows_to_dataset(bench_name: str, rows: list[dict], problem_of, gold_of, id_of, breakdowns: tuple[str, ...] = ()):
     import datasets
 
     problems, answers, ids = [], [], []
+    extra: dict[str, list[str]] = {field: [] for field in breakdowns}
     skipped = 0
     for index, row in enumerate(rows):
         problem, gold = problem_of(row), gold_of(row)
@@ -207,15 +210,16 @@ def _rows_to_dataset(bench_name: str, rows: list[dict], problem_of, gold_of, id_
         problems.append(problem)
         answers.append(gold)
         ids.append(id_of(row, index))
+        for field in breakdowns:
+            extra[field].append(str(row.get(field)) if row.get(field) is not None else "")
     if skipped:
         log.warning("%s: %d rows without a problem or a readable gold answer were left out", bench_name, skipped)
     if len(set(ids)) != len(ids):  # ids key resumable outputs; fall back to positions when not unique
         log.warning("%s: ids are not unique; using row positions as ids", bench_name)
         ids = [str(i) for i in range(len(ids))]
-    features = datasets.Features(
-        {"problem": datasets.Value("string"), "answer": datasets.Value("string"), "id": datasets.Value("string")}
-    )
-    return datasets.Dataset.from_dict({"problem": problems, "answer": answers, "id": ids}, features=features)
+    columns = {"problem": problems, "answer": answers, "id": ids, **extra}
+    features = datasets.Features({name: datasets.Value("string") for name in columns})
+    return datasets.Dataset.from_dict(columns, features=features)
 
 
 def _builtin(bench: Benchmark, data_dir: str | None):
@@ -241,7 +245,7 @@ def _builtin(bench: Benchmark, data_dir: str | None):
         value = row.get(bench.id_field) if bench.id_field else None
         return str(value) if value is not None else str(index)
 
-    ds = _rows_to_dataset(bench.name, rows, bench.problem_of, bench.gold_of, id_of)
+    ds = _rows_to_dataset(bench.name, rows, bench.problem_of, bench.gold_of, id_of, bench.breakdowns)
     if len(ds) != bench.size:
         log.warning("%s: %d problems (the standard version has %d)", bench.name, len(ds), bench.size)
     return ds

@@ -25,6 +25,8 @@ ALGORITHM_FIELDS = (
 
 @dataclass
 class ScriptArguments:
+    _argument_group_name = "mathgrpo (data, template, rewards, run control)"  # a --help-all section
+
     # --- data ---
     dataset_name: str = field(
         default="BytedTsinghua-SIA/DAPO-Math-17k",
@@ -73,15 +75,44 @@ class ScriptArguments:
     eval_data_dir: str | None = field(default=None, metadata={"help": "Local folder of benchmark files."})
 
 
+# The TRL / transformers fields a first run sets, shown by `mathgrpo train --help` after mathgrpo's
+# own; `--help-all` lists all of them, grouped.
+COMMON_TRL_FIELDS = (
+    "model_name_or_path", "dtype", "output_dir", "learning_rate", "max_steps", "num_train_epochs",
+    "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations", "max_completion_length",
+    "temperature", "reward_weights", *ALGORITHM_FIELDS, "use_vllm", "bf16", "use_cpu", "optim", "save_steps",
+    "logging_steps", "report_to", "seed", "push_to_hub",
+)  # fmt: skip
+
+
+def build_parser():
+    """TrlParser over (ScriptArguments, GRPOConfig, ModelConfig): prefixes of flags are not
+    accepted (``--learning_rat`` must not set ``learning_rate``), and argparse's errors are one
+    line instead of the 240-option usage."""
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    class Parser(TrlParser):
+        def error(self, message: str):
+            raise UserError(f"{message} (mathgrpo train --help lists the options)")
+
+    # Subclasses only to name the --help-all sections; the parsed objects are TRL's own classes' kin.
+    grpo = type("GRPOConfig", (GRPOConfig,), {"_argument_group_name": "TRL GRPOConfig (algorithm, generation, "
+                                              "optimisation, saving, logging)", "__module__": GRPOConfig.__module__})
+    model = type("ModelConfig", (ModelConfig,), {"_argument_group_name": "TRL ModelConfig (model, dtype, LoRA)",
+                                                 "__module__": ModelConfig.__module__})  # fmt: skip
+    return Parser((ScriptArguments, grpo, model), prog="mathgrpo train", allow_abbrev=False,
+                  usage="mathgrpo train [--config RECIPE.yaml] [--FIELD VALUE ...]  (--help, --help-all)")  # fmt: skip
+
+
 def parse_train_args(argv: list[str] | None = None):
     """Parse (ScriptArguments, GRPOConfig, ModelConfig) from a recipe and command-line overrides.
 
     TRL's own config validation (e.g. generation batch not divisible by num_generations)
     raises ValueError inside the parser; we turn it into one line for the user.
     """
-    from trl import GRPOConfig, ModelConfig, TrlParser
-
-    parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig), prog="mathgrpo train")
+    parser = build_parser()
+    argv = list(argv or [])
+    check_recipe_keys(argv, parser)
     try:
         with warnings.catch_warnings():
             # GRPOConfig itself sets the renamed `gradient_checkpointing`; the user can do
@@ -89,4 +120,87 @@ def parse_train_args(argv: list[str] | None = None):
             warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
             return parser.parse_args_and_config(args=argv)
     except ValueError as err:
-        raise UserError(" ".join(str(err).split())) from None
+        raise UserError(explain(" ".join(str(err).split()), argv, parser)) from None
+    except OSError as err:  # the recipe file itself
+        raise UserError(f"recipe {err.filename}: {err.strerror} (--config)") from None
+
+
+def check_recipe_keys(argv: list[str], parser) -> None:
+    """Every key of the recipe is a field (checked before the fields' own validation runs)."""
+    import yaml
+
+    if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
+        return
+    recipe = argv[argv.index("--config") + 1]
+    try:
+        loaded = yaml.safe_load(open(recipe, encoding="utf-8"))
+    except OSError as err:
+        raise UserError(f"recipe {recipe}: {err.strerror} (--config)") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"recipe {recipe} is not valid YAML ({' '.join(str(err).split())[:160]})") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"recipe {recipe} must be a mapping of field: value")
+    known = {a.dest for a in parser._actions} | {"env"}
+    unknown = [k for k in loaded if k not in known]
+    if unknown:
+        raise UserError(f"recipe {recipe}: unknown key {unknown[0]!r}{_closest(str(unknown[0]), parser)}")
+
+
+def _closest(name: str, parser) -> str:
+    import difflib
+
+    known = [o[2:] for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    match = difflib.get_close_matches(name.lstrip("-"), known, n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def explain(message: str, argv: list[str] = (), parser=None) -> str:
+    """transformers' and TRL's config errors, reworded to name the field or file and what to do."""
+    import re
+
+    if "doesn't support bf16" in message or "bf16/gpu" in message:
+        return ("bf16: true needs a GPU with bf16 support, and none was found: on this machine add --use_cpu true "
+                "(bf16 then runs as CPU autocast, slowly) or --bf16 false")  # fmt: skip
+    unknown = re.search(r"Unknown arguments from config file: \[(.*?)\]", message)
+    if unknown and parser is not None:
+        keys = [k.strip("' ").lstrip("-") for k in unknown.group(1).split(",") if k.strip("' ").startswith("--")]
+        recipe = argv[argv.index("--config") + 1] if "--config" in argv else "the recipe"
+        key = keys[0] if keys else unknown.group(1)
+        return f"recipe {recipe}: unknown key {key!r}{_closest(key, parser)}"
+    unused = re.search(r"arguments are not used by the HfArgumentParser: \[(.*?)\]", message)
+    if unused and parser is not None:
+        flags = [k.strip("' ") for k in unused.group(1).split(",") if k.strip("' ").startswith("-")]
+        flag = flags[0] if flags else unused.group(1)
+        return f"unknown option {flag}{_closest(flag, parser)} (mathgrpo train --help lists the options)"
+    return message
+
+
+def print_help(all_fields: bool = False) -> None:
+    """``--help``: --config, mathgrpo's own fields, then the TRL fields a first run sets;
+    ``--help-all``: every option, grouped (mathgrpo's first)."""
+    import sys
+    from dataclasses import fields
+
+    parser = build_parser()
+    if all_fields:
+        parser.print_help()
+        return
+    by_dest: dict = {}
+    for action in parser._actions:  # a True-default bool also has a --no_FIELD action: keep the first
+        by_dest.setdefault(action.dest, action)
+    lines = [parser.format_usage().strip(), "",
+             "  --config RECIPE.yaml  a recipe (recipes/); every field below can be set there or on the command line",
+             "", "mathgrpo (data, template, rewards, run control):"]  # fmt: skip
+    for f in fields(ScriptArguments):
+        lines.append(_line(by_dest[f.name]))
+    lines += ["", "TRL / transformers, the most used (mathgrpo train --help-all lists all of them):"]
+    lines += [_line(by_dest[name]) for name in COMMON_TRL_FIELDS if name in by_dest]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _line(action) -> str:
+    import textwrap
+
+    default = "" if action.default in (None, "", [], ()) or "default" in (action.help or "") else f" (default: {action.default})"
+    text = " ".join(((action.help or "").replace("%%", "%") + default).split())
+    return textwrap.fill(text, width=110, initial_indent=f"  --{action.dest:<32}", subsequent_indent=" " * 36)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mathgrpo.errors import UserError
+from mathgrpo.errors import ArgumentParser, UserError
 from mathgrpo.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     from mathgrpo.config import ScriptArguments
 
     defaults = ScriptArguments()  # one source of defaults, shared with `mathgrpo train`
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="mathgrpo prepare-data",
         description="Normalise, deduplicate and filter a problem dataset into one file of problem/answer rows.",
     )
@@ -336,8 +336,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_output(output: str) -> Path:
+    """The output's format and folder, checked before any data is read."""
+    from mathgrpo.files import check_writable
+
+    out = Path(output).expanduser()
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        raise UserError(f"--output {out}: unknown format {out.suffix or '(none)'}; use {', '.join(OUTPUT_FORMATS)}")
+    if out.is_dir():
+        raise UserError(f"--output {out} is a folder; give a file name")
+    try:
+        check_writable(out.parent)
+    except UserError:
+        raise UserError(f"--output {out}: its folder cannot be written; choose a writable place") from None
+    return out
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    check_output(args.output)
+    if args.tokenizer:
+        from mathgrpo.models import check_reference
+
+        check_reference(args.tokenizer, "--tokenizer", tokenizer_only=True)
     ds, stats = load_problems(
         args.dataset,
         split=args.split,
@@ -354,7 +375,7 @@ def main(argv: list[str]) -> int:
         from mathgrpo.templates import get_template
 
         template = get_template(args.template)
-        tokenizer = load_tokenizer(resolve_model(args.tokenizer))
+        tokenizer = load_tokenizer(resolve_model(args.tokenizer, "--tokenizer", tokenizer_only=True))
         limit = args.max_prompt_length if args.max_prompt_length and args.max_prompt_length > 0 else None
         ds, stats.too_long = add_prompts(ds, tokenizer, template, limit)
         stats.rows_out = len(ds)

@@ -41,6 +41,20 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
+def check_writable(out: Path) -> None:
+    """The output folder exists (or can be made) and takes files: checked before anything loads."""
+    from mathgrpo.errors import UserError
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output_dir {out} is a file; give a folder (field `output_dir`)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UserError(f"output_dir {out} is not writable ({err.strerror}); choose another folder (field `output_dir`)") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A unique temporary path beside ``path``; on success it is flushed to disk and renamed over

@@ -66,17 +66,24 @@ def choose_backend(name: str) -> str:
     return name
 
 
+def resolve_dtype(dtype: str, on_gpu: bool) -> str:
+    """The dtype the transformers backend will really use: bf16 is what published evaluations run
+    (vLLM, dtype=bfloat16); CPUs get float32."""
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r} (--dtype); choose one of: {', '.join(DTYPES)}")
+    if dtype != "auto":
+        return dtype
+    if on_gpu:
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
 def _torch_dtype(dtype: str, on_gpu: bool):
     import torch
 
-    if dtype not in DTYPES:
-        raise UserError(f"unknown dtype {dtype!r} (--dtype); choose one of: {', '.join(DTYPES)}")
-    if dtype == "auto":
-        # bf16 is what published evaluations run (vLLM, dtype=bfloat16); CPUs get float32.
-        if on_gpu:
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    return getattr(torch, dtype)
+    return getattr(torch, resolve_dtype(dtype, on_gpu))
 
 
 def set_cpu_threads() -> int:
@@ -132,7 +139,8 @@ class TransformersBackend:
             **params,
         )
 
-    def generate(self, prompt_ids: list[list[int]], seeds: list[int]) -> list[Completion]:
+    def generate(self, prompt_ids: list[list[int]], seeds: list[int], progress=None) -> list[Completion]:
+        """``progress(step)``, if given, is called after each generated token of the batch."""
         import torch
 
         width = max(len(ids) for ids in prompt_ids)
@@ -144,9 +152,11 @@ class TransformersBackend:
         # transformers draws one random stream for the whole batch: seeding it per batch from
         # the batch's first sample makes a batch reproducible (vLLM seeds every sample).
         torch.manual_seed(seeds[0])
+        extra = {"logits_processor": [_Progress(progress)]} if progress else {}
         with torch.inference_mode():
             out = self.model.generate(
-                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), generation_config=self.config
+                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), generation_config=self.config,
+                **extra,
             )
         stops = set(self.stops)
         results = []
@@ -156,6 +166,18 @@ class TransformersBackend:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             results.append(Completion(text, end is None, len(row) if end is None else end + 1))
         return results
+
+
+class _Progress:
+    """A logits processor that changes nothing and reports each decoding step (one token per sequence)."""
+
+    def __init__(self, report) -> None:
+        self.report, self.step = report, 0
+
+    def __call__(self, input_ids, scores):
+        self.step += 1
+        self.report(self.step)
+        return scores
 
 
 class VLLMBackend:
@@ -184,7 +206,7 @@ class VLLMBackend:
             trust_remote_code=trust_remote_code,
         )
 
-    def generate(self, prompt_ids: list[list[int]], seeds: list[int]) -> list[Completion]:
+    def generate(self, prompt_ids: list[list[int]], seeds: list[int], progress=None) -> list[Completion]:
         from vllm import SamplingParams
 
         s = self.sampling

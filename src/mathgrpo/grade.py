@@ -14,13 +14,13 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from mathgrpo.errors import UserError
+from mathgrpo.errors import ArgumentParser, UserError
+from mathgrpo.evalfolder import exclusive
+from mathgrpo.files import atomic_path, check_writable
 from mathgrpo.grading import STRICT, VERDICTS
 from mathgrpo.rewards import RewardOptions, build_reward_funcs
 
@@ -34,7 +34,7 @@ BATCH = 256
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="mathgrpo grade",
         description="Re-grade saved completions (JSONL) with the training grader and reward functions.",
         epilog="accuracy_reward and format_reward are weighted: raw reward (1.0 or 0.0) times "
@@ -125,45 +125,49 @@ def run(args) -> _Summary:
         raise UserError(f"{args.input}: no such file; give a JSONL file of saved completions")
     accuracy, fmt = build_reward_funcs(["accuracy", "format"], RewardOptions(
         max_completion_length=1, think_in_prompt=True if args.think_in_prompt else None, verdict=args.verdict))
-    summary = _Summary()
     out_path = Path(args.output) if args.output else None
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-        out = os.fdopen(fd, "w", encoding="utf-8")
-    else:
-        tmp, out = None, sys.stdout
+    if out_path is None:
+        return _grade_into(args, sys.stdout, accuracy, fmt)
+    if out_path.is_dir():
+        raise UserError(f"-o {out_path} is a folder; give a file name")
     try:
-        batch: list[dict] = []
-        checked = False
-        for number, row, error in _read(args.input):
-            if error is not None:
-                summary.bad_lines += 1
-                print(f"mathgrpo grade: {args.input} line {number}: {error}; left out", file=sys.stderr)
-                continue
-            if not checked:
-                _check_fields(row, args, number)
-                checked = True
-            batch.append(row)
-            if len(batch) >= BATCH:
-                _write(out, grade_rows(batch, args, accuracy, fmt, summary))
-                batch = []
-        _write(out, grade_rows(batch, args, accuracy, fmt, summary) if batch else [])
-        out.flush()
-        if tmp is not None:
-            out.close()
-            os.replace(tmp, out_path)  # all or nothing: never a half-written file
-            tmp = None
-    finally:
-        if tmp is not None:
-            out.close()
-            os.unlink(tmp)
+        check_writable(out_path.parent)
+    except UserError:
+        raise UserError(f"-o {out_path}: its folder cannot be written; choose a writable place") from None
+    with exclusive(out_path.with_name(f".{out_path.name}.lock"), out_path, remove=True), atomic_path(out_path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as out:  # all or nothing: never a half-written file
+            return _grade_into(args, out, accuracy, fmt)
+
+
+def _grade_into(args, out, accuracy, fmt) -> _Summary:
+    summary = _Summary()
+    batch: list[dict] = []
+    checked = False
+    for number, row, error in _read(args.input):
+        if error is not None:
+            summary.bad_lines += 1
+            print(f"mathgrpo grade: {args.input} line {number}: {error}; left out", file=sys.stderr)  # noqa: T201
+            continue
+        if not checked:
+            _check_fields(row, args, number)
+            checked = True
+        batch.append(row)
+        if len(batch) >= BATCH:
+            _write(out, grade_rows(batch, args, accuracy, fmt, summary))
+            batch = []
+    _write(out, grade_rows(batch, args, accuracy, fmt, summary) if batch else [])
+    out.flush()
     return summary
 
 
 def _write(out, rows: list[dict]) -> None:
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        line = json.dumps(row, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" is valid JSON): keep it escaped
+            line = json.dumps(row)
+        out.write(line + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -171,5 +175,5 @@ def main(argv: list[str]) -> int:
     logging.getLogger("mathgrpo.grading.checker").setLevel(logging.ERROR)  # the summary counts them
     summary = run(args)
     # With the graded rows on stdout, the summary goes to stderr so that the JSONL stays clean.
-    print(f"mathgrpo grade: {summary.line()}", file=sys.stdout if args.output else sys.stderr)
+    print(f"mathgrpo grade: {summary.line()}", file=sys.stdout if args.output else sys.stderr)  # noqa: T201
     return 1 if summary.bad_lines else 0

@@ -88,15 +88,22 @@ def majority_vote(answers: Sequence[str | None], equivalent: Callable[[str, str]
     return None if i is None else str(answers[i]).strip()
 
 
-def summarize(
-    records: Iterable[dict], n: int, ks: Sequence[int], equivalent: Callable[[str, str], bool] | None = None
-) -> dict:
+# Oat-Zero's (Dr. GRPO's) five-benchmark average, the number its tables report.
+OAT_ZERO_BENCHMARKS = ("aime24", "amc23", "math500", "minerva", "olympiadbench")
+BREAKDOWNS = ("level", "subject")  # per-problem fields some benchmarks carry (MATH-500)
+
+
+def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], bool] | None = None) -> dict:
     """Numbers of one benchmark from its per-sample records (samples ``0..n-1`` of each problem).
 
-    - ``accuracy``: mean over problems of (correct samples / n): mean@n, i.e. pass@1.
-    - ``pass_at_k``: the unbiased estimator for each k in ``ks``, averaged over problems.
-    - ``majority``: share of problems whose majority answer (maj@n) is correct.
+    - ``accuracy``: mean over problems of (correct samples / n) -- mean@n, i.e. pass@1 -- under the
+      ``equivalent`` verdict (``correct``), the one published numbers use; ``accuracy_strict`` under
+      the training reward's ``strict`` verdict (``correct_strict``).
+    - ``pass_at_k``: the unbiased estimator for every k <= n, averaged over problems.
+    - ``maj_at_k``: share of problems whose majority answer over the first k samples is correct,
+      for every k <= n (``majority`` is maj@n).
     - ``truncated``: share of samples that hit the token limit without a stop token.
+    - ``by_level`` / ``by_subject``: accuracy per value where the records carry those fields.
     A sample whose gold cannot be graded (``correct`` is None) counts as wrong; such problems
     are counted in ``ungradeable`` so that a broken gold is never silent.
     """
@@ -108,30 +115,42 @@ def summarize(
     if incomplete:
         raise ValueError(f"problems {incomplete[:3]} lack some of their {n} samples")
     problems = len(by_problem)
-    out = {"problems": problems, "samples_per_problem": n}
+    out: dict = {"problems": problems, "samples_per_problem": n}
     if problems == 0:
         return out
-    correct_share, majority, truncated, tokens, ungradeable = 0.0, 0, 0, 0, 0
-    pass_sums = dict.fromkeys(ks, 0.0)
+    ks = range(1, n + 1)
+    share, share_strict, truncated, tokens, ungradeable = 0.0, 0.0, 0, 0, 0
+    pass_sums, maj_sums = dict.fromkeys(ks, 0.0), dict.fromkeys(ks, 0)
+    groups: dict[str, dict[str, list[float]]] = {b: defaultdict(list) for b in BREAKDOWNS}
     for samples in by_problem.values():
         ordered = [samples[i] for i in range(n)]
         c = sum(1 for r in ordered if r.get("correct") is True)
         ungradeable += any(r.get("correct") is None for r in ordered)
-        correct_share += c / n
+        share += c / n
+        share_strict += sum(1 for r in ordered if r.get("correct_strict", r.get("correct")) is True) / n
         for k in ks:
             pass_sums[k] += pass_at_k(n, c, k)
-        winner = majority_index([r.get("answer") for r in ordered], equivalent)
-        majority += winner is not None and ordered[winner].get("correct") is True
+            winner = majority_index([r.get("answer") for r in ordered[:k]], equivalent)
+            maj_sums[k] += winner is not None and ordered[winner].get("correct") is True
         truncated += sum(1 for r in ordered if r.get("truncated"))
         tokens += sum(int(r.get("n_tokens") or 0) for r in ordered)
+        for field in BREAKDOWNS:
+            if ordered[0].get(field) is not None:
+                groups[field][str(ordered[0][field])].append(c / n)
     out.update(
-        accuracy=correct_share / problems,
+        accuracy=share / problems,
+        accuracy_strict=share_strict / problems,
         pass_at_k={str(k): pass_sums[k] / problems for k in ks},
-        majority=majority / problems,
+        maj_at_k={str(k): maj_sums[k] / problems for k in ks},
+        majority=maj_sums[n] / problems,
         truncated=truncated / (problems * n),
         mean_tokens=tokens / (problems * n),
         ungradeable=ungradeable,
     )
+    for field in BREAKDOWNS:
+        if groups[field]:
+            out[f"by_{field}"] = {v: {"problems": len(a), "accuracy": sum(a) / len(a)}
+                                  for v, a in sorted(groups[field].items())}  # fmt: skip
     return out
 
 
@@ -141,11 +160,19 @@ def average(summaries: dict[str, dict]) -> dict:
     if not filled:
         return {}
     out: dict = {"benchmarks": len(filled)}
-    for key in ("accuracy", "majority", "truncated", "mean_tokens"):
-        out[key] = sum(s[key] for s in filled) / len(filled)
+    for key in ("accuracy", "accuracy_strict", "majority", "truncated", "mean_tokens"):
+        if all(key in s for s in filled):
+            out[key] = sum(s[key] for s in filled) / len(filled)
     shared = set.intersection(*(set(s["pass_at_k"]) for s in filled))
     out["pass_at_k"] = {k: sum(s["pass_at_k"][k] for s in filled) / len(filled) for k in sorted(shared, key=int)}
     return out
+
+
+def oat_zero_average(summaries: dict[str, dict]) -> dict:
+    """The average over Oat-Zero's five benchmarks, when all five were evaluated (else empty)."""
+    if not all(summaries.get(b, {}).get("problems") for b in OAT_ZERO_BENCHMARKS):
+        return {}
+    return {"benchmarks": list(OAT_ZERO_BENCHMARKS), **average({b: summaries[b] for b in OAT_ZERO_BENCHMARKS})}
 
 
 # --------------------------------------------------------------------------- tables
@@ -159,13 +186,15 @@ def _columns(summary: dict) -> list[tuple[str, Callable[[dict], float | None]]]:
     """The metric columns of a summary: pass@1 (= mean@n), pass@k for k > 1, maj@n, truncated."""
     n = summary["run"]["n"]
     cols: list[tuple[str, Callable[[dict], float | None]]] = [
-        (f"mean@{n}" if n > 1 else "pass@1", lambda s: s.get("accuracy"))
+        (f"mean@{n}" if n > 1 else "pass@1", lambda s: s.get("accuracy")),
+        ("strict", lambda s: s.get("accuracy_strict")),
     ]
     for k in summary["run"]["ks"]:
         if k > 1:
             cols.append((f"pass@{k}", lambda s, k=k: s.get("pass_at_k", {}).get(str(k))))
-    if n > 1:
-        cols.append((f"maj@{n}", lambda s: s.get("majority")))
+    for k in summary["run"]["ks"]:
+        if k > 1:
+            cols.append((f"maj@{k}", lambda s, k=k: s.get("maj_at_k", {}).get(str(k), s.get("majority") if k == n else None)))
     cols.append(("truncated %", lambda s: s.get("truncated")))
     return cols
 
@@ -180,8 +209,12 @@ def results_markdown(summary: dict) -> str:
         "",
         (
             f"template `{st['template']}`, temperature {st['temperature']}, top-p {st['top_p']}, "
-            f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}"
+            f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}; "
+            f"backend {st.get('backend', '?')}, {st.get('dtype', '?')}; grader {run.get('grader', '?')}"
         ),
+        "",
+        "Accuracy is the `equivalent` verdict (mathematically equal answers count, as published graders "
+        "count them); `strict` is the training reward's (an integer gold wants an integer written).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -189,9 +222,17 @@ def results_markdown(summary: dict) -> str:
     rows = list(summary["benchmarks"].items())
     if summary.get("average"):
         rows.append(("average", {**summary["average"], "problems": ""}))
+    if summary.get("oat_zero_average"):
+        rows.append(("Oat-Zero five-benchmark average", {**summary["oat_zero_average"], "problems": ""}))
     for name, s in rows:
         cells = [name, str(s.get("problems", "")), *[_pct(get(s)) for _, get in cols], f"{s.get('mean_tokens', 0):.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    for name, s in summary["benchmarks"].items():
+        for field in BREAKDOWNS:
+            groups = s.get(f"by_{field}")
+            if groups:
+                lines += ["", f"{name} by {field}:", "", f"| {field} | problems | accuracy |", "|---|---|---|"]
+                lines += [f"| {v} | {g['problems']} | {_pct(g['accuracy'])} |" for v, g in groups.items()]
     bad = {name: s["ungradeable"] for name, s in summary["benchmarks"].items() if s.get("ungradeable")}
     if bad:
         lines += ["", "Problems whose gold the grader could not read (counted wrong): "

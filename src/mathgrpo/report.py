@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mathgrpo.errors import ArgumentParser
 from mathgrpo.files import write_atomic
 from mathgrpo.runfiles import Run, find_evals, load_run, pick_samples
 
@@ -238,7 +239,7 @@ def build_report(run_dir: str | Path, evals: list[str | Path] = ()) -> Report:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mathgrpo report", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="mathgrpo report", description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", help="a training output_dir (finished, running or interrupted)")
     p.add_argument("--eval", action="append", default=[], metavar="DIR",
                    help="a `mathgrpo eval` output folder to include (repeatable); folders in or beside "

@@ -29,7 +29,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs
+from mathgrpo.files import RUN_FILE, STATE_FILE, check_writable, checkpoint_dirs
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,7 @@ def plan_start(script_args, args, *, new_run_id) -> StartPlan:
     from accelerate import PartialState
 
     out = Path(args.output_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output_dir {out} is a file; give a folder (field `output_dir`)")
+    check_writable(out)
     wanted = args.resume_from_checkpoint
     auto = isinstance(wanted, str) and wanted.lower() in AUTO
     state = PartialState()  # under `accelerate launch` every rank decides alike; one changes files

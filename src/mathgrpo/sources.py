@@ -172,36 +172,46 @@ def _py_get(row: dict, path: str):
     return value
 
 
-def _py_problem(value) -> str | None:
-    if isinstance(value, str):
+def _py_problem(value, where: str) -> str | None:
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
         users = [m for m in value if m.get("role") == "user"]
         content = users[-1].get("content") if users else None
         return content if isinstance(content, str) else None
-    return None if value is None else str(value)
+    raise UserError(f"{where}: the problem is {type(value).__name__} {str(value)[:40]!r}, not text or chat "
+                    "messages; fix the row or pass the right --problem_field")  # fmt: skip
 
 
-def _py_answer(value) -> str | None:
-    # Mirrors _as_text for arrow columns, so a jsonl file and its parquet twin agree.
+def _py_answer(value, where: str) -> str | None:
+    """A JSON answer as text, by the rules parquet columns follow (_as_text): text as it is, numbers
+    written out (27.0 -> 27; integers keep every digit), a list of answers joined; a dict or a
+    boolean is no answer and is refused, as the same column in parquet would be."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, bool):
+    if isinstance(value, bool) or isinstance(value, dict):
+        raise UserError(f"{where}: the answer is {type(value).__name__} {str(value)[:40]!r}, not text or a number; "
+                        "fix the row or pass the right --answer_field")  # fmt: skip
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, int):
         return str(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
     if isinstance(value, list):
-        return ", ".join(str(_py_answer(v)) for v in value if v is not None)
-    return str(value)
+        return ", ".join(str(_py_answer(v, where)) for v in value if v is not None)
+    raise UserError(f"{where}: the answer is {type(value).__name__}, not text or a number")
 
 
 def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field: str, a_field: str):
     solution = a_field.rpartition(".")[2] in SOLUTION_FIELDS
 
     def gen() -> Iterator[Batch]:
+        seen = 0
         for chunk in rows():
-            problems = pa.array([_py_problem(_py_get(r, p_field)) for r in chunk], pa.string())
-            answers = pa.array([_py_answer(_py_get(r, a_field)) for r in chunk], pa.string())
+            problems = pa.array([_py_problem(_py_get(r, p_field), f"{name} row {seen + i + 1}, field {p_field!r}")
+                                 for i, r in enumerate(chunk)], pa.string())  # fmt: skip
+            answers = pa.array([_py_answer(_py_get(r, a_field), f"{name} row {seen + i + 1}, field {a_field!r}")
+                                for i, r in enumerate(chunk)], pa.string())  # fmt: skip
+            seen += len(chunk)
             yield problems, _boxed(answers, solution)
 
     return gen
@@ -212,8 +222,13 @@ def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field:
 
 def _jsonl_chunks(path: Path) -> Iterator[list[dict]]:
     chunk: list[dict] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"{path}:{lineno}: not valid UTF-8 (byte {raw[err.start]:#04x} at column "
+                                f"{err.start + 1}); save the file as UTF-8") from None  # fmt: skip
             if not line.strip():
                 continue
             try:
@@ -232,7 +247,7 @@ def _jsonl_chunks(path: Path) -> Iterator[list[dict]]:
 
 def _json_chunks(path: Path) -> Callable[[], Iterator[list[dict]]]:
     """A .json file: a JSON array of objects, or (as many hub files are) JSON Lines."""
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         head = fh.read(4096).lstrip()
     if not head.startswith("["):
         return lambda: _jsonl_chunks(path)
@@ -243,6 +258,8 @@ def _json_chunks(path: Path) -> Callable[[], Iterator[list[dict]]]:
                 rows = json.load(fh)
         except json.JSONDecodeError as err:
             raise UserError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not valid UTF-8; save the file as UTF-8") from None
         if not all(isinstance(r, dict) for r in rows):
             raise UserError(f"{path}: expected a JSON array of objects")
         for i in range(0, len(rows), BATCH_ROWS):
@@ -277,6 +294,8 @@ def _open_file(path: Path, fields: tuple[str | None, str | None]) -> Source:
     if suffix in (".jsonl", ".json"):
         chunks = (lambda: _jsonl_chunks(path)) if suffix == ".jsonl" else _json_chunks(path)
         keys = _json_keys(chunks)
+        if not keys:
+            raise UserError(f"{path} is empty (no JSON rows); give a file with problem and answer fields")
         p_field, a_field = choose_fields(str(path), keys, *fields)
         return Source(str(path), sorted(keys), p_field, a_field, python_batches(str(path), chunks, p_field, a_field))
     raise UserError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet, .jsonl or .json")

@@ -83,9 +83,14 @@ def model_context_length(model_path: str, script_args: ScriptArguments, args, mo
         return script_args.model_context_length
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(
-        model_path, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
-    )
+    from mathgrpo.models import load_error
+
+    try:
+        config = AutoConfig.from_pretrained(
+            model_path, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
+        )
+    except (OSError, ValueError) as err:  # a hub 404, a gated repo, an unreadable config
+        raise load_error(model_args.model_name_or_path, err, "model_name_or_path") from None
     config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return getattr(config, "max_position_embeddings", None)
 
@@ -307,7 +312,40 @@ def after_training(out: Path, trainer, push: bool = False) -> None:
         log.warning("could not write or push the model card: %s (retry: mathgrpo report %s --card)", err, out)
 
 
+def precheck(argv: list[str]) -> None:
+    """The mistakes that need only the file system -- a model folder that does not exist or holds no
+    weights, an output_dir that is a file or cannot be written -- found before TRL is imported
+    (seconds, not the import's ten on a busy machine). The full checks run again after parsing."""
+    import yaml
+
+    from mathgrpo.models import check_reference
+
+    values: dict = {}
+    if "--config" in argv and argv.index("--config") + 1 < len(argv):
+        try:
+            loaded = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+            values.update(loaded if isinstance(loaded, dict) else {})
+        except (OSError, yaml.YAMLError):
+            return  # the parser reports the recipe itself
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("--model_name_or_path", "--output_dir"):
+            values[arg[2:]] = argv[i + 1]
+    if isinstance(values.get("model_name_or_path"), str):
+        check_reference(values["model_name_or_path"])
+    if isinstance(values.get("output_dir"), str):
+        from mathgrpo.files import check_writable
+
+        check_writable(Path(values["output_dir"]))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
+    if "--help-all" in argv or "-h" in argv or "--help" in argv:
+        from mathgrpo.config import print_help
+
+        print_help(all_fields="--help-all" in argv)
+        return 0
+    precheck(argv)
     script_args, args, model_args = parse_train_args(argv)
     run(script_args, args, model_args)
     return 0

@@ -1,0 +1,170 @@
+"""A ``mathgrpo eval`` output folder: settings that must match for a resume, samples appended per
+batch, one writer at a time, and verdicts that follow the grader.
+
+Usage: ``with EvalFolder(out).writing(): done = folder.open(settings); folder.append(records)``
+
+- ``settings.json`` is written with the first batch of samples, so a run that fails before any
+  sample exists leaves nothing that would block its corrected rerun.
+- A rerun resumes only with the same settings (:data:`COMPARED`, the backend and dtype included):
+  one folder never averages two kinds of samples into one number.
+- Every sample records the grader version it was graded under; :meth:`regrade` re-grades those
+  graded under another version (grading is cheap; generation is not).
+- ``.lock`` is held (``flock``) while a process writes: a second writer is refused in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mathgrpo.errors import UserError
+from mathgrpo.files import EVAL_LOCK, EVAL_SAMPLES, EVAL_SETTINGS, atomic_path, write_atomic
+
+log = logging.getLogger(__name__)
+
+# What makes two samples comparable. n, benchmarks, limit and batch size may change between runs
+# into one folder (more samples, more problems); these may not.
+COMPARED = ("model", "template", "temperature", "top_p", "max_new_tokens", "seed", "backend", "dtype")
+
+
+def grade_record(completion: str, gold) -> dict:
+    """The verdict fields of one sample: the extracted answer, both verdicts, the grader version."""
+    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, extract_boxed, grade
+
+    return {"answer": extract_boxed(completion), "correct": grade(completion, gold, verdict=EQUIVALENT),
+            "correct_strict": grade(completion, gold, verdict=STRICT), "grader": GRADER_VERSION}  # fmt: skip
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, what: Path, remove: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed); refuse in one line when
+    another process holds it. Released when the block ends or the process dies; with ``remove``
+    the lock file is deleted (while still held) when the block ends."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    locked = False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            raise UserError(f"another mathgrpo is writing {what}; wait for it to finish or choose another output") from None
+        yield
+    finally:
+        if remove and locked:
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+        os.close(fd)
+
+
+class EvalFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.settings_path = self.path / EVAL_SETTINGS
+        self.samples_path = self.path / EVAL_SAMPLES
+        self._settings: dict | None = None
+
+    def writing(self):
+        """One writer at a time (see :func:`exclusive`)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"--output {self.path} is a file; give a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"--output {self.path} cannot be created ({err.strerror}); choose another folder") from None
+        return exclusive(self.path / EVAL_LOCK, self.path)
+
+    def stored_settings(self) -> dict | None:
+        if not self.settings_path.is_file():
+            return None
+        try:
+            return json.loads(self.settings_path.read_text())["settings"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"{self.settings_path} is unreadable; pick another --output") from None
+
+    def open(self, settings: dict) -> dict[tuple[str, str, int], dict]:
+        """Check the folder against ``settings`` and return the samples already there."""
+        old = self.stored_settings()
+        if old is not None:
+            diff = [k for k in COMPARED if _comparable(old).get(k) != _comparable(settings).get(k)]
+            if diff:
+                changes = ", ".join(f"{k} {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+                raise UserError(f"{self.path} holds samples made with other settings ({changes}); pick another --output")
+        elif self.samples_path.exists() and self.samples_path.stat().st_size:
+            raise UserError(f"{self.samples_path} exists without {EVAL_SETTINGS}; pick another --output")
+        self._settings = settings
+        return self.read()
+
+    def read(self) -> dict[tuple[str, str, int], dict]:
+        """The samples (the writer, holding the lock, also cuts a line an interrupt left half-written)."""
+        return read_samples(self.samples_path, repair=True)
+
+    def append(self, records: list[dict]) -> None:
+        """Append one batch and make it durable before the next batch starts; the settings are
+        written with the first batch."""
+        if not self.settings_path.is_file() and self._settings is not None:
+            write_atomic(self.settings_path, json.dumps(
+                {"settings": self._settings, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))  # fmt: skip
+        with open(self.samples_path, "a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def regrade(self, records: dict, everything: bool = False) -> int:
+        """Re-grade the samples graded under another grader version (all of them with
+        ``everything``), rewrite the samples file atomically, and return how many changed."""
+        from mathgrpo.grading import GRADER_VERSION
+
+        stale = [r for r in records.values() if everything or r.get("grader") != GRADER_VERSION]
+        changed = 0
+        for rec in stale:
+            fields = grade_record(rec.get("completion", ""), rec.get("gold"))
+            changed += any(rec.get(k) != v for k, v in fields.items() if k != "grader")
+            rec.update(fields)
+        if stale:
+            log.info("%s: re-graded %d samples under grader %s (%d verdicts changed)", self.path, len(stale),
+                     GRADER_VERSION, changed)  # fmt: skip
+            with atomic_path(self.samples_path) as tmp:
+                tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records.values()),
+                               encoding="utf-8")  # fmt: skip
+        return len(stale)
+
+
+def _comparable(settings: dict) -> dict:
+    # Greedy decoding ignores top-p and the seed: changing them must not block a resume.
+    if settings.get("temperature") == 0:
+        return {**settings, "top_p": None, "seed": None}
+    return settings
+
+
+def read_samples(path: Path, repair: bool = False) -> dict[tuple[str, str, int], dict]:
+    """Records by (benchmark, id, sample). A last line without its newline is being written, or was
+    cut by an interrupt: it is not read, and with ``repair`` (the lock holder only) it is removed so
+    its sample is generated again. Any other unreadable line is an error."""
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        if repair:
+            log.warning("%s: dropping a partial last line (interrupted write)", path)
+            with open(path, "r+b") as fh:
+                fh.truncate(cut)
+        data = data[:cut]
+    records: dict[tuple[str, str, int], dict] = {}
+    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            records[(rec["benchmark"], str(rec["id"]), int(rec["sample"]))] = rec
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{path}: line {n} is not a sample record; pick another --output") from None
+    return records
