@@ -53,20 +53,24 @@ class Mode:
     grads: float
     optimizer: float  # AdamW's two moments (and bitsandbytes' block scales)
     host: float = 0.0  # kept in CPU memory (ZeRO-Offload)
+    embedding_optimizer: float | None = None  # optimizer bytes for the embedding, where they differ
     sharded: bool = False  # gradients and optimizer state divided among the processes (ZeRO-2)
     compute_bytes: int = 2  # bytes per activation value in training (bf16 autocast)
     generate_bytes: int = 4  # bytes per KV-cache value in HF generation (TRL generates outside autocast)
 
-    @property
-    def per_param(self) -> float:
-        return self.weights + self.grads + self.optimizer
+    def optimizer_bytes(self, params: int, embedding: int) -> float:
+        other = self.optimizer * (params - embedding)
+        return other + (self.optimizer if self.embedding_optimizer is None else self.embedding_optimizer) * embedding
 
 
 # What the code loads for each mode. tests/test_precision.py ties the first three to the dtypes the
 # loader produces and to the optimizer state a real step allocates.
 MODES = {
     "fp32-master": Mode("float32 weights + AdamW (recipes' default)", 4, 4, 8),
-    "8bit-adamw": Mode("float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256),
+    # bitsandbytes keeps one float32 scale per 256-value block; transformers' Trainer keeps the
+    # embedding's states in 32 bits (bnb's advice for stability), so those are 8 bytes.
+    "8bit-adamw": Mode("float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256,
+                       embedding_optimizer=8),
     "bf16-pure": Mode("bf16 weights + AdamW (`dtype: bfloat16`: loses updates)", 2, 2, 4, generate_bytes=2),
     # ZeRO paper's accounting for mixed precision (Rajbhandari et al. 2020): bf16 weights and
     # gradients (2 + 2) replicated, float32 master weights and both moments (12) sharded.
@@ -89,6 +93,7 @@ def mode_of(dtype: str | None, optim: str, deepspeed: str | None = None) -> str:
 @dataclass(frozen=True)
 class ModelFacts:
     params: int
+    embedding: int  # parameters of the (tied) token embedding
     layers: int
     hidden: int
     intermediate: int
@@ -124,6 +129,7 @@ def model_facts(**overrides) -> ModelFacts:
     head_dim = config.hidden_size // config.num_attention_heads
     return ModelFacts(
         params=params,
+        embedding=config.vocab_size * config.hidden_size,
         layers=config.num_hidden_layers,
         hidden=config.hidden_size,
         intermediate=config.intermediate_size,
@@ -199,7 +205,7 @@ def memory_estimate(m: ModelFacts, r: RecipeShape, mode: str | None = None) -> d
     is freed before the training pass, so the peak is the static part plus the larger of the two."""
     md = MODES[mode or r.mode]
     share = 1 / r.processes if md.sharded else 1.0
-    static = m.params * (md.weights + (md.grads + md.optimizer) * share)
+    static = m.params * md.weights + (m.params * md.grads + md.optimizer_bytes(m.params, m.embedding)) * share
     if r.beta > 0:
         static += m.params * md.weights  # reference model
     seq = r.max_prompt + r.completion
@@ -258,8 +264,9 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
     seed = next((r for r in shapes if r.name == "seed"), shapes[0])
     for key, md in MODES.items():
         e = memory_estimate(m, seed, key)
+        opt = md.optimizer_bytes(m.params, m.embedding) / m.params
         lines.append(
-            f"| {md.label} | {md.weights:g} | {md.grads:g} | {md.optimizer:.3g} | {md.per_param:.3g} | "
+            f"| {md.label} | {md.weights:g} | {md.grads:g} | {opt:.3g} | {md.weights + md.grads + opt:.3g} | "
             f"{md.host:g} | {gib(e['static'])} | {gib(e['peak'])} |"
         )
     lines += [

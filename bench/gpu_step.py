@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from mathgrpo.files import atomic_dir, write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RECIPE = REPO / "recipes" / "qwen2.5-math-1.5b" / "seed.yaml"
@@ -75,9 +75,8 @@ def model_dir(workdir: Path, tiny: bool, dtype: str) -> Path:
     path = workdir / f"qwen2.5-math-1.5b-random-{'tiny' if tiny else 'full'}-{dtype}"
     if (path / "config.json").is_file() and (path / "tokenizer.json").is_file():
         return path
-    tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=workdir))
-    build_random_qwen2(save_dir=tmp, seed=0, dtype=getattr(torch, dtype), **(TINY if tiny else {}))
-    os.replace(tmp, path)  # never leave a half-written model where a finished one is expected
+    with atomic_dir(path) as tmp:  # never leave a half-written model where a finished one is expected
+        build_random_qwen2(save_dir=tmp, seed=0, dtype=getattr(torch, dtype), **(TINY if tiny else {}))
     return path
 
 
@@ -285,9 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
     if opts.child:
         result = one_backend(opts)
-        tmp = opts.result.with_name(opts.result.name + ".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, opts.result)
+        write_atomic(opts.result, json.dumps(result))
         return 0
 
     import torch
@@ -336,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text, end="")
     if opts.output:
         opts.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = opts.output.with_name(opts.output.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, opts.output)
+        write_atomic(opts.output, text)
     return 0 if ok else 1
 
 

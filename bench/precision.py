@@ -122,7 +122,17 @@ def child(opts) -> int:
                 seen.setdefault("zero_std", []).append(logs["frac_reward_zero_std"])
 
     make = (lambda model: custom_optimizer(mode, model, args.learning_rate)) if mode in ("bf16-kahan", "bf16-stochastic") else None
-    run(script_args, args, model_args, callbacks=[Measure()], make_optimizer=make)
+    trainer = run(script_args, args, model_args, callbacks=[Measure()], make_optimizer=make)
+    if mode == "bf16-kahan":
+        # Kahan summation keeps what rounding drops in a compensation buffer: the weights the model
+        # computes with are the bf16 ones, the value the optimizer tracks is weights + buffer.
+        from safetensors.torch import save_file
+
+        effective = {}
+        for name, param in trainer.model.named_parameters():
+            comp = trainer.optimizer.state.get(param, {}).get("kahan_comp")
+            effective[name] = (param.detach().float() + (comp.float() if comp is not None else 0)).contiguous()
+        save_file(effective, str(opts.workdir / mode / "effective.safetensors"))
     seen["mode"] = mode
     seen["torch_threads"] = torch.get_num_threads()
     Path(opts.result).write_text(json.dumps(seen))
@@ -138,15 +148,22 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
     ref_final = load_file(workdir / "fp32-master" / "model.safetensors")
     ref = {k: ref_final[k].float() - start[k].float() for k in ref_final}
     stats = {}
-    for mode in modes:
-        path = workdir / mode / "model.safetensors"
+    paths = {m: workdir / m / "model.safetensors" for m in modes}
+    if "bf16-kahan" in modes:
+        paths["bf16-kahan, weights + compensation buffer"] = workdir / "bf16-kahan" / "effective.safetensors"
+    for mode, path in paths.items():
         if not path.is_file():
             continue
         final = load_file(path)
+        final = {k.removeprefix("model.").removeprefix("module."): v for k, v in final.items()}
+        final = {k if k in start else "model." + k: v for k, v in final.items()}
         moved = asked = 0
         dot = nd = nr = 0.0
         for k, r in ref.items():
-            base = start[k].to(final[k].dtype).float()  # a bf16 mode starts from the rounded weights
+            if k not in final:
+                continue
+            dtype = torch.bfloat16 if "compensation" in mode else final[k].dtype
+            base = start[k].to(dtype).float()  # a bf16 mode starts from the rounded weights
             d = final[k].float() - base
             mask = r != 0
             asked += int(mask.sum())
@@ -164,8 +181,10 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
 def run_mode(opts, mode: str) -> dict:
     result = opts.workdir / f"{mode}.json"
     result.unlink(missing_ok=True)
+    # DeepSpeed computes in bf16 (its master weights are float32): the launch config says bf16.
+    bf16 = True if mode == "zero2-offload" else opts.bf16
     me = [__file__, "--child", mode, "--result", str(result), "--steps", str(opts.steps), "--workdir",
-          str(opts.workdir), "--bf16", str(opts.bf16).lower(), "--", *opts.overrides]  # fmt: skip
+          str(opts.workdir), "--bf16", str(bf16).lower(), "--", *opts.overrides]  # fmt: skip
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     if mode == "zero2-offload":
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ZERO2_OFFLOAD),
@@ -180,6 +199,7 @@ def run_mode(opts, mode: str) -> dict:
         return {"mode": mode, "error": f"exit {proc.returncode}: {tail.strip()[:200]}"}
     out = json.loads(result.read_text())
     out["wall"] = time.time() - started
+    result.write_text(json.dumps(out))
     return out
 
 
@@ -198,7 +218,8 @@ def render(results: list[dict], stats: dict, opts, command: str) -> str:
         "| bytes/param: weights + grads + optimizer (+ master) | s/step | groups with a signal |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in results:
+    extra = [{**r, "mode": m} for r in results for m in stats if m.startswith(r["mode"] + ",")]
+    for r in [*results, *extra]:
         if "error" in r:
             lines.append(f"| {r['mode']} | not measured: {r['error']} | | | | | |")
             continue
@@ -230,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="bf16 autocast for float32 weights (default false: float32 compute)")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--fresh", action="store_true", help="rerun modes already measured in --workdir")
     p.add_argument("--child", choices=list(MODES), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
@@ -249,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         needs = MODES[mode]["needs"]
         if needs and importlib.util.find_spec(needs) is None:
             results.append({"mode": mode, "error": f"{needs} is not installed"})
+            continue
+        done = opts.workdir / f"{mode}.json"
+        if done.is_file() and (opts.workdir / mode / "model.safetensors").is_file() and not opts.fresh:
+            results.append(json.loads(done.read_text()))  # measured by an earlier run into this workdir
             continue
         print(f"precision: {mode} ...", file=sys.stderr, flush=True)
         results.append(run_mode(opts, mode))

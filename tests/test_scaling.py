@@ -133,15 +133,18 @@ import torch.distributed as dist
 from mathgrpo.rewards import REWARDS
 
 def length_reward(opts):
-    # A random model never answers correctly; a length reward gives GRPO a signal. Each rank
-    # also notes, from inside training, the process group it scores in.
+    # A random model never answers correctly; a length reward gives GRPO a signal (with FLAT set,
+    # problems about 1 get one reward for the whole group: no signal). Each rank also notes, from
+    # inside training, the process group it scores in.
+    flat = bool(os.environ.get("FLAT"))
     def length(completions, **kwargs):
         rank = dist.get_rank() if dist.is_initialized() else -1
         note = {"world": dist.get_world_size() if dist.is_initialized() else 1,
                 "backend": dist.get_backend() if dist.is_initialized() else None, "scored": len(completions)}
         with open(Path(os.environ["RANK_NOTES"]) / f"rank-{rank}.jsonl", "a") as f:
             f.write(json.dumps(note) + "\\n")
-        return [min(len(c), 40) / 40.0 for c in completions]
+        problems = kwargs.get("problem") or [""] * len(completions)
+        return [0.5 if flat and " 1 " in p else min(len(c), 40) / 40.0 for c, p in zip(completions, problems)]
     return length
 
 REWARDS["length"] = length_reward
@@ -163,23 +166,29 @@ def tiny_train_args(model_dir, out, steps):
     )
 
 
-@pytest.mark.slow
-def test_two_cpu_processes_under_accelerate_launch(tiny_qwen_dir, tmp_path):
+def launch_two(tiny_qwen_dir, tmp_path, out, extra=(), env_extra=None):
+    """`accelerate launch` two CPU processes training the tiny model; returns (process, notes folder)."""
     script = tmp_path / "train_with_length.py"
     script.write_text(textwrap.dedent(WRAPPER))
-    out = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCEL / "ddp.yaml"),
         "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--main_process_port", str(free_port()), str(script), *tiny_train_args(tiny_qwen_dir, out, 2),
+        "--main_process_port", str(free_port()), str(script), *tiny_train_args(tiny_qwen_dir, out, 2), *extra,
     ]  # fmt: skip
     # No GPU visible: the multi-GPU launcher (torchrun) starts two CPU processes and
     # accelerate joins them in a gloo group. (`accelerate launch --cpu` would start only one
     # process unless MPI is set up.)
     notes = tmp_path / "notes"
     notes.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "RANK_NOTES": str(notes)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "RANK_NOTES": str(notes), **(env_extra or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=420, env=env, cwd=tmp_path)
+    return proc, notes
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_under_accelerate_launch(tiny_qwen_dir, tmp_path):
+    out = tmp_path / "run"
+    proc, notes = launch_two(tiny_qwen_dir, tmp_path, out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads((out / RUN_FILE).read_text())
     assert info["finished"] and info["global_step"] == 2
@@ -191,6 +200,21 @@ def test_two_cpu_processes_under_accelerate_launch(tiny_qwen_dir, tmp_path):
         assert all(r == {"world": 2, "backend": "gloo", "scored": 2} for r in rows), rows
     before, after = load_file(tiny_qwen_dir / "model.safetensors"), load_file(out / "model.safetensors")
     assert any(not torch.equal(before[k], after[k]) for k in before), "no weight changed"
+
+
+@pytest.mark.slow
+def test_dynamic_sampling_on_two_processes(tiny_qwen_dir, tmp_path):
+    # Groups without a signal (problems about 1) are dropped and refilled on each rank; both ranks
+    # must run the same rounds and collectives, or the run hangs (the timeout would fail it).
+    out = tmp_path / "dynamic"
+    proc, notes = launch_two(tiny_qwen_dir, tmp_path, out, ["--dynamic_sampling", "true", "--max_resample_rounds", "4",
+                             "--dataset_name", "generated:bare?n=20&seed=0&max_operand=6"], {"FLAT": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = {p.name: len(p.read_text().splitlines()) for p in notes.iterdir()}
+    assert len(calls) == 2 and len(set(calls.values())) == 1 and min(calls.values()) >= 2  # same rounds on both
+    state = json.loads((out / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "dynamic/rounds" in e]
+    assert len(logged) == 2 and all(e["dynamic/groups_kept"] >= 0 for e in logged)
 
 
 @pytest.mark.slow

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
-from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
+from mathgrpo.files import RUN_FILE, STATE_FILE, atomic_path, write_atomic
 from mathgrpo.report import (
     REPORT_DIR,
     SUMMARY_FILE,
@@ -145,9 +144,8 @@ def record_training_args(out: Path, args) -> None:
 
 def save_state(trainer, out: Path) -> None:
     """The complete log history (the checkpoints lack the last entries) at the top level."""
-    tmp = out / f".{STATE_FILE}.tmp"
-    trainer.state.save_to_json(str(tmp))
-    os.replace(tmp, out / STATE_FILE)
+    with atomic_path(out / STATE_FILE) as tmp:
+        trainer.state.save_to_json(str(tmp))
 
 
 def publish(out: Path, repo_id: str, *, revision: str | None = None, private: bool | None = None, api=None) -> str:

@@ -58,6 +58,19 @@ class ScriptArguments:
         default=256, metadata={"help": "soft_overlong: tokens before max_completion_length where the penalty starts."}
     )
     overlong_penalty: float = field(default=1.0, metadata={"help": "soft_overlong: penalty at the length limit."})
+    # --- DAPO's dynamic sampling (src/mathgrpo/dynamic.py) ---
+    dynamic_sampling: bool = field(
+        default=False,
+        metadata={"help": "Train only on groups whose rewards disagree; refill the batch with fresh prompts (DAPO)."},
+    )
+    max_resample_rounds: int = field(
+        default=10, metadata={"help": "dynamic_sampling: generation rounds per batch at most (verl's max_num_gen_batches)."}
+    )
+    dynamic_sampling_oversample: float = field(
+        default=1.0,
+        metadata={"help": "dynamic_sampling: prompts generated per round, as a multiple of the groups still needed "
+                          "(DAPO: 3)."},
+    )
     # --- run control ---
     resume: bool = field(default=False, metadata={"help": "Continue this run from its last complete checkpoint in output_dir."})
     overwrite_output_dir: bool = field(
@@ -85,21 +98,22 @@ COMMON_TRL_FIELDS = (
 )  # fmt: skip
 
 
-def build_parser():
+def build_parser(for_help: bool = False):
     """TrlParser over (ScriptArguments, GRPOConfig, ModelConfig): prefixes of flags are not
     accepted (``--learning_rat`` must not set ``learning_rate``), and argparse's errors are one
-    line instead of the 240-option usage."""
+    line instead of the 240-option usage. ``for_help`` names TRL's two sections for --help-all
+    (through subclasses that only the help text sees: a run pickles TRL's own GRPOConfig)."""
     from trl import GRPOConfig, ModelConfig, TrlParser
 
     class Parser(TrlParser):
         def error(self, message: str):
             raise UserError(f"{message} (mathgrpo train --help lists the options)")
 
-    # Subclasses only to name the --help-all sections; the parsed objects are TRL's own classes' kin.
-    grpo = type("GRPOConfig", (GRPOConfig,), {"_argument_group_name": "TRL GRPOConfig (algorithm, generation, "
-                                              "optimisation, saving, logging)", "__module__": GRPOConfig.__module__})
-    model = type("ModelConfig", (ModelConfig,), {"_argument_group_name": "TRL ModelConfig (model, dtype, LoRA)",
-                                                 "__module__": ModelConfig.__module__})  # fmt: skip
+    grpo, model = GRPOConfig, ModelConfig
+    if for_help:
+        grpo = type("GRPOConfig", (GRPOConfig,), {"_argument_group_name": "TRL GRPOConfig (algorithm, generation, "
+                                                  "optimisation, saving, logging)"})  # fmt: skip
+        model = type("ModelConfig", (ModelConfig,), {"_argument_group_name": "TRL ModelConfig (model, dtype, LoRA)"})
     return Parser((ScriptArguments, grpo, model), prog="mathgrpo train", allow_abbrev=False,
                   usage="mathgrpo train [--config RECIPE.yaml] [--FIELD VALUE ...]  (--help, --help-all)")  # fmt: skip
 
@@ -181,7 +195,7 @@ def print_help(all_fields: bool = False) -> None:
     import sys
     from dataclasses import fields
 
-    parser = build_parser()
+    parser = build_parser(for_help=True)
     if all_fields:
         parser.print_help()
         return

@@ -15,7 +15,6 @@ import argparse
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -284,29 +283,22 @@ OUTPUT_FORMATS = (".jsonl", ".json", ".parquet")
 
 
 def write_rows(ds, output: str | os.PathLike) -> Path:
-    """Write ``ds`` to ``output`` (format by extension), atomically: a temp file, then os.replace."""
-    out = Path(output).expanduser()
+    """Write ``ds`` to ``output`` (format by extension), atomically (mathgrpo.files.atomic_path)."""
+    from mathgrpo.files import atomic_path
+
+    out = check_output(str(output))
     suffix = out.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        raise UserError(f"--output {out}: unknown format {suffix or '(none)'}; use {', '.join(OUTPUT_FORMATS)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
+    with atomic_path(out) as tmp:
         if suffix == ".parquet":
-            os.close(fd)
-            ds.to_parquet(tmp)
+            ds.to_parquet(str(tmp))
         else:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with open(tmp, "w", encoding="utf-8") as fh:
                 rows = ds.to_list()
                 if suffix == ".jsonl":
                     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
                 else:
                     json.dump(rows, fh, ensure_ascii=False, indent=1)
                     fh.write("\n")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out
 
 

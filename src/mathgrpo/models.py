@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from mathgrpo.errors import UserError
@@ -165,19 +163,11 @@ def dequantize_gguf(gguf_path: Path, name: str) -> Path:
         gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
     )
     clear_quantizer_flags(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write into a temporary sibling and rename, so an interrupted conversion leaves no
-    # half-written folder that a later run would take for a finished one.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
+    from mathgrpo.files import atomic_dir
+
+    with atomic_dir(target) as tmp:  # an interrupted conversion leaves no half-written folder
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

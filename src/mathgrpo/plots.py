@@ -11,7 +11,6 @@ reads at a glance without hiding the noise. Figures have a fixed size (``FIG_SIZ
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ class Panel:
     right: tuple[tuple[str, str], ...] = ()
     right_label: str = ""
     why: str = ""  # shown in the summary under the plot
+    optional: bool = False  # only some runs log it (dynamic sampling): not "missing" when absent
 
 
 def reward_keys(history: list[dict]) -> list[str]:
@@ -69,6 +69,13 @@ def panels(history: list[dict]) -> list[Panel]:
               why="A collapse to near 0 means the policy stopped exploring."),
         Panel("kl", "KL to the reference model", "KL per token", (("kl", "kl"),),
               why="Only logged when beta > 0 (a KL penalty)."),
+        Panel("dynamic_sampling", "Dynamic sampling: trained groups without a signal, and rounds",
+              "share of trained groups", (("dynamic/zero_signal_trained", "without a signal (trained)"),
+                                          ("frac_reward_zero_std", "without a signal (generated)")),
+              right=(("dynamic/rounds", "generation rounds"),), right_label="rounds per step",
+              why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
+                  "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
+              optional=True),
         Panel("learning_rate", "Learning rate", "learning rate", (("learning_rate", "lr"),)),
         Panel("grad_norm", "Gradient norm (before clipping)", "L2 norm", (("grad_norm", "grad norm"),),
               why="Spikes precede instabilities; compare with max_grad_norm."),
@@ -130,7 +137,8 @@ def draw_panel(panel: Panel, history: list[dict], path: Path) -> bool:
         for j, (_, label, steps, values) in enumerate(right, start=len(left)):
             _draw(ax2, steps, values, label, colors[j % 10])
         ax2.set_ylabel(panel.right_label)
-        ax2.set_ylim(-0.02, 1.02)  # a share: keep 0 and 1 in view so "all truncated" is obvious
+        if "share" in panel.right_label:
+            ax2.set_ylim(-0.02, 1.02)  # a share: keep 0 and 1 in view so "all truncated" is obvious
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.set_title(panel.title)
@@ -142,9 +150,10 @@ def draw_panel(panel: Panel, history: list[dict], path: Path) -> bool:
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     if len(handles) > 1:
         ax.legend(handles, labels, loc="best", fontsize="small")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=DPI)
-    os.replace(tmp, path)
+    from mathgrpo.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
     return True
 
 
@@ -157,6 +166,8 @@ def write_plots(history: list[dict], out_dir: Path, beta: float | None = None) -
     for panel in panels(history):
         if draw_panel(panel, history, out_dir / f"{panel.name}.png"):
             written.append((panel, f"{panel.name}.png"))
+        elif panel.optional:
+            continue
         elif panel.name == "kl" and not beta:
             missing[panel.name] = "not applicable: beta = 0 (no KL term), so TRL logs no KL"
         elif panel.name == "accuracy":

@@ -61,6 +61,12 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
                 f"report_to includes {tracker!r} but {module} is not installed: pip install {module} "
                 "(or pip install 'mathgrpo[trackers]'), or set --report_to none"
             )
+    if script_args.dynamic_sampling:
+        from mathgrpo.dynamic import check_dynamic_sampling
+
+        check_dynamic_sampling(args)
+        if script_args.max_resample_rounds < 1 or script_args.dynamic_sampling_oversample < 1:
+            raise UserError("max_resample_rounds and dynamic_sampling_oversample must be at least 1")
     if script_args.language not in ("all", "en", "zh"):
         raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
     if not model_args.model_name_or_path:
@@ -233,7 +239,17 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     # final files are in place (and only the adapter of a LoRA run): we push once, at the end.
     publish, args.push_to_hub = args.push_to_hub, False
 
-    trainer = GRPOTrainer(
+    trainer_cls, extra = GRPOTrainer, {}
+    own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor()]
+    if script_args.dynamic_sampling:
+        from mathgrpo.dynamic import DynamicSamplingTrainer, restored_refill
+
+        refill = restored_refill(args.seed, plan.resume_from)
+        own_callbacks.append(refill)
+        trainer_cls = DynamicSamplingTrainer
+        extra = {"max_resample_rounds": script_args.max_resample_rounds,
+                 "oversample": script_args.dynamic_sampling_oversample, "refill": refill}  # fmt: skip
+    trainer = trainer_cls(
         model=model,
         reward_funcs=rewards,
         args=args,
@@ -241,8 +257,9 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         eval_dataset=eval_ds,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
-        callbacks=[RunIdentity(plan.run_id), CheckpointJanitor(), *(callbacks or [])],
+        callbacks=[*own_callbacks, *(callbacks or [])],
         optimizers=(make_optimizer(model) if make_optimizer else None, None),
+        **extra,
     )
     if plan.trained:
         # The checkpoint holds every step (a kill during the final save or the card): load it and

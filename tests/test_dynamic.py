@@ -1,0 +1,133 @@
+"""DAPO's dynamic sampling on TRL (src/mathgrpo/dynamic.py): real generation with the tiny Qwen2,
+a reward that gives some prompts one reward for every completion (no signal) and others a spread."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mathgrpo.config import parse_train_args
+from mathgrpo.dynamic import DynamicSamplingTrainer, RefillStream, check_dynamic_sampling
+from mathgrpo.errors import UserError
+from mathgrpo.rewards import REWARDS
+
+from conftest import tiny_run_argv
+
+
+def flat_or_spread(completions, kind, **kwargs):
+    """No signal for `flat` prompts (every completion 0.5), a spread by length for the others."""
+    return [0.5 if k == "flat" else min(len(c), 40) / 40.0 for c, k in zip(completions, kind)]
+
+
+def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], **options) -> DynamicSamplingTrainer:
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from mathgrpo.models import load_tokenizer
+
+    data = Dataset.from_dict({"prompt": [f"Problem {i}: what is {i} + {i}?" for i in range(len(kinds))], "kind": kinds})
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
+                      max_completion_length=6, report_to=[], use_cpu=True, seed=0, logging_steps=1)  # fmt: skip
+    return DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=[flat_or_spread], args=args, train_dataset=data,
+                                  processing_class=load_tokenizer(str(tiny_qwen_dir)), refill=RefillStream(seed=0),
+                                  **options)  # fmt: skip
+
+
+def groups_with_signal(batch, size=2) -> list[bool]:
+    adv = batch["advantages"]
+    return [bool(adv[i : i + size].abs().sum() > 0) for i in range(0, len(adv), size)]
+
+
+def test_zero_signal_groups_are_refilled_to_a_full_batch_with_none(tiny_qwen_dir, tmp_path):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["flat"] * 2 + ["spread"] * 14)
+    trainer.model.train()
+    inputs = [dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)]  # both groups flat: no signal
+    batch = trainer._generate_and_score_completions(inputs)
+    assert batch["completion_ids"].size(0) == 4 and groups_with_signal(batch) == [True, True]
+    metrics = trainer._metrics["train"]
+    assert metrics["dynamic/rounds"][-1] >= 2 and metrics["dynamic/zero_signal_trained"][-1] == 0.0
+    assert metrics["dynamic/prompts_drawn"][-1] >= 2
+    # The loss divides by the completion tokens of the rows trained, not of every row generated.
+    assert batch["num_items_in_batch"].item() == batch["completion_mask"].sum().item()
+    assert trainer.refill.drawn == metrics["dynamic/prompts_drawn"][-1]
+
+
+def test_round_limit_fills_with_groups_without_signal_and_says_so(tiny_qwen_dir, tmp_path, caplog):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["flat"] * 8, max_resample_rounds=2)
+    trainer.model.train()
+    with caplog.at_level("WARNING", logger="mathgrpo.dynamic"):
+        batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+    assert batch["completion_ids"].size(0) == 4 and groups_with_signal(batch) == [False, False]
+    metrics = trainer._metrics["train"]
+    assert metrics["dynamic/rounds"][-1] == 2 and metrics["dynamic/zero_signal_trained"][-1] == 1.0
+    assert "2 of 2 groups have no signal after 2 rounds" in caplog.text
+
+
+def test_oversampling_generates_more_groups_in_the_first_round(tiny_qwen_dir, tmp_path):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["spread"] * 16, oversample=3.0)
+    trainer.model.train()
+    batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+    assert batch["completion_ids"].size(0) == 4  # cut to the batch, whole groups
+    assert trainer.refill.drawn == 4  # (3 - 1) x 2 groups drawn beside the sampler's 2
+
+
+def test_groups_that_would_straddle_processes_are_refused():
+    args = SimpleNamespace(per_device_train_batch_size=3, steps_per_generation=1, num_generations=2)
+    with pytest.raises(UserError, match="whole groups on each process.*3 is not a multiple of num_generations=2"):
+        check_dynamic_sampling(args)
+    check_dynamic_sampling(SimpleNamespace(per_device_train_batch_size=4, steps_per_generation=1, num_generations=2))
+
+
+def test_refill_stream_is_seeded_and_resumable():
+    a, b = RefillStream(seed=3), RefillStream(seed=3)
+    first = a.take(10, 7) + a.take(10, 7)  # crosses into the second pass
+    assert sorted(first[:10]) == list(range(10))
+    b.take(10, 7)
+    resumed = RefillStream(**b.state()["args"])
+    assert resumed.take(10, 7) == first[7:]
+
+
+# ----------------------------------------------------------------------------- real runs
+
+
+def flat_or_spread_reward(opts):
+    def length_or_flat(completions, **kwargs):
+        problems = kwargs.get("problem") or [""] * len(completions)
+        # "flat" for problems about 1 (one reward for the whole group), a spread by length otherwise.
+        return [0.5 if " 1 " in p else min(len(c), 40) / 40.0 for c, p in zip(completions, problems)]
+
+    return length_or_flat
+
+
+@pytest.fixture
+def with_flat_reward(monkeypatch):
+    monkeypatch.setitem(REWARDS, "length_or_flat", flat_or_spread_reward)
+
+
+def dynamic_argv(model, out, *extra):
+    return tiny_run_argv(model, out, "--dynamic_sampling", "true", "--reward_funcs", "length_or_flat",
+                         "--reward_weights", "1.0", "--max_steps", "3", *extra)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_run_with_dynamic_sampling_logs_its_rounds_and_resumes_exactly(tiny_qwen_dir, tmp_path, with_flat_reward):
+    from test_train import StopAfter
+
+    from mathgrpo.train import run
+
+    straight = run(*parse_train_args(dynamic_argv(tiny_qwen_dir, tmp_path / "straight")))
+    logged = [e for e in straight.state.log_history if "dynamic/rounds" in e]
+    assert len(logged) == 3 and all(e["dynamic/zero_signal_trained"] == 0.0 for e in logged)
+
+    out = tmp_path / "resumed"
+    run(*parse_train_args(dynamic_argv(tiny_qwen_dir, out)), callbacks=[StopAfter(1)])
+    saved = json.loads((out / "checkpoint-1" / "trainer_state.json").read_text())["stateful_callbacks"]
+    assert "RefillStream" in saved  # the refill stream's position is part of the checkpoint
+    run(*parse_train_args(dynamic_argv(tiny_qwen_dir, out, "--resume", "true")))
+    a, b = load_file(straight.args.output_dir + "/model.safetensors"), load_file(out / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
