@@ -65,9 +65,14 @@ def test_drgrpo_recipes_are_oat_zero(name):
 
 
 @pytest.mark.parametrize("name", [n for n in PROCESSES if n.startswith("dapo")])
-def test_dapo_recipes_use_what_trl_supports(name):
+def test_dapo_recipes_are_dapo(name):
     s, a, _ = recipe(name)
     assert (a.loss_type, a.epsilon, a.epsilon_high, a.beta) == ("dapo", 0.2, 0.28, 0.0)
+    assert s.dynamic_sampling and s.max_resample_rounds == 10
+    assert s.dynamic_sampling_oversample == (3.0 if "vllm" in name else 1.0)
+    from mathgrpo.dynamic import check_dynamic_sampling
+
+    check_dynamic_sampling(a)  # whole groups on each process
     assert a.mask_truncated_completions is True
     assert s.reward_funcs == ["accuracy", "soft_overlong"] and len(a.reward_weights) == 2
     assert 0 < s.overlong_buffer < a.max_completion_length

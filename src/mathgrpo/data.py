@@ -55,7 +55,7 @@ PROGRESS_EVERY = 500_000
 class PrepStats:
     """Row counts of one preparation. Every input row is counted exactly once:
     rows_in = missing_answer + missing_problem + language_filtered + duplicates + conflicts
-              + over_limit + ungradeable + too_long + rows_out
+              + over_limit + ungradeable + too_long + out_of_band + rows_out
     ``duplicates`` are repeats of an earlier row's problem (whitespace-insensitive);
     ``conflicts`` are distinct problems dropped because their copies disagree on the answer
     (their other copies are in ``duplicates``)."""
@@ -70,6 +70,7 @@ class PrepStats:
     missing_problem: int = 0
     over_limit: int = 0
     ungradeable: int = 0  # golds the grader cannot read: left out of training (mathgrpo.grading)
+    out_of_band: int = 0  # pass rate outside --pass-rate-keep (mathgrpo.difficulty)
 
     def summary(self) -> str:
         parts = [f"{self.duplicates:,} duplicates", f"{self.conflicts:,} with conflicting answers",
@@ -78,6 +79,7 @@ class PrepStats:
             (self.missing_problem, "missing problem"),
             (self.over_limit, "over the limit"),
             (self.ungradeable, "ungradeable gold"),
+            (self.out_of_band, "pass rate outside the band"),
         ):
             if value:
                 parts.append(f"{value:,} {label}")
@@ -325,6 +327,16 @@ def _parser() -> argparse.ArgumentParser:
         "--max-prompt-length", "--max_prompt_length", dest="max_prompt_length", type=int, default=defaults.max_prompt_length,
         help=f"with --tokenizer: drop prompts over this many tokens, 0 keeps all (default: {defaults.max_prompt_length})",
     )  # fmt: skip
+    p.add_argument("--pass-rate-model", default=None,
+                   help="difficulty filter: sample answers with this model (hub name, folder, .gguf, smollm2-135m-instruct) "
+                        "and write each problem's pass rate")  # fmt: skip
+    p.add_argument("--pass-rate-k", type=int, default=8, help="difficulty filter: answers per problem (default 8)")
+    p.add_argument("--pass-rate-keep", default="0,1",
+                   help="difficulty filter: keep problems with LOW < pass rate < HIGH (default 0,1: drop the always "
+                        "and the never solved)")  # fmt: skip
+    p.add_argument("--pass-rate-max-new-tokens", type=int, default=1024, help="difficulty filter: answer length limit")
+    p.add_argument("--pass-rate-temperature", type=float, default=1.0, help="difficulty filter: sampling temperature")
+    p.add_argument("--pass-rate-batch-size", type=int, default=None, help="difficulty filter: sequences per call")
     return p
 
 
@@ -346,11 +358,18 @@ def check_output(output: str) -> Path:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    check_output(args.output)
-    if args.tokenizer:
-        from mathgrpo.models import check_reference
+    out = check_output(args.output)
+    from mathgrpo.models import check_reference
+    from mathgrpo.templates import get_template
 
+    get_template(args.template)
+    if args.tokenizer:
         check_reference(args.tokenizer, "--tokenizer", tokenizer_only=True)
+    if args.pass_rate_model:
+        from mathgrpo.difficulty import parse_band
+
+        parse_band(args.pass_rate_keep)
+        check_reference(args.pass_rate_model, "--pass-rate-model")
     ds, stats = load_problems(
         args.dataset,
         split=args.split,
@@ -362,6 +381,16 @@ def main(argv: list[str]) -> int:
         config_name=args.config_name,
     )
     ds = drop_ungradeable(ds, stats)
+    if args.pass_rate_model:
+        from mathgrpo.difficulty import keep_band, parse_band, pass_rates
+
+        band = parse_band(args.pass_rate_keep)
+        work = out.with_name(f".{out.name}.pass-rate")  # resumable samples, beside the output
+        rates = pass_rates(ds, model=args.pass_rate_model, template=args.template, k=args.pass_rate_k,
+                           temperature=args.pass_rate_temperature, max_new_tokens=args.pass_rate_max_new_tokens,
+                           work_dir=work, batch_size=args.pass_rate_batch_size)  # fmt: skip
+        ds, stats.out_of_band = keep_band(ds, rates, band)
+        stats.rows_out = len(ds)
     if args.tokenizer:
         from mathgrpo.models import load_tokenizer, resolve_model
         from mathgrpo.templates import get_template

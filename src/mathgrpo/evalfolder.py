@@ -65,8 +65,9 @@ def exclusive(lock_path: Path, what: Path, remove: bool = False) -> Iterator[Non
 
 
 class EvalFolder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, compared: tuple[str, ...] = ()) -> None:
         self.path = Path(path)
+        self.compared = (*COMPARED, *compared)  # settings that must match for a resume
         self.settings_path = self.path / EVAL_SETTINGS
         self.samples_path = self.path / EVAL_SAMPLES
         self._settings: dict | None = None
@@ -93,7 +94,7 @@ class EvalFolder:
         """Check the folder against ``settings`` and return the samples already there."""
         old = self.stored_settings()
         if old is not None:
-            diff = [k for k in COMPARED if _comparable(old).get(k) != _comparable(settings).get(k)]
+            diff = [k for k in self.compared if _comparable(old).get(k) != _comparable(settings).get(k)]
             if diff:
                 changes = ", ".join(f"{k} {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
                 raise UserError(f"{self.path} holds samples made with other settings ({changes}); pick another --output")
