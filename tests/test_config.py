@@ -154,3 +154,37 @@ def test_tracker_not_installed(capsys):
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed here")
     one_line_error(capsys, demo("--report_to", "wandb"), r"report_to includes 'wandb' but wandb is not installed")
+
+
+def test_seed_recipe_on_a_cpu_machine_offline_is_one_line_naming_the_field(capsys, monkeypatch, tmp_path):
+    import time
+
+    import torch
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # an unreachable hub, as on this machine
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    seed = ["train", "--config", str(REPO / "recipes/qwen2.5-math-1.5b/seed.yaml"), "--output_dir", str(tmp_path / "o")]
+    started = time.monotonic()
+    if not torch.cuda.is_available():
+        one_line_error(capsys, seed, r"bf16: true needs a GPU .* --use_cpu true")
+    one_line_error(capsys, [*seed, "--use_cpu", "true"], r"model_name_or_path 'Qwen/Qwen2.5-Math-1.5B': the Hugging Face")
+    assert time.monotonic() - started < 10
+
+
+def test_mistyped_flags_and_recipe_keys_are_one_line(capsys, tmp_path):
+    one_line_error(capsys, demo("--learning_rat", "1e-5"), r"unknown option --learning_rat; did you mean 'learning_rate'")
+    recipe = tmp_path / "typo.yaml"
+    recipe.write_text("model_name_or_path: smollm2-135m-instruct\nlerning_rate: 1.0e-5\n")
+    one_line_error(capsys, ["train", "--config", str(recipe)], rf"recipe {recipe}: unknown key 'lerning_rate'; did you mean")
+
+
+def test_train_help_starts_with_config_and_mathgrpos_own_fields(capsys):
+    assert cli_main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("usage: mathgrpo train [--config") and "--config RECIPE.yaml" in lines[2]
+    assert out.index("--dataset_name") < out.index("--template") < out.index("--model_name_or_path")
+    assert len(lines) < 200 and "--help-all" in out
+    assert cli_main(["train", "--help-all"]) == 0
+    full = capsys.readouterr().out
+    assert full.index("mathgrpo (data, template") < full.index("TRL GRPOConfig") < full.index("TRL ModelConfig")

@@ -77,7 +77,7 @@ def rows_of(ds) -> list[tuple[str, str]]:
 def accounted(stats: PrepStats) -> int:
     s = stats
     return (s.missing_answer + s.missing_problem + s.language_filtered + s.duplicates + s.conflicts
-            + s.over_limit + s.ungradeable + s.too_long + s.rows_out)  # fmt: skip
+            + s.over_limit + s.ungradeable + s.too_long + s.out_of_band + s.rows_out)  # fmt: skip
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_hub_schema_rows_are_normalised(hub_parquet):
     assert rows_of(ds) == HUB_EXPECTED
     assert stats.to_dict() == {
         "rows_in": 11, "duplicates": 3, "conflicts": 1, "missing_answer": 2, "language_filtered": 0,
-        "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0, "ungradeable": 0,
+        "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0, "ungradeable": 0, "out_of_band": 0,
     }  # fmt: skip
     assert accounted(stats) == stats.rows_in
     summary = stats.summary()
@@ -248,6 +248,7 @@ def test_hub_name_goes_to_load_dataset(monkeypatch):
         return datasets.Dataset.from_list(HUB_ROWS[:3], features=datasets.Features.from_arrow_schema(DAPO_SCHEMA))
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the (fake) load may use the local cache: no hub probe
     ds, stats = load_problems("BytedTsinghua-SIA/DAPO-Math-17k", split="train", config_name="default")
     assert calls == [("BytedTsinghua-SIA/DAPO-Math-17k", "default", "train")]
     assert rows_of(ds) == HUB_EXPECTED[:2] and stats.duplicates == 1
@@ -257,6 +258,12 @@ def test_hub_name_goes_to_load_dataset(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(UserError, match="could not load dataset 'someone/nothing'.*ConnectionError"):
+        load_problems("someone/nothing")
+    # Not offline and the hub unreachable: one line at once, without calling load_dataset at all.
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("load_dataset was called"))
+    with pytest.raises(UserError, match="'someone/nothing': the Hugging Face Hub cannot be reached"):
         load_problems("someone/nothing")
 
 

@@ -175,6 +175,39 @@ def test_running_run_reports_what_exists(trained, tmp_path):
     assert "## Missing" in text
 
 
+@pytest.mark.slow
+def test_the_reports_eval_commands_run_as_printed(trained, tmp_path):
+    """The commands the report prints for missing evaluations work offline, as they are, and their
+    output is then found by the report as base and trained."""
+    import shlex
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained.out, run_dir, ignore=shutil.ignore_patterns("eval", "checkpoint-*"))
+    info = json.loads((run_dir / RUN_FILE).read_text())
+    (run_dir / RUN_FILE).write_text(json.dumps({**info, "model": str(trained.base)}))
+    rep = build_report(run_dir)
+    for what in ("evaluation of the trained model", "evaluation of the base model"):
+        command = rep.missing[what].split("`")[1]
+        argv = shlex.split(command)
+        assert argv[:2] == ["mathgrpo", "eval"] and "generated:" in command and "split=test" in command
+        assert cli.main(argv[1:] + ["--limit", "3"]) == 0  # --limit only keeps the test quick
+    again = build_report(run_dir)
+    assert {"base", "trained"} <= set(again.evals) and "evaluation of the base model" not in again.missing
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_has_our_card_from_its_first_save(tiny_qwen_dir, tmp_path, with_length_reward):
+    from test_train import StopAfter
+
+    from mathgrpo.train import run
+
+    out = tmp_path / "stopped"
+    run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out)), callbacks=[StopAfter(1)])
+    card = (out / "README.md").read_text()
+    assert "generated_from_trainer" not in card and "mathgrpo" in card
+    assert "in progress or interrupted: step 1 of 2" in card
+
+
 def test_folder_without_logs_is_one_line_error(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

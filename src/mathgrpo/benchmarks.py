@@ -181,6 +181,13 @@ def _hub_rows(bench: Benchmark) -> list[dict]:
     import datasets
 
     path, config, split = bench.hub
+    from mathgrpo.models import hub_offline, hub_reachable
+
+    if not hub_offline() and not hub_reachable():
+        raise UserError(
+            f"benchmark {bench.name}: no --data-dir (or ${DATA_DIR_ENV}) and the Hugging Face Hub cannot be reached; "
+            "pass --data-dir with the benchmark files (e.g. ../shared/data/eval)"
+        )
     log.info("%s: loading %s (split %s) from the hub", bench.name, path, split)
     try:
         loaded = datasets.load_dataset(path, config)

@@ -72,6 +72,11 @@ class ScriptArguments:
                           "(DAPO: 3)."},
     )
     # --- run control ---
+    print_completions: int = field(
+        default=0,
+        metadata={"help": "Print this many sample completions per logged step (they are always saved with "
+                          "log_completions: true, for mathgrpo report)."},
+    )
     resume: bool = field(default=False, metadata={"help": "Continue this run from its last complete checkpoint in output_dir."})
     overwrite_output_dir: bool = field(
         default=False,

@@ -37,9 +37,9 @@ import math
 import torch
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
-from trl import GRPOTrainer
 
 from mathgrpo.errors import UserError
+from mathgrpo.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def restored_refill(seed: int, checkpoint: str | None) -> RefillStream:
     return RefillStream(**{"seed": seed, **(saved.get("args") or {})})
 
 
-class DynamicSamplingTrainer(GRPOTrainer):
+class DynamicSamplingTrainer(Trainer):
     """GRPOTrainer whose training batches hold only groups with a signal (see the module docstring)."""
 
     def __init__(self, *args, max_resample_rounds: int = 10, oversample: float = 1.0, refill: RefillStream, **kwargs):

@@ -125,6 +125,21 @@ def hub_reachable(endpoint: str | None = None, timeout: float = HUB_PROBE_SECOND
         return False
 
 
+def hub_offline() -> bool:
+    return any(os.environ.get(v, "0").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def check_hub_dataset(name: str, what: str) -> None:
+    """Before ``datasets.load_dataset(name)``: fail in one line, at once, when the hub cannot be
+    reached (unless offline mode asks for the local cache)."""
+    if hub_offline() or hub_reachable():
+        return
+    raise UserError(
+        f"{what} {name!r}: the Hugging Face Hub cannot be reached; give a local file (.parquet, .jsonl, .json or "
+        "folder), or set HF_HUB_OFFLINE=1 to use a copy in the local cache"
+    )
+
+
 def check_hub_model(name: str, field: str) -> None:
     """A hub name is usable when its config is in the local hub cache or the hub can be reached;
     otherwise fail now, in one line, instead of after a storm of retries."""

@@ -165,6 +165,37 @@ def evaluation_markdown(evals: dict[str, tuple[Path, dict]]) -> str | None:
         return None
 
 
+def held_out(dataset: str) -> str | None:
+    """The held-out counterpart of a generated training set: its test split (facts never trained on)."""
+    import re
+
+    if not dataset.startswith("generated:"):
+        return None
+    spec = re.sub(r"([?&])(split|n)=[^&]*", r"\1", dataset).replace("?&", "?").replace("&&", "&").rstrip("&?")
+    return spec + ("&" if "?" in spec else "?") + "n=100&split=test"
+
+
+def eval_command(run: Run, trained: bool) -> str:
+    """A ``mathgrpo eval`` command that runs as printed: the run's template and completion budget, a
+    benchmark that needs no network for a generated training set (its test split), local files when
+    $MATHGRPO_DATA_DIR names them. The output goes inside the run folder, where the report finds it."""
+    import os
+    import shlex
+
+    info, args = run.info, run.training_args
+    model = str(run.path) if trained else str(info["model"])
+    bench = held_out(str(info.get("dataset") or "")) or "math500"
+    cmd = ["mathgrpo", "eval", "--model", model, "--benchmarks", bench,
+           "--output", str(run.path / ("eval" if trained else "eval-base"))]  # fmt: skip
+    if info.get("template"):
+        cmd += ["--template", str(info["template"])]
+    if isinstance(args.get("max_completion_length"), int):
+        cmd += ["--max-new-tokens", str(args["max_completion_length"])]
+    if bench == "math500" and os.environ.get("MATHGRPO_DATA_DIR"):
+        cmd += ["--data-dir", os.environ["MATHGRPO_DATA_DIR"]]
+    return shlex.join(cmd)
+
+
 @dataclass
 class Report:
     run: Run
@@ -226,13 +257,9 @@ def build_report(run_dir: str | Path, evals: list[str | Path] = ()) -> Report:
     rep.evals = find_evals(run, evals)
     rep.eval_md = evaluation_markdown(rep.evals)
     if "trained" not in rep.evals:
-        rep.missing["evaluation of the trained model"] = (
-            f"none in or beside the folder: `mathgrpo eval --model {run.path} --output {run.path / 'eval'}`"
-        )
+        rep.missing["evaluation of the trained model"] = f"none in or beside the folder: `{eval_command(run, trained=True)}`"
     if "base" not in rep.evals and run.info.get("model"):
-        rep.missing["evaluation of the base model"] = (
-            f"none in or beside the folder: `mathgrpo eval --model {run.info['model']} --output {run.path.parent / 'eval-base'}`"
-        )
+        rep.missing["evaluation of the base model"] = f"none in or beside the folder: `{eval_command(run, trained=False)}`"
     write_atomic(rep.summary_path, summary_markdown(rep))
     log.info("report written to %s", rep.summary_path)
     return rep

@@ -14,6 +14,7 @@ Rules (each a test in tests/test_resume.py):
   checkpoint at or after its step exists.
 - Resuming a run whose checkpoint already reached ``max_steps`` trains nothing: a finished run
   is left untouched, a run killed after its last step only finishes the saving.
+- After each save, our model card (:class:`CardOnSave`) replaces TRL's generic one.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ class CheckpointJanitor(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             remove_incomplete(Path(args.output_dir), up_to=state.global_step)
+        return control
+
+
+class CardOnSave(TrainerCallback):
+    """After every checkpoint, our model card (status: in progress or interrupted) replaces the
+    generic one TRL writes into output_dir at each save, so an interrupted run's README.md already
+    says what was trained and how far it got."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from mathgrpo.card import write_model_card
+
+            try:
+                write_model_card(args.output_dir)
+            except Exception as err:  # a card must never stop training
+                log.warning("could not write the model card at step %d: %s", state.global_step, err)
         return control
 
 

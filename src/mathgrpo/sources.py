@@ -389,6 +389,9 @@ def open_source(
 def _open_hub(name: str, split: str, config_name: str | None, fields) -> Source:
     import datasets
 
+    from mathgrpo.models import check_hub_dataset
+
+    check_hub_dataset(name, "dataset (field `dataset_name`)")
     log.info("loading %s (config %s, split %s) with datasets.load_dataset", name, config_name, split)
     try:
         ds = datasets.load_dataset(name, config_name, split=split)

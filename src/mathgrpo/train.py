@@ -192,16 +192,19 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
 
     ``callbacks``: extra ``transformers.TrainerCallback`` objects (e.g. to stop early);
     ``make_optimizer``: ``model -> torch.optim.Optimizer``, for an optimizer transformers has no ``optim`` name for."""
-    from trl import GRPOTrainer, get_peft_config
+    from trl import get_peft_config
 
+    from mathgrpo.console import quiet_console, silence_noise
     from mathgrpo.models import load_tokenizer, resolve_model
     from mathgrpo.precision import check_update_precision
-    from mathgrpo.resume import CheckpointJanitor, RunIdentity, plan_start
+    from mathgrpo.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
     from mathgrpo.rewards import RewardOptions, build_reward_funcs
     from mathgrpo.runrecord import build_record, new_run_id
     from mathgrpo.templates import get_template
+    from mathgrpo.trainer import Trainer
 
     started = time.time()
+    silence_noise()
     check_config(script_args, args, model_args)
     hide_hub_token(args)
     plan = plan_start(script_args, args, new_run_id=new_run_id)
@@ -239,16 +242,16 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     # final files are in place (and only the adapter of a LoRA run): we push once, at the end.
     publish, args.push_to_hub = args.push_to_hub, False
 
-    trainer_cls, extra = GRPOTrainer, {}
-    own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor()]
+    trainer_cls, extra = Trainer, {"print_completions": script_args.print_completions}
+    own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor(), CardOnSave()]
     if script_args.dynamic_sampling:
         from mathgrpo.dynamic import DynamicSamplingTrainer, restored_refill
 
         refill = restored_refill(args.seed, plan.resume_from)
         own_callbacks.append(refill)
         trainer_cls = DynamicSamplingTrainer
-        extra = {"max_resample_rounds": script_args.max_resample_rounds,
-                 "oversample": script_args.dynamic_sampling_oversample, "refill": refill}  # fmt: skip
+        extra.update(max_resample_rounds=script_args.max_resample_rounds,
+                     oversample=script_args.dynamic_sampling_oversample, refill=refill)
     trainer = trainer_cls(
         model=model,
         reward_funcs=rewards,
@@ -261,6 +264,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         optimizers=(make_optimizer(model) if make_optimizer else None, None),
         **extra,
     )
+    quiet_console(trainer)
     if plan.trained:
         # The checkpoint holds every step (a kill during the final save or the card): load it and
         # only finish the saving. Trainer would train one step past max_steps here.
@@ -345,10 +349,21 @@ def precheck(argv: list[str]) -> None:
         except (OSError, yaml.YAMLError):
             return  # the parser reports the recipe itself
     for i, arg in enumerate(argv[:-1]):
-        if arg in ("--model_name_or_path", "--output_dir"):
+        if arg in ("--model_name_or_path", "--output_dir", "--bf16", "--use_cpu"):
             values[arg[2:]] = argv[i + 1]
+    truthy = lambda v: v is True or str(v).lower() in ("true", "1", "yes")  # noqa: E731
+    if truthy(values.get("bf16")) and not truthy(values.get("use_cpu")):
+        import torch
+
+        if not torch.cuda.is_available():
+            from mathgrpo.config import explain
+
+            raise UserError(explain("doesn't support bf16"))
     if isinstance(values.get("model_name_or_path"), str):
-        check_reference(values["model_name_or_path"])
+        from mathgrpo.models import check_hub_model
+
+        if check_reference(values["model_name_or_path"]) == "hub":
+            check_hub_model(values["model_name_or_path"], "model_name_or_path")
     if isinstance(values.get("output_dir"), str):
         from mathgrpo.files import check_writable
 
