@@ -38,7 +38,7 @@ def load(folder: Path) -> dict | None:
 
 
 def history(train_dir: Path) -> list[dict]:
-    from mathgrpo.runfiles import newest_state
+    from mathgrpo.runreader import newest_state
 
     found = newest_state(train_dir) if train_dir.is_dir() else None
     return [h for h in found[0].get("log_history", []) if "reward" in h] if found else []

@@ -123,15 +123,20 @@ def child(opts) -> int:
 
     make = (lambda model: custom_optimizer(mode, model, args.learning_rate)) if mode in ("bf16-kahan", "bf16-stochastic") else None
     trainer = run(script_args, args, model_args, callbacks=[Measure()], make_optimizer=make)
-    if mode == "bf16-kahan":
-        # Kahan summation keeps what rounding drops in a compensation buffer: the weights the model
-        # computes with are the bf16 ones, the value the optimizer tracks is weights + buffer.
+    if mode in ("bf16-kahan", "zero2-offload"):
+        # The weights the model computes with are bf16; the value the optimizer tracks is kept apart:
+        # weights + Kahan compensation buffer, or DeepSpeed's float32 master copy.
         from safetensors.torch import save_file
 
         effective = {}
         for name, param in trainer.model.named_parameters():
-            comp = trainer.optimizer.state.get(param, {}).get("kahan_comp")
-            effective[name] = (param.detach().float() + (comp.float() if comp is not None else 0)).contiguous()
+            if mode == "zero2-offload":
+                from deepspeed.utils import safe_get_full_fp32_param
+
+                effective[name] = safe_get_full_fp32_param(param).detach().float().contiguous()
+            else:
+                comp = trainer.optimizer.state.get(param, {}).get("kahan_comp")
+                effective[name] = (param.detach().float() + (comp.float() if comp is not None else 0)).contiguous()
         save_file(effective, str(opts.workdir / mode / "effective.safetensors"))
     seen["mode"] = mode
     seen["torch_threads"] = torch.get_num_threads()
@@ -151,6 +156,8 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
     paths = {m: workdir / m / "model.safetensors" for m in modes}
     if "bf16-kahan" in modes:
         paths["bf16-kahan, weights + compensation buffer"] = workdir / "bf16-kahan" / "effective.safetensors"
+    if "zero2-offload" in modes:
+        paths["zero2-offload, float32 master weights"] = workdir / "zero2-offload" / "effective.safetensors"
     for mode, path in paths.items():
         if not path.is_file():
             continue
@@ -162,7 +169,8 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
         for k, r in ref.items():
             if k not in final:
                 continue
-            dtype = torch.bfloat16 if "compensation" in mode else final[k].dtype
+            # Kahan and DeepSpeed both start from the bf16-rounded weights (DeepSpeed casts the model).
+            dtype = torch.bfloat16 if ("compensation" in mode or "master" in mode) else final[k].dtype
             base = start[k].to(dtype).float()  # a bf16 mode starts from the rounded weights
             d = final[k].float() - base
             mask = r != 0

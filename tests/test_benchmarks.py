@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mathgrpo.benchmarks import BENCHMARKS, DATA_DIR_ENV, after_hashes, gold_text, latex_list, load_benchmark
+from mathgrpo.benchmarks import BENCHMARKS, DATA_DIR_ENV, after_hashes, latex_list, load_benchmark, plain_gold
 from mathgrpo.errors import UserError
 from mathgrpo.grading import extract_boxed, grade
 
@@ -106,8 +106,8 @@ def test_the_golds_each_file_stores_in_its_own_shape(eval_dir):
 
 
 def test_gold_readers():
-    assert gold_text(27.0) == "27" and gold_text(2.5) == "2.5" and gold_text("025") == "25"
-    assert gold_text("336^\\circ") == "336^\\circ" and gold_text("  ") is None
+    assert plain_gold(27.0) == "27" and plain_gold(2.5) == "2.5" and plain_gold("025") == "25"
+    assert plain_gold("336^\\circ") == "336^\\circ" and plain_gold("  ") is None
     assert latex_list(["$\\frac{1}{2}$"]) == "\\frac{1}{2}" and latex_list(["1,3,5"]) == "1,3,5"
     assert latex_list(["$(2,4)$", "$x$"]) == "(2,4), x"
     assert after_hashes("so 3 + 4 = 7\n#### 1,250") == "1250" and after_hashes("no marker") is None

@@ -13,10 +13,13 @@ import pytest
 
 from mathgrpo import cli
 from mathgrpo.config import parse_train_args
+from mathgrpo.files import REPORT_DIR
+from mathgrpo.files import REPORT_PAGE as SUMMARY_FILE
+from mathgrpo.files import REPORT_SAMPLES as SAMPLES_FILE
 from mathgrpo.plots import DPI, FIG_SIZE, ema
-from mathgrpo.report import REPORT_DIR, SAMPLES_FILE, SUMMARY_FILE, build_report, fmt
 from mathgrpo.rewards import REWARDS
-from mathgrpo.runfiles import RUN_FILE
+from mathgrpo.runreader import RUN_FILE
+from mathgrpo.runsummary import build_report, fmt
 
 from conftest import length_reward, tiny_run_argv
 

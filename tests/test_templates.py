@@ -40,7 +40,7 @@ def test_r1_is_raw_and_opens_think(qwen_tokenizer):
     text = r1.render(PROBLEM, qwen_tokenizer)
     assert text.endswith("Assistant: <think>") and "<|im_start|>" not in text
     assert "\\boxed{}" in text
-    assert r1.prompt_opens_think and not get_template("think_boxed").prompt_opens_think
+    assert r1.opens_think and not get_template("think_boxed").opens_think
 
 
 def test_none_is_the_bare_problem_with_or_without_chat_template(qwen_tokenizer):

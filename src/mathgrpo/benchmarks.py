@@ -33,15 +33,15 @@ USER_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
 # --------------------------------------------------------------------------- gold readers
 
 
-def gold_text(value) -> str | None:
-    """A plain gold: floats that are integers lose their ``.0`` (AMC's ``27.0``); an
+def plain_gold(value) -> str | None:
+    """A harness gold field as text: numbers by the grader's rule (AMC's ``27.0`` is ``27``); an
     all-digit string loses its leading zeros (AIME's ``025``); everything else is stripped text."""
-    if value is None:
+    from mathgrpo.grading.normalize import number_text
+
+    if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (int, float)):
+        return number_text(value)
     if isinstance(value, (list, tuple)):
         return latex_list(value)
     text = str(value).strip()
@@ -120,17 +120,17 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
         Benchmark("math500", ("math500.jsonl", "math500/test.jsonl"), ("HuggingFaceH4/MATH-500", None, "test"),
-                  ("problem",), (("answer", gold_text), ("solution", last_boxed)), "unique_id", 500,
+                  ("problem",), (("answer", plain_gold), ("solution", last_boxed)), "unique_id", 500,
                   ("level", "subject")),
         Benchmark("aime24", ("aime24.jsonl", "aime24/test.jsonl"), ("math-ai/aime24", None, "test"),
-                  ("problem", "question"), (("answer", gold_text), ("solution", last_boxed)), "id", 30),
+                  ("problem", "question"), (("answer", plain_gold), ("solution", last_boxed)), "id", 30),
         Benchmark("aime25", ("aime25.jsonl", "aime25/test.jsonl"), ("math-ai/aime25", None, "test"),
-                  ("problem", "question"), (("answer", gold_text),), "id", 30),
+                  ("problem", "question"), (("answer", plain_gold),), "id", 30),
         Benchmark("amc23", ("amc23.jsonl", "amc23/test.jsonl"), ("math-ai/amc23", None, "test"),
-                  ("problem", "question"), (("answer", gold_text),), "id", 40),
+                  ("problem", "question"), (("answer", plain_gold),), "id", 40),
         Benchmark("minerva", ("minerva_math.jsonl", "minerva_math/test.jsonl", "minerva.jsonl"),
                   ("math-ai/minervamath", None, "test"),
-                  ("problem", "question"), (("answer", gold_text), ("solution", last_boxed)), "idx", 272),
+                  ("problem", "question"), (("answer", plain_gold), ("solution", last_boxed)), "idx", 272),
         Benchmark("olympiadbench", ("olympiadbench.jsonl", "olympiadbench/test.jsonl"),
                   ("math-ai/olympiadbench", None, "test"),
                   ("question", "problem"), (("final_answer", latex_list), ("answer", latex_list)), "id", 675),

@@ -17,22 +17,12 @@ import logging
 import re
 from pathlib import Path
 
-from mathgrpo.files import RUN_FILE, STATE_FILE, atomic_path, write_atomic
-from mathgrpo.report import (
-    REPORT_DIR,
-    SUMMARY_FILE,
-    Report,
-    build_report,
-    final_numbers,
-    hyper_rows,
-    table,
-    what_rows,
-)
-from mathgrpo.runfiles import Run
+from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, write_atomic
+from mathgrpo.runreader import Run
+from mathgrpo.runsummary import Report, build_report, final_numbers, hyper_rows, table, what_rows
 
 log = logging.getLogger(__name__)
 
-CARD_FILE = "README.md"
 # What a published run leaves out: checkpoints (optimizer state, GBs), half-saved ones, staging.
 PUSH_IGNORE = ["checkpoint-*", "incomplete-checkpoint-*", ".*", ".final-tmp/*"]
 # TRL's `loss_type` values, named: its default `dapo` is DAPO's token-level loss, not GRPO's.
@@ -108,7 +98,7 @@ def card_markdown(rep: Report) -> str:
     rows = [[r[0], r[2], r[5]] for r in final_numbers(run)]
     if rows:
         lines += ["", "Final logged values:", "", table(["metric", "last", "step"], rows)]
-    lines += ["", f"Sample completions, all numbers and what is missing: [{REPORT_DIR}/{SUMMARY_FILE}]({REPORT_DIR}/{SUMMARY_FILE}).", ""]
+    lines += ["", f"Sample completions, all numbers and what is missing: [{REPORT_DIR}/{REPORT_PAGE}]({REPORT_DIR}/{REPORT_PAGE}).", ""]
     return "\n".join(lines)
 
 

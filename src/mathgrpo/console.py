@@ -15,6 +15,8 @@ import warnings
 
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from mathgrpo.runreader import human_seconds
+
 # transformers' own deprecation notices about names it calls itself (nothing a user can change).
 NOISE = (r".*is_gradient_checkpointing.*deprecated", r".*gradient_checkpointing.*deprecated",
          r".*gradient_checkpointing_enable.*deprecated", r".*torch\.jit\.script_method.*deprecated")  # fmt: skip
@@ -29,13 +31,6 @@ def silence_noise() -> None:
     for pattern in NOISE:
         warnings.filterwarnings("ignore", message=pattern, category=FutureWarning)
         warnings.filterwarnings("ignore", message=pattern, category=DeprecationWarning)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s" if m else f"{s}s"
 
 
 def step_line(logs: dict, step: int, max_steps: int, seconds_per_step: float | None) -> str | None:
@@ -54,7 +49,7 @@ def step_line(logs: dict, step: int, max_steps: int, seconds_per_step: float | N
     if seconds_per_step:
         parts.append(f"{seconds_per_step:.1f} s/step")
         if max_steps > step:
-            parts.append(f"ETA {_duration(seconds_per_step * (max_steps - step))}")
+            parts.append(f"ETA {human_seconds(seconds_per_step * (max_steps - step))}")
     return "  ".join(parts)
 
 
@@ -75,7 +70,7 @@ class StepLine(ProgressCallback):
         if line:
             self.training_bar.write(line)
         elif "train_runtime" in logs:
-            self.training_bar.write(f"trained {state.global_step} steps in {_duration(logs['train_runtime'])}")
+            self.training_bar.write(f"trained {state.global_step} steps in {human_seconds(logs['train_runtime'])}")
         elif any(k.startswith("eval_") for k in logs):
             shown = {k: f"{v:.3g}" for k, v in logs.items() if k.startswith("eval_") and isinstance(v, float)}
             self.training_bar.write("eval: " + "  ".join(f"{k[5:]} {v}" for k, v in list(shown.items())[:6]))

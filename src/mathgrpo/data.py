@@ -2,7 +2,7 @@
 dedup, conflict and language filters; render prompts and drop the too long; ``prepare-data``.
 
 Usage: ``ds, stats = load_problems("BytedTsinghua-SIA/DAPO-Math-17k"); print(stats.summary())``
-       ``mathgrpo prepare-data --dataset ../shared/data/dapo-math-17k.parquet --output dapo.jsonl``
+(the ``prepare-data`` verb around it is prepare.py)
 
 Reading (hub, parquet, jsonl/json, save_to_disk folders, ``generated:``) lives in
 :mod:`mathgrpo.sources`; this module cleans the batches it yields. Memory stays bounded: per
@@ -11,17 +11,13 @@ batch only arrow arrays; across batches only one dict entry per *distinct* probl
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mathgrpo.errors import ArgumentParser, UserError
+from mathgrpo.errors import UserError
 from mathgrpo.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -233,6 +229,23 @@ def load_problems(
     return ds, stats
 
 
+def training_rows(script_args):
+    """The rows a training run trains on, from its ScriptArguments (data fields): loaded, cleaned,
+    deduplicated, and without golds the grader cannot read. ``mathgrpo train`` and
+    ``mathgrpo prepare-data`` both read their data through this one call."""
+    ds, stats = load_problems(
+        script_args.dataset_name,
+        split=script_args.dataset_split,
+        config_name=script_args.dataset_config,
+        problem_field=script_args.problem_field,
+        answer_field=script_args.answer_field,
+        language=script_args.language,
+        dedup=script_args.dedup,
+        limit=script_args.max_train_samples,
+    )
+    return drop_ungradeable(ds, stats), stats
+
+
 def drop_ungradeable(ds, stats: PrepStats):
     """Leave out (and count) rows whose gold the grader cannot read. Their accuracy would be None at
     every step; rather than have every reward return None for them each time, they never enter
@@ -277,130 +290,3 @@ def add_prompts(ds, tokenizer, template, max_prompt_length: int | None):
         log.info("dropped %d of %d prompts longer than %d tokens", dropped, len(prompts), max_prompt_length)
         ds = ds.select(keep)
     return ds, dropped
-
-
-# --------------------------------------------------------------------------- prepare-data verb
-
-OUTPUT_FORMATS = (".jsonl", ".json", ".parquet")
-
-
-def write_rows(ds, output: str | os.PathLike) -> Path:
-    """Write ``ds`` to ``output`` (format by extension), atomically (mathgrpo.files.atomic_path)."""
-    from mathgrpo.files import atomic_path
-
-    out = check_output(str(output))
-    suffix = out.suffix.lower()
-    with atomic_path(out) as tmp:
-        if suffix == ".parquet":
-            ds.to_parquet(str(tmp))
-        else:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                rows = ds.to_list()
-                if suffix == ".jsonl":
-                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-                else:
-                    json.dump(rows, fh, ensure_ascii=False, indent=1)
-                    fh.write("\n")
-    return out
-
-
-def _parser() -> argparse.ArgumentParser:
-    from mathgrpo.config import ScriptArguments
-
-    defaults = ScriptArguments()  # one source of defaults, shared with `mathgrpo train`
-    p = ArgumentParser(
-        prog="mathgrpo prepare-data",
-        description="Normalise, deduplicate and filter a problem dataset into one file of problem/answer rows.",
-    )
-    p.add_argument("--dataset", required=True, help="hub name, .parquet/.jsonl/.json file or folder, or generated:...")
-    p.add_argument("--output", required=True, help="output file: .jsonl, .json or .parquet")
-    p.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict folder (default: train)")
-    p.add_argument("--config-name", "--config_name", dest="config_name", default=None, help="hub dataset config name")
-    p.add_argument("--problem-field", "--problem_field", dest="problem_field", default=None, help="problem column (default: auto-detected)")
-    p.add_argument("--answer-field", "--answer_field", dest="answer_field", default=None, help="answer column; dotted into structs: reward_model.ground_truth")
-    p.add_argument("--language", choices=LANGUAGES, default="all", help="keep problems in this language (zh: has CJK)")
-    p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep repeated problems")
-    p.add_argument("--limit", type=int, default=None, help="keep only the first N problems")
-    p.add_argument("--tokenizer", default=None, help="also render prompts with this tokenizer (path or hub name)")
-    p.add_argument("--template", default=defaults.template, help=f"prompt template (default: {defaults.template})")
-    p.add_argument(
-        "--max-prompt-length", "--max_prompt_length", dest="max_prompt_length", type=int, default=defaults.max_prompt_length,
-        help=f"with --tokenizer: drop prompts over this many tokens, 0 keeps all (default: {defaults.max_prompt_length})",
-    )  # fmt: skip
-    p.add_argument("--pass-rate-model", default=None,
-                   help="difficulty filter: sample answers with this model (hub name, folder, .gguf, smollm2-135m-instruct) "
-                        "and write each problem's pass rate")  # fmt: skip
-    p.add_argument("--pass-rate-k", type=int, default=8, help="difficulty filter: answers per problem (default 8)")
-    p.add_argument("--pass-rate-keep", default="0,1",
-                   help="difficulty filter: keep problems with LOW < pass rate < HIGH (default 0,1: drop the always "
-                        "and the never solved)")  # fmt: skip
-    p.add_argument("--pass-rate-max-new-tokens", type=int, default=1024, help="difficulty filter: answer length limit")
-    p.add_argument("--pass-rate-temperature", type=float, default=1.0, help="difficulty filter: sampling temperature")
-    p.add_argument("--pass-rate-batch-size", type=int, default=None, help="difficulty filter: sequences per call")
-    return p
-
-
-def check_output(output: str) -> Path:
-    """The output's format and folder, checked before any data is read."""
-    from mathgrpo.files import check_writable
-
-    out = Path(output).expanduser()
-    if out.suffix.lower() not in OUTPUT_FORMATS:
-        raise UserError(f"--output {out}: unknown format {out.suffix or '(none)'}; use {', '.join(OUTPUT_FORMATS)}")
-    if out.is_dir():
-        raise UserError(f"--output {out} is a folder; give a file name")
-    try:
-        check_writable(out.parent)
-    except UserError:
-        raise UserError(f"--output {out}: its folder cannot be written; choose a writable place") from None
-    return out
-
-
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    out = check_output(args.output)
-    from mathgrpo.models import check_reference
-    from mathgrpo.templates import get_template
-
-    get_template(args.template)
-    if args.tokenizer:
-        check_reference(args.tokenizer, "--tokenizer", tokenizer_only=True)
-    if args.pass_rate_model:
-        from mathgrpo.difficulty import parse_band
-
-        parse_band(args.pass_rate_keep)
-        check_reference(args.pass_rate_model, "--pass-rate-model")
-    ds, stats = load_problems(
-        args.dataset,
-        split=args.split,
-        problem_field=args.problem_field,
-        answer_field=args.answer_field,
-        language=args.language,
-        dedup=args.dedup,
-        limit=args.limit,
-        config_name=args.config_name,
-    )
-    ds = drop_ungradeable(ds, stats)
-    if args.pass_rate_model:
-        from mathgrpo.difficulty import keep_band, parse_band, pass_rates
-
-        band = parse_band(args.pass_rate_keep)
-        work = out.with_name(f".{out.name}.pass-rate")  # resumable samples, beside the output
-        rates = pass_rates(ds, model=args.pass_rate_model, template=args.template, k=args.pass_rate_k,
-                           temperature=args.pass_rate_temperature, max_new_tokens=args.pass_rate_max_new_tokens,
-                           work_dir=work, batch_size=args.pass_rate_batch_size)  # fmt: skip
-        ds, stats.out_of_band = keep_band(ds, rates, band)
-        stats.rows_out = len(ds)
-    if args.tokenizer:
-        from mathgrpo.models import load_tokenizer, resolve_model
-        from mathgrpo.templates import get_template
-
-        template = get_template(args.template)
-        tokenizer = load_tokenizer(resolve_model(args.tokenizer, "--tokenizer", tokenizer_only=True))
-        limit = args.max_prompt_length if args.max_prompt_length and args.max_prompt_length > 0 else None
-        ds, stats.too_long = add_prompts(ds, tokenizer, template, limit)
-        stats.rows_out = len(ds)
-    out = write_rows(ds, args.output)
-    print(f"{args.dataset}: {stats.summary()}")  # noqa: T201 - the verb's result
-    print(f"wrote {len(ds):,} rows ({', '.join(ds.column_names)}) to {out}")  # noqa: T201
-    return 0

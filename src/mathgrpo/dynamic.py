@@ -89,8 +89,7 @@ def restored_refill(seed: int, checkpoint: str | None) -> RefillStream:
     """The refill stream, at the position saved in ``checkpoint`` (a fresh one without)."""
     from pathlib import Path
 
-    from mathgrpo.files import STATE_FILE
-    from mathgrpo.resume import read_json
+    from mathgrpo.files import STATE_FILE, read_json
 
     state = read_json(Path(checkpoint) / STATE_FILE) if checkpoint else None
     saved = ((state or {}).get("stateful_callbacks") or {}).get(RefillStream.__name__) or {}

@@ -55,6 +55,31 @@ def check_writable(out: Path) -> None:
         raise UserError(f"output_dir {out} is not writable ({err.strerror}); choose another folder (field `output_dir`)") from None
 
 
+def check_output_file(path: Path, flag: str) -> Path:
+    """An output file a verb is about to write: not a folder, and its folder takes files."""
+    from mathgrpo.errors import UserError
+
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    try:
+        check_writable(path.parent)
+    except UserError:
+        raise UserError(f"{flag} {path}: its folder cannot be written; choose a writable place") from None
+    return path
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object from ``path``, or None when it is missing, unreadable or not an object
+    (a file another process may be writing right now)."""
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A unique temporary path beside ``path``; on success it is flushed to disk and renamed over

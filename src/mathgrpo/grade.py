@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
 from mathgrpo.evalfolder import exclusive
-from mathgrpo.files import atomic_path, check_writable
+from mathgrpo.files import atomic_path, check_output_file
 from mathgrpo.grading import STRICT, VERDICTS
 from mathgrpo.rewards import RewardOptions, build_reward_funcs
 
@@ -128,12 +128,7 @@ def run(args) -> _Summary:
     out_path = Path(args.output) if args.output else None
     if out_path is None:
         return _grade_into(args, sys.stdout, accuracy, fmt)
-    if out_path.is_dir():
-        raise UserError(f"-o {out_path} is a folder; give a file name")
-    try:
-        check_writable(out_path.parent)
-    except UserError:
-        raise UserError(f"-o {out_path}: its folder cannot be written; choose a writable place") from None
+    check_output_file(out_path, "-o")
     with exclusive(out_path.with_name(f".{out_path.name}.lock"), out_path, remove=True), atomic_path(out_path) as tmp:
         with open(tmp, "w", encoding="utf-8") as out:  # all or nothing: never a half-written file
             return _grade_into(args, out, accuracy, fmt)

@@ -19,7 +19,6 @@ Rules (each a test in tests/test_resume.py):
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -30,7 +29,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, check_writable, checkpoint_dirs
+from mathgrpo.files import RUN_FILE, STATE_FILE, check_writable, checkpoint_dirs, read_json
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +90,6 @@ class StartPlan:
     resume_from: str | None = None
     trained: bool = False  # the checkpoint already reached the last step: only the final save may be missing
     finished: bool = False  # ... and the final model is saved: nothing to do
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def checkpoint_run_id(state: dict) -> str | None:

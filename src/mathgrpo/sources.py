@@ -192,10 +192,10 @@ def _py_answer(value, where: str) -> str | None:
     if isinstance(value, bool) or isinstance(value, dict):
         raise UserError(f"{where}: the answer is {type(value).__name__} {str(value)[:40]!r}, not text or a number; "
                         "fix the row or pass the right --answer_field")  # fmt: skip
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, (int, float)):
+        from mathgrpo.grading.normalize import number_text
+
+        return number_text(value)
     if isinstance(value, list):
         return ", ".join(str(_py_answer(v, where)) for v in value if v is not None)
     raise UserError(f"{where}: the answer is {type(value).__name__}, not text or a number")

@@ -49,7 +49,7 @@ class Template:
         return text + self.prefill
 
     @property
-    def prompt_opens_think(self) -> bool:
+    def opens_think(self) -> bool:
         """True when the prompt itself opens the <think> block (the completion only closes it)."""
         return self.prefill.rstrip().endswith("<think>") or self.plain.rstrip().endswith("<think>")
 

@@ -41,12 +41,6 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
             f"reward_weights has {len(args.reward_weights)} values but reward_funcs has "
             f"{len(script_args.reward_funcs)} ({', '.join(script_args.reward_funcs)}); give one weight each"
         )
-    if args.generation_batch_size % args.num_generations != 0:  # TRL checks too; keep ours explicit
-        raise UserError(
-            f"generation batch {args.generation_batch_size} (per_device_train_batch_size x processes x "
-            f"steps_per_generation) is not divisible by num_generations={args.num_generations}; "
-            "change one of them"
-        )
     optim = str(getattr(args.optim, "value", args.optim))
     if optim.startswith(BNB_OPTIMIZERS) and importlib.util.find_spec("bitsandbytes") is None:
         raise UserError(
@@ -134,19 +128,9 @@ def hide_hub_token(args) -> None:
 
 
 def build_datasets(script_args: ScriptArguments, tokenizer, template):
-    from mathgrpo.data import add_prompts, drop_ungradeable, load_problems
+    from mathgrpo.data import add_prompts, training_rows
 
-    dataset, stats = load_problems(
-        script_args.dataset_name,
-        split=script_args.dataset_split,
-        config_name=script_args.dataset_config,
-        problem_field=script_args.problem_field,
-        answer_field=script_args.answer_field,
-        language=script_args.language,
-        dedup=script_args.dedup,
-        limit=script_args.max_train_samples,
-    )
-    dataset = drop_ungradeable(dataset, stats)
+    dataset, stats = training_rows(script_args)
     dataset, too_long = add_prompts(dataset, tokenizer, template, script_args.max_prompt_length)
     stats.too_long, stats.rows_out = too_long, len(dataset)
     log.info("data: %s", stats.summary())
@@ -224,7 +208,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         max_completion_length=args.max_completion_length,
         overlong_buffer=script_args.overlong_buffer,
         overlong_penalty=script_args.overlong_penalty,
-        think_in_prompt=template.prompt_opens_think,
+        think_in_prompt=template.opens_think,
         verdict=script_args.accuracy_verdict,
     ))
     model, stops = load_policy(model_path, model_args, args, tokenizer)

@@ -88,10 +88,8 @@ def gold_text(gold) -> str | None:
         gold = gold[0]
     if isinstance(gold, bool) or gold is None:
         return None
-    if isinstance(gold, int):
-        return str(gold)
-    if isinstance(gold, float):
-        return repr(gold) if gold == gold and abs(gold) != float("inf") else None
+    if isinstance(gold, (int, float)):
+        return N.number_text(gold)
     return gold if isinstance(gold, str) else None
 
 

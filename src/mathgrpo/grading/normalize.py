@@ -47,6 +47,19 @@ _FRACTION_SHORT = re.compile(r"^([+-]?)\\frac(\d)(\d)$")
 _SLASH = re.compile(r"^([+-]?)(\d+)/(\d+)$")
 
 
+def number_text(value: float | int) -> str | None:
+    """A number as answer text, the one rule for every reader of golds: an int in full (23 digits
+    stay exact), a whole float without its ``.0`` (AMC stores ``27.0``), other floats as Python
+    writes them; NaN and infinities are no answer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
 def _wrapping_braces(s: str) -> bool:
     """True when the first ``{`` closes at the very end: ``{5}`` but not ``{1}{2}``."""
     if len(s) < 2 or s[0] != "{" or s[-1] != "}":

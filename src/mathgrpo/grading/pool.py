@@ -139,10 +139,6 @@ class WorkerPool:
                     self._idle.put(_Worker(), fresh=True)
             return self._idle
 
-    def start(self) -> None:
-        """Start the workers now (non-blocking)."""
-        self._ensure_started()
-
     def warm_up(self, timeout: float | None = None) -> bool:
         """Start the workers and wait until all have imported sympy (the spare too)."""
         idle = self._ensure_started()

@@ -14,7 +14,6 @@ going (or died) without touching it, and imports nothing from training or evalua
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -22,12 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, checkpoint_dirs
+from mathgrpo.files import COMPLETIONS_DIR, EVAL_SUMMARY, RUN_FILE, STATE_FILE, checkpoint_dirs, read_json
 
 log = logging.getLogger(__name__)
 
-COMPLETIONS_DIR = "completions"
-EVAL_SUMMARY = "summary.json"  # mathgrpo.evaluate.SUMMARY_FILE
 _COMPLETIONS = re.compile(r"completions_(\d+)\.parquet$")
 
 
@@ -92,14 +89,6 @@ def human_seconds(seconds: float) -> str:
     return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def newest_state(run_dir: Path) -> tuple[dict, Path] | None:
     """The readable ``trainer_state.json`` with the highest global step: the top-level one, or
     a checkpoint's while the run goes on. Never moves or deletes anything (the run may be live)."""
@@ -109,7 +98,7 @@ def newest_state(run_dir: Path) -> tuple[dict, Path] | None:
     for path in candidates:
         if not path.is_file():
             continue
-        state = _read_json(path)
+        state = read_json(path)
         if state is None or not isinstance(state.get("log_history"), list):
             log.warning("%s is unreadable (a save in progress?); skipped", path)
             continue
@@ -129,7 +118,7 @@ def load_run(run_dir: str | Path) -> Run:
             "(a run writes one at every save_steps; report again after the first save)"
         )
     state, state_path = found
-    info = _read_json(path / RUN_FILE) or {}
+    info = read_json(path / RUN_FILE) or {}
     run = Run(path=path.resolve(), info=info, state=state, state_path=state_path.resolve())
     if not info:
         run.notes["run record"] = f"no readable {RUN_FILE} (not a `mathgrpo train` run?): model, data and rewards unknown"
@@ -250,7 +239,7 @@ def find_evals(run: Run, extra: list[str | Path] = ()) -> dict[str, tuple[Path, 
             raise UserError(f"{folder / EVAL_SUMMARY} not found; give a folder written by `mathgrpo eval --output`")
     found: dict[str, tuple[float, Path, dict]] = {}
     for folder in [*candidates, *explicit]:
-        summary = _read_json(folder / EVAL_SUMMARY)
+        summary = read_json(folder / EVAL_SUMMARY)
         if not summary or not isinstance(summary.get("benchmarks"), dict):
             continue
         role = eval_role(summary, run) or ("other" if folder in explicit else None)

@@ -1,0 +1,78 @@
+"""The shape of the package: no import cycle between its modules (lazy imports inside functions
+count too), every module says what it is for, and the library prints nothing (ruff's T20 rule)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "mathgrpo"
+
+
+def module_names() -> dict[str, Path]:
+    names = {}
+    for path in PKG.rglob("*.py"):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
+    """The package's modules that ``path`` imports anywhere (top level or inside a function)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from mathgrpo.grading import normalize` imports the submodule, not the package's __init__
+            targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target:
+                found.add(target)
+    return found
+
+
+def test_no_import_cycle_between_modules():
+    known = module_names()
+    graph = {name: imports_of(path, known) - {name} for name, path in known.items()}
+    cycles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_can_fail(tmp_path, monkeypatch):
+    (tmp_path / "mathgrpo").mkdir()
+    (tmp_path / "mathgrpo" / "__init__.py").write_text("")
+    (tmp_path / "mathgrpo" / "a.py").write_text("def f():\n    from mathgrpo import b\n")
+    (tmp_path / "mathgrpo" / "b.py").write_text("import mathgrpo.a\n")
+    monkeypatch.setattr(__import__(__name__), "PKG", tmp_path / "mathgrpo")
+    try:
+        test_no_import_cycle_between_modules()
+    except AssertionError as err:
+        assert "mathgrpo.a -> mathgrpo.b -> mathgrpo.a" in str(err)
+    else:
+        raise AssertionError("a lazy a <-> b cycle was not found")
+
+
+def test_every_module_opens_with_a_docstring_and_a_usage_line():
+    for path in PKG.rglob("*.py"):
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        if path.name == "__init__.py" and path.parent != PKG:
+            continue
+        assert doc and "Usage" in doc, f"{path.relative_to(PKG)} has no docstring with a usage line"
