@@ -131,3 +131,18 @@ def test_a_run_with_dynamic_sampling_logs_its_rounds_and_resumes_exactly(tiny_qw
     a, b = load_file(straight.args.output_dir + "/model.safetensors"), load_file(out / "model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_dynamic_sampling_with_vllm_colocate(tiny_qwen_dir, tmp_path, with_flat_reward):
+    pytest.importorskip("vllm")
+    if not torch.cuda.is_available():
+        pytest.skip("vLLM needs a GPU")
+    from mathgrpo.train import run
+
+    argv = dynamic_argv(tiny_qwen_dir, tmp_path / "vllm", "--use_vllm", "true", "--vllm_mode", "colocate",
+                        "--use_cpu", "false", "--vllm_gpu_memory_utilization", "0.2", "--vllm_max_model_length", "256",
+                        "--dynamic_sampling_oversample", "2.0")  # fmt: skip
+    trainer = run(*parse_train_args(argv))
+    logged = [e for e in trainer.state.log_history if "dynamic/rounds" in e]
+    assert len(logged) == 3 and all(e["dynamic/zero_signal_trained"] == 0.0 for e in logged)

@@ -91,3 +91,42 @@ def test_stdout_mode_keeps_jsonl_clean(tmp_path, via_stdin):
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["correct"] for line in proc.stdout.splitlines()] == [True, False, False, True, None]
     assert "rows 5" in proc.stderr
+
+
+# --- fuzz: whatever a saved-completions file holds, the verb grades it or names the bad line ----
+
+_pieces = ["\\boxed{", "}", "5", "\\frac{1}{2}", "<think>", "</think>", "\\ud800", "\\udfff", "\\u0000", "é", "$", " "]
+
+
+def _fuzz_lines(seed: int, n: int = 60) -> bytes:
+    """JSON lines with lone surrogates, chat-format completions and golds of every JSON type,
+    plus raw bytes that are not UTF-8 and lines that are not JSON."""
+    import random
+
+    rng = random.Random(seed)
+    golds = ['"5"', "5", "2.5", "null", "true", '["1", "2"]', '{"a": 1}', '"\\\\frac{1}{2}"', '"\\ud800"', '""']
+    out = []
+    for i in range(n):
+        text = "".join(rng.choice(_pieces) for _ in range(rng.randrange(12)))
+        completion = rng.choice([f'"{text}"', f'[{{"role": "assistant", "content": "{text}"}}]', "null", "42"])
+        line = f'{{"id": {i}, "answer": {rng.choice(golds)}, "completion": {completion}}}'.encode()
+        roll = rng.random()
+        if roll < 0.08:
+            line = line[: rng.randrange(len(line))]  # cut: not JSON
+        elif roll < 0.15:
+            line = line.replace(b"5", b"\xff\xfe", 1)  # not UTF-8
+        out.append(line)
+    return b"\n".join(out) + b"\n"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fuzzed_files_are_graded_row_by_row_without_a_crash(seed, tmp_path, capsys):
+    src, out = tmp_path / "fuzz.jsonl", tmp_path / "graded.jsonl"
+    src.write_bytes(_fuzz_lines(seed))
+    code = cli_main(["grade", str(src), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code in (0, 1) and "Traceback" not in captured.err
+    graded = _read(out)
+    bad = captured.err.count("left out")
+    assert len(graded) + bad == len(src.read_bytes().splitlines())  # every line: graded or named
+    assert all(r["correct"] in (True, False, None) for r in graded)

@@ -8,10 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mathgrpo.grading import Grader, extract_boxed
+from mathgrpo.grading import (
+    TIME_LIMIT_S,  # noqa: E402
+    Grader,
+    extract_boxed,
+)
+from mathgrpo.grading.pool import WALL_FACTOR  # noqa: E402
 from mathgrpo.rewards import RewardOptions, build_reward_funcs
 
-BOUND_S = 2.0
+# The grader's contract: TIME_LIMIT_S of CPU, one retry, at most WALL_FACTOR times that in wall time.
+BOUND_S = 2 * TIME_LIMIT_S * WALL_FACTOR + 1.0
 FRAGMENTS = [
     "\\boxed{", "\\boxed ", "\\fbox{", "{", "}", "\\{", "\\}", "\\\\", "$", "^", "_", "\\frac", "\\sqrt",
     "\\pi", "\\infty", "\\text{", "\\left(", "\\right)", "(", ")", "[", "]", ",", "{,}", "\\!", "\\,", "=",
@@ -47,7 +53,9 @@ def grader():
 def test_any_completion_gets_an_allowed_reward_in_time(funcs, completion, gold, prompt_opens):
     prompt = "Solve.\n<think>" if prompt_opens else "Solve."
     ids = [0] * (len(completion) if isinstance(completion, str) else 3)
-    allowed = {"accuracy": {0.0, 1.0}, "format": {0.0, 1.0}}  # these golds are all gradeable
+    # These golds are all gradeable; None is a verdict sympy could not reach in time (then every
+    # reward leaves the sample out).
+    allowed = {"accuracy": {0.0, 1.0, None}, "format": {0.0, 1.0, None}}
     for func in funcs:
         start = time.monotonic()
         (reward,) = func([completion], answer=[gold], prompts=[prompt], completion_ids=[ids])
@@ -55,7 +63,7 @@ def test_any_completion_gets_an_allowed_reward_in_time(funcs, completion, gold, 
         if func.__name__ in allowed:
             assert reward in allowed[func.__name__]
         else:
-            assert -1.0 <= reward <= 0.0
+            assert reward is None or -1.0 <= reward <= 0.0
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -43,7 +43,8 @@ def recipe(name):
 def test_accelerate_configs_load_with_accelerate():
     from accelerate.commands.config.config_args import load_config_from_file
 
-    ddp, z2, z3 = (load_config_from_file(str(ACCEL / f"{n}.yaml")) for n in ("ddp", "zero2", "zero3"))
+    ddp, z2, z3, off = (load_config_from_file(str(ACCEL / f"{n}.yaml")) for n in ("ddp", "zero2", "zero3", "zero2-offload"))
+    assert off.deepspeed_config["zero_stage"] == 2 and off.deepspeed_config["offload_optimizer_device"] == "cpu"
     assert ddp.distributed_type == "MULTI_GPU" and ddp.mixed_precision == "bf16"
     assert z2.distributed_type == "DEEPSPEED" and z2.deepspeed_config["zero_stage"] == 2
     assert z3.distributed_type == "DEEPSPEED" and z3.deepspeed_config["zero_stage"] == 3

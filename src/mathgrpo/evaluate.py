@@ -274,14 +274,15 @@ def run(args) -> dict:
 
     ks = check_args(args)
     folder = EvalFolder(Path(args.output).expanduser())
+    # The model is checked before the output folder is made: a wrong --model leaves nothing behind.
+    model_path = resolve_model(args.model, field="--model")
+    template_name, source = resolve_template(args.model, model_path, args.template, args.output)
+    log.info("template: %s (from %s)", template_name, source)
+    try:
+        tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
+    except (OSError, ValueError) as err:  # a hub model without tokenizer files, a broken folder
+        raise load_error(args.model, err, "--model") from None
     with folder.writing():
-        model_path = resolve_model(args.model, field="--model")
-        template_name, source = resolve_template(args.model, model_path, args.template, args.output)
-        log.info("template: %s (from %s)", template_name, source)
-        try:
-            tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
-        except (OSError, ValueError) as err:  # a hub model without tokenizer files, a broken folder
-            raise load_error(args.model, err, "--model") from None
         import torch
 
         backend, dtype = resolve_generation(args, torch.cuda.is_available())
