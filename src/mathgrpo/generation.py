@@ -139,25 +139,52 @@ class TransformersBackend:
             **params,
         )
 
-    def generate(self, prompt_ids: list[list[int]], seeds: list[int], progress=None) -> list[Completion]:
-        """``progress(step)``, if given, is called after each generated token of the batch."""
+    def _left_pad(self, rows: list[list[int]]):
         import torch
 
-        width = max(len(ids) for ids in prompt_ids)
-        input_ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
-        for row, ids in enumerate(prompt_ids):  # left padding: every prompt ends where generation starts
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, ids in enumerate(rows):  # left padding: every prompt ends where generation starts
             input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             mask[row, width - len(ids) :] = 1
-        # transformers draws one random stream for the whole batch: seeding it per batch from
-        # the batch's first sample makes a batch reproducible (vLLM seeds every sample).
-        torch.manual_seed(seeds[0])
+        return input_ids, mask
+
+    def _shared_prefix(self, prompt_ids: list[list[int]]):
+        """The KV cache of every prompt but its last token, computed once per distinct prompt and
+        repeated for its copies; None when the batch holds no repeated prompt."""
+        import torch
+
+        distinct = list(dict.fromkeys(tuple(ids) for ids in prompt_ids))
+        if len(distinct) == len(prompt_ids) or min(len(ids) for ids in distinct) < 2:
+            return None
+        where = {ids: i for i, ids in enumerate(distinct)}
+        ids, mask = self._left_pad([list(d) for d in distinct])
+        ids, mask = ids[:, :-1].to(self.device), mask[:, :-1].to(self.device)
+        cache = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True).past_key_values
+        cache.reorder_cache(torch.tensor([where[tuple(p)] for p in prompt_ids], device=self.device))
+        return cache
+
+    def generate(self, prompt_ids: list[list[int]], seeds: list[int], progress=None) -> list[Completion]:
+        """``progress(step)``, if given, is called after each generated token of the batch. A prompt
+        sampled several times in the batch is read once: its key/value cache is computed for one
+        copy and shared by the others (``--n 16`` reads each prompt once, not 16 times)."""
+        import torch
+
+        input_ids, mask = self._left_pad(prompt_ids)
         extra = {"logits_processor": [_Progress(progress)]} if progress else {}
         with torch.inference_mode():
+            shared = self._shared_prefix(prompt_ids)
+            if shared is not None:
+                extra["cache"] = shared
+            # transformers draws one random stream for the whole batch: seeding it per batch from
+            # the batch's first sample makes a batch reproducible (vLLM seeds every sample).
+            torch.manual_seed(seeds[0])
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), generation_config=self.config,
                 **extra,
             )
+        width = input_ids.size(1)
         stops = set(self.stops)
         results = []
         for row in out[:, width:].tolist():
@@ -166,6 +193,12 @@ class TransformersBackend:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             results.append(Completion(text, end is None, len(row) if end is None else end + 1))
         return results
+
+
+def _positions(mask):
+    """Position ids of left-padded rows, as ``generate`` computes them."""
+    positions = mask.long().cumsum(-1) - 1
+    return positions.masked_fill(mask == 0, 1)
 
 
 class _Progress:

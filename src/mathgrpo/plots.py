@@ -30,6 +30,7 @@ class Panel:
     right_label: str = ""
     why: str = ""  # shown in the summary under the plot
     optional: bool = False  # only some runs log it (dynamic sampling): not "missing" when absent
+    requires: str = ""  # drawn only when this key was logged (its other lines exist in every run)
 
 
 def reward_keys(history: list[dict]) -> list[str]:
@@ -75,7 +76,7 @@ def panels(history: list[dict]) -> list[Panel]:
               right=(("dynamic/rounds", "generation rounds"),), right_label="rounds per step",
               why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
                   "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
-              optional=True),
+              optional=True, requires="dynamic/rounds"),
         Panel("learning_rate", "Learning rate", "learning rate", (("learning_rate", "lr"),)),
         Panel("grad_norm", "Gradient norm (before clipping)", "L2 norm", (("grad_norm", "grad norm"),),
               why="Spikes precede instabilities; compare with max_grad_norm."),
@@ -119,6 +120,8 @@ def draw_panel(panel: Panel, history: list[dict], path: Path) -> bool:
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
     from matplotlib.ticker import MaxNLocator
 
+    if panel.requires and not series(history, panel.requires)[0]:
+        return False
     left = [(k, lbl, *series(history, k)) for k, lbl in panel.lines]
     right = [(k, lbl, *series(history, k)) for k, lbl in panel.right]
     left = [s for s in left if s[2]]
