@@ -131,9 +131,11 @@ def render(pairs: list[dict]) -> str:
         ps = [p for p in pairs if p["set"] == s]
         rate = lambda key: sum(1 for p in ps if p[key] is True) / len(ps)  # noqa: E731
         agree = lambda key: sum(1 for p in ps if bool(p["mathgrpo"]) == bool(p[key])) / len(ps)  # noqa: E731
-        lines.append(f"| {s} | {len(ps)} | {rate('mathgrpo'):.1%} | {rate('math_verify'):.1%} | {rate('lighteval'):.1%} | "
+        lines.append(f"| {s} | {len(ps)} | "
+                     f"{rate('mathgrpo'):.1%} | {rate('math_verify'):.1%} | {rate('lighteval'):.1%} | "
                      f"{agree('math_verify'):.1%} | {agree('lighteval'):.1%} |")  # fmt: skip
-    lines += ["", "## Disagreements", "", "| set | id | gold | last box (mathgrpo's answer) | mathgrpo | math-verify | lighteval |",
+    lines += ["", "## Disagreements", "",
+              "| set | id | gold | last box (mathgrpo's answer) | mathgrpo | math-verify | lighteval |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     from mathgrpo.grading import extract_boxed
 

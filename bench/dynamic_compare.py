@@ -73,9 +73,9 @@ def evaluate(model: Path, out: Path, env: dict) -> None:
 
 
 def summarize(folder: Path) -> dict:
-    from learning_stats import metrics, read_samples
-
     from mathgrpo.runreader import newest_state
+
+    from learning_stats import metrics, read_samples
 
     budget = json.loads((folder / "train" / "budget.json").read_text())
     history = [h for h in (newest_state(folder / "train") or ({}, None))[0].get("log_history", []) if "reward" in h]
@@ -95,14 +95,16 @@ def summarize(folder: Path) -> dict:
 def render(results: dict, minutes: float, seeds: list[int]) -> str:
     lines = [f"Budget: {minutes:g} min of training per run on the 2-core machine; seeds {', '.join(map(str, seeds))}; "
              "validation facts, 4 samples per problem.", "",
-             "| configuration | seed | optimizer steps | s/step | generation rounds per step | groups without a signal: "
+             "| configuration | seed | optimizer steps | s/step | "
+             "generation rounds per step | groups without a signal: "
              "generated | trained | training reward (mean) | validation accuracy at 1/3, 2/3, 3/3 of the budget |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, r in results.items():
         config, seed = key.split("/")
         acc = ", ".join(f"{100 * p['accuracy']:.1f}% (step {p['step']})" for p in r["points"])
         lines.append(f"| {config} | {seed} | {r['steps']} | {r['seconds_per_step']:.1f} | {r['rounds']:.2f} | "
-                     f"{100 * r['generated_zero_signal']:.0f}% | {100 * r['trained_zero_signal']:.0f}% | {r['reward']:.2f} | "
+                     f"{100 * r['generated_zero_signal']:.0f}% | {100 * r['trained_zero_signal']:.0f}% | "
+                     f"{r['reward']:.2f} | "
                      f"{acc} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 

@@ -69,13 +69,15 @@ MODES = {
     "fp32-master": Mode("float32 weights + AdamW (recipes' default)", 4, 4, 8),
     # bitsandbytes keeps one float32 scale per 256-value block; transformers' Trainer keeps the
     # embedding's states in 32 bits (bnb's advice for stability), so those are 8 bytes.
-    "8bit-adamw": Mode("float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256,
-                       embedding_optimizer=8),
+    "8bit-adamw": Mode(
+        "float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256, embedding_optimizer=8
+    ),
     "bf16-pure": Mode("bf16 weights + AdamW (`dtype: bfloat16`: loses updates)", 2, 2, 4, generate_bytes=2),
     # ZeRO paper's accounting for mixed precision (Rajbhandari et al. 2020): bf16 weights and
     # gradients (2 + 2) replicated, float32 master weights and both moments (12) sharded.
-    "zero2": Mode("ZeRO-2: bf16 weights/grads, float32 master + AdamW sharded", 2, 2, 12, sharded=True,
-                  generate_bytes=2),
+    "zero2": Mode(
+        "ZeRO-2: bf16 weights/grads, float32 master + AdamW sharded", 2, 2, 12, sharded=True, generate_bytes=2
+    ),
     # ZeRO-Offload: float32 master weights, moments and gradients (16) in host memory.
     "zero2-offload": Mode("ZeRO-2 + optimizer offload to CPU", 2, 2, 0, host=16, generate_bytes=2),
 }
@@ -258,7 +260,8 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         "",
         "Bytes per parameter by precision mode, and the seed recipe's estimated peak on one GPU (GiB):",
         "",
-        "| mode | weights | gradients | optimizer | total on GPU | host memory | weights+grads+optimizer (1.5B) | seed peak |",
+        "| mode | weights | gradients | optimizer | total on GPU "
+        "| host memory | weights+grads+optimizer (1.5B) | seed peak |",
         "|---|---|---|---|---|---|---|---|",
     ]
     seed = next((r for r in shapes if r.name == "seed"), shapes[0])
@@ -283,7 +286,8 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         fits = "yes" if e["peak"] / GIB <= budget_gib * (1 - e["vllm_share"]) else "no"
         gen_where = "vLLM" if r.use_vllm else f"{r.local_generation_batch} x {r.max_prompt + r.completion}"
         lines.append(
-            f"| {r.name} | {r.mode} | {r.processes} + {r.server_gpus} | {r.per_device} x {r.max_prompt + r.completion} | "
+            f"| {r.name} | {r.mode} | {r.processes} + {r.server_gpus} | "
+            f"{r.per_device} x {r.max_prompt + r.completion} | "
             f"{gen_where} | {gib(e['static'])} | {gib(e['kv'])} | {gib(e['acts'])} | {peak} | {fits} |"
         )
     dapo = next((r for r in shapes if r.name == "dapo"), None)
@@ -291,7 +295,11 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         lines += ["", f"The `dapo` recipe on {dapo.processes} GPUs under each launch config (GiB per GPU):", "",
                   "| launch config | mode | weights+grads+optimizer | estimated peak | host memory per process |",
                   "|---|---|---|---|---|"]  # fmt: skip
-        for config, key in (("ddp.yaml", "fp32-master"), ("zero2.yaml", "zero2"), ("zero2 + offload_optimizer_device: cpu", "zero2-offload")):
+        for config, key in (
+            ("ddp.yaml", "fp32-master"),
+            ("zero2.yaml", "zero2"),
+            ("zero2 + offload_optimizer_device: cpu", "zero2-offload"),
+        ):
             e = memory_estimate(m, dapo, key)
             lines.append(f"| {config} | {key} | {gib(e['static'])} | {gib(e['peak'])} | {gib(e['host'])} |")
     lines += [

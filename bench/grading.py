@@ -46,8 +46,10 @@ def load_cases() -> list:
 def dapo_pairs(data: Path, n_golds: int, bodies: list[str]) -> list[tuple[str, str, bool]]:
     import pyarrow.parquet as pq
 
-    golds = [r["ground_truth"] for r in pq.read_table(data / "dapo-math-17k.parquet", columns=["reward_model"])
-             .column(0).to_pylist()]
+    golds = [
+        r["ground_truth"]
+        for r in pq.read_table(data / "dapo-math-17k.parquet", columns=["reward_model"]).column(0).to_pylist()
+    ]
     step = max(1, len(golds) // n_golds)
     pairs = []
     for i, gold in enumerate(golds[::step][:n_golds]):
@@ -135,7 +137,8 @@ def main() -> int:
         "(b) MATH-500 reference solutions": [(r["solution"], r["answer"], True) for r in math500],
         # Wrong answers that need sympy (no exact path decides them): the worst case for us.
         "(d) MATH-500 solution vs the next problem's answer": [
-            (math500[i]["solution"], math500[i + 1]["answer"], False) for i in range(len(math500) - 1)
+            (math500[i]["solution"], math500[i + 1]["answer"], False)
+            for i in range(len(math500) - 1)
             if not _same_value(math500[i]["answer"], math500[i + 1]["answer"])
         ],
         "(c) labelled cases": [(c, g, e) for c, g, e, _ in load_cases()],
@@ -146,9 +149,18 @@ def main() -> int:
         ours = run_mathgrpo(pairs, args.repeat)
         theirs = run_math_verify(pairs)
         n = len(pairs)
-        rows.append((name, n, n / ours[0], n / theirs[0], theirs[0] / ours[0], theirs[1] / max(ours[1], 1e-9),
-                     sum(v is e for v, e in zip(ours[2], labels)) / n,
-                     sum(v is e for v, e in zip(theirs[2], labels)) / n))
+        rows.append(
+            (
+                name,
+                n,
+                n / ours[0],
+                n / theirs[0],
+                theirs[0] / ours[0],
+                theirs[1] / max(ours[1], 1e-9),
+                sum(v is e for v, e in zip(ours[2], labels)) / n,
+                sum(v is e for v, e in zip(theirs[2], labels)) / n,
+            )
+        )
         print(f"{name}: done", file=sys.stderr)
 
     cpu = platform.processor() or platform.machine()
@@ -168,8 +180,10 @@ def main() -> int:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, n, ours_rate, theirs_rate, wall_x, cpu_x, acc_ours, acc_theirs in rows:
-        lines.append(f"| {name} | {n} | {ours_rate:,.0f} | {theirs_rate:,.0f} | {wall_x:,.1f}x | {cpu_x:,.1f}x "
-                     f"| {acc_ours:.3f} | {acc_theirs:.3f} |")
+        lines.append(
+            f"| {name} | {n} | {ours_rate:,.0f} | {theirs_rate:,.0f} | {wall_x:,.1f}x | {cpu_x:,.1f}x "
+            f"| {acc_ours:.3f} | {acc_theirs:.3f} |"
+        )
     table = "\n".join(lines)
     print(table)
     if args.markdown:

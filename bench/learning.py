@@ -52,12 +52,15 @@ SETS = {
 VALIDATION = {"benchmark": f"generated:{KIND}?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
               "n": 4, **SAMPLED}  # fmt: skip
 # The task considered and set aside: the same validation facts as word problems, scored before training.
-VALIDATION_WORD = {**VALIDATION, "benchmark": f"generated:arithmetic?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}"}
+VALIDATION_WORD = {
+    **VALIDATION,
+    "benchmark": f"generated:arithmetic?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
+}
 PROFILES = {
     "cpu": {"name": "cpu", "recipe": "recipes/demo/learning-cpu.yaml", "seeds": [0, 1, 2], "threads": 2, "batch": 64,
             "docs": "learning"},
-    "gpu": {"name": "gpu", "recipe": "recipes/demo/learning-gpu.yaml", "seeds": [0, 1, 2, 3, 4], "threads": None, "batch": 512,
-            "docs": "learning-gpu"},
+    "gpu": {"name": "gpu", "recipe": "recipes/demo/learning-gpu.yaml", "seeds": [0, 1, 2, 3, 4], "threads": None,
+            "batch": 512, "docs": "learning-gpu"},
 }  # fmt: skip
 STAGES_FILE = "stages.json"
 
@@ -76,7 +79,8 @@ def mathgrpo(args: list[str], env: dict) -> None:
 def eval_args(model: str, spec: dict, out: Path, run: Path, batch: int) -> list[str]:
     bench = spec["benchmark"]
     args = ["eval", "--model", model, "--benchmarks", str(run / bench) if bench.endswith(".jsonl") else bench,
-            "--template", TEMPLATE, "--output", str(out), "--batch-size", str(batch), "--n", str(spec["n"])]  # fmt: skip
+            "--template", TEMPLATE, "--output", str(out), "--batch-size", str(batch),
+            "--n", str(spec["n"])]  # fmt: skip
     for key in ("temperature", "top-p", "max-new-tokens", "seed", "limit"):
         if key in spec:
             args += [f"--{key}", str(spec[key])]
@@ -118,7 +122,8 @@ def machine(threads: int | None) -> str:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; torch {torch.__version__}; "
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; "
+            f"torch {torch.__version__}; "
             f"Python {platform.python_version()}; OMP_NUM_THREADS={threads}; load average {load:.1f}")  # fmt: skip
 
 
@@ -208,11 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     p.add_argument("--out", default=None, help="run folder (default output/learning-<profile>)")
     p.add_argument("--docs", default=str(REPO / "docs"), help="where the page and its plots go")
-    p.add_argument("--tune", action="append", default=[], metavar='NAME="FLAGS"',
-                   help="a candidate: recipe overrides, scored on the validation facts (repeatable)")
+    p.add_argument(
+        "--tune",
+        action="append",
+        default=[],
+        metavar='NAME="FLAGS"',
+        help="a candidate: recipe overrides, scored on the validation facts (repeatable)",
+    )
     p.add_argument("--report-only", action="store_true", help="rewrite the page from finished stages")
-    p.add_argument("--reuse-tuned", metavar="NAME", default=None,
-                   help="the tuning candidate the frozen recipe equals: its seed-0 model is the seed-0 run")
+    p.add_argument(
+        "--reuse-tuned",
+        metavar="NAME",
+        default=None,
+        help="the tuning candidate the frozen recipe equals: its seed-0 model is the seed-0 run",
+    )
     a = p.parse_args(argv)
     prof = PROFILES[a.profile]
     out = Path(a.out or REPO / "output" / f"learning-{a.profile}").resolve()

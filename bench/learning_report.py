@@ -83,7 +83,11 @@ def plot_training(curves: dict[int, list[dict]], path: Path) -> None:
 
     fig = Figure(figsize=(7, 6), dpi=100, layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
-    keys = [("reward", "training reward"), ("entropy", "token entropy"), ("frac_reward_zero_std", "groups with\nno signal")]
+    keys = [
+        ("reward", "training reward"),
+        ("entropy", "token entropy"),
+        ("frac_reward_zero_std", "groups with\nno signal"),
+    ]
     for seed, hist in sorted(curves.items()):
         steps = [h["step"] for h in hist]
         for ax, (key, _) in zip(axes, keys):
@@ -115,7 +119,8 @@ def tuning_table(out: Path) -> str:
         meta, m = folder / "candidate.json", load(folder / "eval-validation")
         if meta.is_file() and m is not None:
             c = json.loads(meta.read_text())
-            lines.append(f"| {c['name']}: `{c['overrides'] or '(the recipe as it is)'}` | {pct(m['accuracy'])} {ci(m)} | "
+            lines.append(f"| {c['name']}: `{c['overrides'] or '(the recipe as it is)'}` | "
+                         f"{pct(m['accuracy'])} {ci(m)} | "
                          f"{pct(m['boxed_rate'])} | {pct(m['last_number'])} | {pct(m['truncated'])} |")  # fmt: skip
     return "\n".join(lines)
 
@@ -141,7 +146,9 @@ def write_page(out: Path, prof: dict, docs: Path) -> Path:
         parts.append("The held-out stages have not run yet (`python bench/learning.py`).")
     else:
         parts += headline(ub, ua, before, after, seeds)
-        plot_pass_at_k(pass_curve(ub["rows"]), [pass_curve(m["rows"]) for m in ua.values()], docs / f"{stem}-pass-at-k.png")
+        plot_pass_at_k(
+            pass_curve(ub["rows"]), [pass_curve(m["rows"]) for m in ua.values()], docs / f"{stem}-pass-at-k.png"
+        )
         parts += ["", "## pass@k on the held-out test facts", "", passk_table(ub, ua), "",
                   f"![pass@k before and after]({stem}-pass-at-k.png)", ""]  # fmt: skip
         parts += ["## Format and arithmetic (held-out test facts, every sample)", "", parts_table(ub, ua), ""]
@@ -165,7 +172,8 @@ def headline(ub: dict, ua: dict, before: dict, after: dict, seeds: list[int]) ->
     low, high = seeds_and_problems_bootstrap(ub["per_problem"], [m["per_problem"] for m in ua.values()])
     reached = "reached" if gain >= TARGET and low > 0 else "NOT reached"
     lines = [
-        "Measured by `python bench/learning.py` (the command of each stage is listed at the end); every number below is computed from that run's files.",
+        "Measured by `python bench/learning.py` (the command of each stage is listed at the end); "
+        "every number below is computed from that run's files.",
         "",
         f"**Held-out test facts (pass@1, mean of {ub['n'] // ub['problems']} samples per problem, {ub['problems']} "
         f"problems): {pct(ub['accuracy'])} before, {pct(mean_after)} after (mean of {len(ua)} training seeds): "
@@ -183,8 +191,8 @@ def headline(ub: dict, ua: dict, before: dict, after: dict, seeds: list[int]) ->
         cells = " | ".join(pct(a[s]["accuracy"]) if s in a else "--" for s in sorted(ua))
         lines.append(f"| {LABELS[name]} | {pct(b['accuracy'])} | {cells} | {pct(mean)} | {pts(mean - b['accuracy'])} |")
     spread = max(gains.values()) - min(gains.values())
-    lines += ["", f"Gains per seed on the held-out facts: {', '.join(f'seed {s} {pts(g)}' for s, g in sorted(gains.items()))} "
-                  f"(spread {100 * spread:.1f} points)."]  # fmt: skip
+    per_seed = ", ".join(f"seed {s} {pts(g)}" for s, g in sorted(gains.items()))
+    lines += ["", f"Gains per seed on the held-out facts: {per_seed} (spread {100 * spread:.1f} points)."]
     return lines
 
 
@@ -199,9 +207,12 @@ def passk_table(ub: dict, ua: dict) -> str:
              "| change (points) | " + " | ".join(pts(mean[k - 1] - before[k - 1]) for k in ks) + " |"]  # fmt: skip
     top = len(before)
     trend = "rose" if mean[-1] > before[-1] else "fell" if mean[-1] < before[-1] else "stayed"
-    lines += ["", f"pass@1 moved {pts(mean[0] - before[0])} points and pass@{top} {trend} ({pts(mean[-1] - before[-1])} "
-                  f"points): {'RL narrowed what the model samples (coverage lost at large k)' if mean[-1] < before[-1] else 'no loss of coverage at large k'} "
-                  "at this scale."]  # fmt: skip
+    lost = mean[-1] < before[-1]
+    verdict = "no loss of coverage at large k"
+    if lost:
+        verdict = "RL narrowed what the model samples (coverage lost at large k)"
+    lines += ["", f"pass@1 moved {pts(mean[0] - before[0])} points and pass@{top} {trend} "
+                  f"({pts(mean[-1] - before[-1])} points): {verdict} at this scale."]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -239,7 +250,8 @@ def training_text(curves: dict[int, list[dict]]) -> str:
     for seed, hist in sorted(curves.items()):
         q = max(1, len(hist) // 4)
         mean = lambda hs, k: sum(float(h.get(k, 0.0)) for h in hs) / len(hs)  # noqa: E731
-        out.append(f"- seed {seed}: {len(hist)} steps; training reward {mean(hist[:q], 'reward'):.2f} in the first quarter, "
+        out.append(f"- seed {seed}: {len(hist)} steps; "
+                   f"training reward {mean(hist[:q], 'reward'):.2f} in the first quarter, "
                    f"{mean(hist[-q:], 'reward'):.2f} in the last; groups with no signal "
                    f"{pct(mean(hist[:q], 'frac_reward_zero_std'))} -> {pct(mean(hist[-q:], 'frac_reward_zero_std'))}; "
                    f"token entropy {mean(hist[:q], 'entropy'):.2f} -> {mean(hist[-q:], 'entropy'):.2f}; median step "
@@ -255,13 +267,18 @@ settings are the recipe's."""
 
 def history_table() -> str:
     rows = json.loads((REPO / "bench" / "learning_history.json").read_text())
-    lines = ["| when | configuration | held-out set | before | after | gain | recompute at commit |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| when | configuration | held-out set | before | after | gain | recompute at commit |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['date']} | {r['configuration']} | {r['held_out']} | {r['before']} | {r['after']} | {r['gain']} | "
+        lines.append(f"| {r['date']} | {r['configuration']} | {r['held_out']} | {r['before']} | {r['after']} | "
+                     f"{r['gain']} | "
                      f"`{r['commit']}` |")  # fmt: skip
     lines += ["", "The rows above are the earlier benchmark's (its held-out problems shared their facts with training: "
                   "split by a hash of the text, operands up to 5); each is recomputed by `python bench/learning.py "
-                  "--profile cpu` at the commit shown. The run on this page is the only one scored on its held-out set."]  # fmt: skip
+                  "--profile cpu` at the commit shown. "
+                  "The run on this page is the only one scored on its held-out set."]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -280,14 +297,18 @@ def setup(prof: dict, stages: dict) -> list[str]:
              *[f"- {LABELS[n]}: `{s['benchmark']}`, {s['n']} sample(s) per problem, temperature {s['temperature']}, "
                f"{s['max-new-tokens']} new tokens" for n, s in SETS.items()],
              f"- Training seeds: {', '.join(map(str, prof['seeds']))} (data order and sampling).", "",
-             f"Recipe (`{prof['recipe']}`):", "```yaml", recipe, "```", "", "## Commands, machine, time", ""]  # fmt: skip
+             f"Recipe (`{prof['recipe']}`):", "```yaml", recipe, "```", "",
+             "## Commands, machine, time", ""]  # fmt: skip
     for name, v in [*tuning.items(), *final.items()]:
         if "reused" in v:
-            lines.append(f"- {name}: the tuning run `{v['reused']}` (the frozen recipe's settings and seed 0; "
-                         "only ever scored on validation facts), not trained twice")
+            lines.append(
+                f"- {name}: the tuning run `{v['reused']}` (the frozen recipe's settings and seed 0; "
+                "only ever scored on validation facts), not trained twice"
+            )
         else:
             lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']}: `{v['command']}`")
     if stages:
         lines += ["", f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
-                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min). Machine: {'; '.join(machines)}."]  # fmt: skip
+                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min). "
+                      f"Machine: {'; '.join(machines)}."]  # fmt: skip
     return lines

@@ -121,7 +121,11 @@ def child(opts) -> int:
             if logs and "frac_reward_zero_std" in logs:
                 seen.setdefault("zero_std", []).append(logs["frac_reward_zero_std"])
 
-    make = (lambda model: custom_optimizer(mode, model, args.learning_rate)) if mode in ("bf16-kahan", "bf16-stochastic") else None
+    make = (
+        (lambda model: custom_optimizer(mode, model, args.learning_rate))
+        if mode in ("bf16-kahan", "bf16-stochastic")
+        else None
+    )
     trainer = run(script_args, args, model_args, callbacks=[Measure()], make_optimizer=make)
     if mode in ("bf16-kahan", "zero2-offload"):
         # The weights the model computes with are bf16; the value the optimizer tracks is kept apart:
@@ -242,7 +246,8 @@ def render(results: list[dict], stats: dict, opts, command: str) -> str:
         signal = 1 - sum(r.get("zero_std", [])) / max(len(r.get("zero_std", [])), 1)
         lines.append(
             f"| {r['mode']} | {s.get('moved', float('nan')):.1%} | {s.get('norm_ratio', float('nan')):.3f} | "
-            f"{s.get('cosine', float('nan')):.3f} | {bytes_cell} = {total:.2f} | {sum(timed) / len(timed):.1f} | {signal:.0%} |"
+            f"{s.get('cosine', float('nan')):.3f} | {bytes_cell} = {total:.2f} | "
+            f"{sum(timed) / len(timed):.1f} | {signal:.0%} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -256,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default=",".join(MODES))
     # bf16 matrix products are ~20x slower than float32 ones on CPUs without bf16 instructions;
     # what is under test is the dtype of the weights and of the optimizer state, not the compute.
-    p.add_argument("--bf16", type=lambda s: s.lower() == "true", default=False,
-                   help="bf16 autocast for float32 weights (default false: float32 compute)")
+    p.add_argument(
+        "--bf16",
+        type=lambda s: s.lower() == "true",
+        default=False,
+        help="bf16 autocast for float32 weights (default false: float32 compute)",
+    )
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--output", type=Path, default=None)
     p.add_argument("--fresh", action="store_true", help="rerun modes already measured in --workdir")

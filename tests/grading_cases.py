@@ -19,7 +19,12 @@ CASES = [
     (B("025"), "25", True, "AIME-style leading zeros in the prediction"),
     (B("25"), "025", True, "AIME gold with leading zeros (aime24 has '025')"),
     (B("22099999999999998951424"), "22099999999999998951424", True, "23-digit gold, exact"),
-    (B("22099999999999998951425"), "22099999999999998951424", False, "lenient: off by one in 23 digits, equal as floats"),
+    (
+        B("22099999999999998951425"),
+        "22099999999999998951424",
+        False,
+        "lenient: off by one in 23 digits, equal as floats",
+    ),
     (B("2.21 \\times 10^{22}"), "22099999999999998951424", False, "lenient: scientific rounding of a huge integer"),
     (B("22099999999999998951424.0"), "22099999999999998951424", True, "trailing .0 on a huge integer"),
     (B("1,000"), "1000", True, "thousands comma"),
@@ -114,7 +119,12 @@ CASES = [
     (B("1, 2, 3"), "1,2,3", True, "comma list, spacing"),
     (B("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"), "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", True, "column vector"),
     (B("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}"), "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False, "vector order"),
-    (B("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}"), "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", True, "matrix, spacing"),
+    (
+        B("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}"),
+        "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}",
+        True,
+        "matrix, spacing",
+    ),
     # --- expressions and equations ---
     (B("x^2+2x+1"), "(x+1)^2", True, "expanded polynomial"),
     (B("x^2+1"), "(x+1)^2", False, "different polynomial"),
@@ -136,7 +146,12 @@ CASES = [
     (B("5"), "", None, "empty gold is ungradeable"),
     (B("5"), None, None, "missing gold is ungradeable"),
     (B("5"), "\\frac{1}{", None, "malformed gold (unbalanced braces) is ungradeable"),
-    (B("np.arcsin(10/13)"), "np.arcsin(10/13)", None, "gold math-verify cannot parse: None even for an identical answer"),
+    (
+        B("np.arcsin(10/13)"),
+        "np.arcsin(10/13)",
+        None,
+        "gold math-verify cannot parse: None even for an identical answer",
+    ),
     ("no box here", "np.arcsin(10/13)", None, "ungradeable gold stays None without a box"),
     (B("5"), "}{", None, "gold with no content is ungradeable"),
 ]

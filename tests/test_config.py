@@ -85,12 +85,16 @@ def test_batch_not_divisible_by_generations(capsys):
 
 def test_unknown_template_and_reward(capsys):
     one_line_error(capsys, demo("--template", "chain"), r"unknown template 'chain'")
-    one_line_error(capsys, demo("--reward_funcs", "accuracy", "vibes", "--reward_weights", "1", "1"), r"unknown reward 'vibes'")
+    one_line_error(
+        capsys, demo("--reward_funcs", "accuracy", "vibes", "--reward_weights", "1", "1"), r"unknown reward 'vibes'"
+    )
 
 
 def test_reward_weights_must_match(capsys):
     # The demo recipe trains on one reward (accuracy): two weights cannot work.
-    one_line_error(capsys, demo("--reward_weights", "1.0", "0.5"), r"reward_weights has 2 values but reward_funcs has 1")
+    one_line_error(
+        capsys, demo("--reward_weights", "1.0", "0.5"), r"reward_weights has 2 values but reward_funcs has 1"
+    )
 
 
 def test_vllm_without_vllm_installed(capsys):
@@ -167,15 +171,21 @@ def test_seed_recipe_on_a_cpu_machine_offline_is_one_line_naming_the_field(capsy
     started = time.monotonic()
     if not torch.cuda.is_available():
         one_line_error(capsys, seed, r"bf16: true needs a GPU .* --use_cpu true")
-    one_line_error(capsys, [*seed, "--use_cpu", "true"], r"model_name_or_path 'Qwen/Qwen2.5-Math-1.5B': the Hugging Face")
+    one_line_error(
+        capsys, [*seed, "--use_cpu", "true"], r"model_name_or_path 'Qwen/Qwen2.5-Math-1.5B': the Hugging Face"
+    )
     assert time.monotonic() - started < 10
 
 
 def test_mistyped_flags_and_recipe_keys_are_one_line(capsys, tmp_path):
-    one_line_error(capsys, demo("--learning_rat", "1e-5"), r"unknown option --learning_rat; did you mean 'learning_rate'")
+    one_line_error(
+        capsys, demo("--learning_rat", "1e-5"), r"unknown option --learning_rat; did you mean 'learning_rate'"
+    )
     recipe = tmp_path / "typo.yaml"
     recipe.write_text("model_name_or_path: smollm2-135m-instruct\nlerning_rate: 1.0e-5\n")
-    one_line_error(capsys, ["train", "--config", str(recipe)], rf"recipe {recipe}: unknown key 'lerning_rate'; did you mean")
+    one_line_error(
+        capsys, ["train", "--config", str(recipe)], rf"recipe {recipe}: unknown key 'lerning_rate'; did you mean"
+    )
 
 
 def test_train_help_starts_with_config_and_mathgrpos_own_fields(capsys):

@@ -118,7 +118,9 @@ def test_language_filter_and_limit_and_no_dedup(hub_parquet):
 
 def test_missing_problem_is_counted(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text('{"problem": "", "answer": "1"}\n{"problem": null, "answer": "2"}\n{"problem": "Q", "answer": "3"}\n')
+    path.write_text(
+        '{"problem": "", "answer": "1"}\n{"problem": null, "answer": "2"}\n{"problem": "Q", "answer": "3"}\n'
+    )
     ds, stats = load_problems(str(path))
     assert rows_of(ds) == [("Q", "3")] and stats.missing_problem == 2 and accounted(stats) == 3
 
@@ -198,7 +200,9 @@ def test_json_rows_are_converted_one_by_one(tmp_path):
     # JSON may mix types in one field, and integers of any size (no float rounding).
     answers = [12345678901234567890123, 27.0, ["a", "b"], " 025 "]
     jsonl = tmp_path / "mixed.jsonl"
-    jsonl.write_text("".join(json.dumps({"question": f"Q{i}", "final": a, "id": i}) + "\n" for i, a in enumerate(answers)))
+    jsonl.write_text(
+        "".join(json.dumps({"question": f"Q{i}", "final": a, "id": i}) + "\n" for i, a in enumerate(answers))
+    )
     ds, _ = load_problems(str(jsonl), problem_field="question", answer_field="final")
     assert ds["answer"] == ["12345678901234567890123", "27", "a, b", "025"]
     with pytest.raises(UserError, match="no answer column found.*final, id, question"):
@@ -210,7 +214,9 @@ def test_json_and_parquet_refuse_the_same_answers(tmp_path, bad):
     # A boolean or a dict is no answer: refused in JSON, as parquet refuses the same column,
     # instead of training on "True" or "{'a': 1}".
     jsonl = tmp_path / "bad.jsonl"
-    jsonl.write_text(json.dumps({"problem": "Q1", "answer": "1"}) + "\n" + json.dumps({"problem": "Q2", "answer": bad}) + "\n")
+    jsonl.write_text(
+        json.dumps({"problem": "Q1", "answer": "1"}) + "\n" + json.dumps({"problem": "Q2", "answer": bad}) + "\n"
+    )
     with pytest.raises(UserError, match=r"row 2, field 'answer': the answer is (bool|dict)") as err:
         load_problems(str(jsonl))
     assert "\n" not in str(err.value)
@@ -282,7 +288,10 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     cases.append(err)
     no_answer = tmp_path / "no_answer.parquet"
     pq.write_table(pa.table({"problem": ["a"], "level": [1]}), no_answer)
-    with pytest.raises(UserError, match="no answer column found \\(columns: problem, level\\); set the answer column with --answer_field") as err:
+    with pytest.raises(
+        UserError,
+        match="no answer column found \\(columns: problem, level\\); set the answer column with --answer_field",
+    ) as err:
         load_problems(str(no_answer))
     cases.append(err)
     with pytest.raises(UserError, match="no field 'gold'.*columns: problem, level") as err:
@@ -313,7 +322,9 @@ def test_add_prompts_renders_and_drops_too_long(qwen_tokenizer):
     problems = ["What is 1+1?", "Compute " + " + ".join(str(i) for i in range(200)) + ".", "What is 2+2?"]
     ds = datasets.Dataset.from_dict({"problem": problems, "answer": ["2", "19900", "4"]})
     template = get_template("qwen_math")
-    lengths = [len(qwen_tokenizer.encode(template.render(p, qwen_tokenizer), add_special_tokens=False)) for p in problems]
+    lengths = [
+        len(qwen_tokenizer.encode(template.render(p, qwen_tokenizer), add_special_tokens=False)) for p in problems
+    ]
     limit = sorted(lengths)[1]  # the long one is over it, the two short ones are not
     out, dropped = add_prompts(ds, qwen_tokenizer, template, limit)
     assert dropped == 1 and out.column_names == ["prompt", "problem", "answer"]
@@ -359,7 +370,10 @@ def test_prepare_data_verb(tmp_path, hub_parquet, capsys, qwen_tokenizer):
 
 
 def test_prepare_data_errors_are_one_line(tmp_path, hub_parquet, capsys):
-    assert cli.main(["prepare-data", "--dataset", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert (
+        cli.main(["prepare-data", "--dataset", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "nope.jsonl not found" in err and len(err.splitlines()) == 1
     assert cli.main(["prepare-data", "--dataset", str(hub_parquet), "--output", str(tmp_path / "o.csv")]) == 2
@@ -403,7 +417,12 @@ def test_dapo_math_17k(dapo, dapo_path):
     assert stats.rows_out == len(ds) == unique - conflicting
     assert stats.duplicates == stats.rows_in - unique and accounted(stats) == stats.rows_in
     assert 16_500 < len(ds) < 17_290  # whitespace-only variants merged, conflicts dropped
-    wrapper = ("Answer: $Answer", "Remember to put your answer", "The last line of your response", "让我们一步一步地思考")
+    wrapper = (
+        "Answer: $Answer",
+        "Remember to put your answer",
+        "The last line of your response",
+        "让我们一步一步地思考",
+    )
     assert not [p for p in ds["problem"] if any(w in p for w in wrapper)]
     assert all(p == p.strip() and p for p in ds["problem"])
     assert all(re.fullmatch(r"-?\d+", a) for a in ds["answer"])

@@ -17,7 +17,8 @@ def rows(path):
 
 def prepare(model, out, *extra):
     return cli.main(["prepare-data", "--dataset", "generated:bare?n=6&seed=0&max_operand=5", "--output", str(out),
-                     "--pass-rate-model", str(model), "--pass-rate-k", "2", "--pass-rate-max-new-tokens", "4", *extra])  # fmt: skip
+                     "--pass-rate-model", str(model), "--pass-rate-k", "2",
+                     "--pass-rate-max-new-tokens", "4", *extra])  # fmt: skip
 
 
 def test_pass_rates_band_and_resume(tiny_qwen_dir, tmp_path, monkeypatch, capsys):

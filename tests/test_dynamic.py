@@ -32,9 +32,9 @@ def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], **options) -> DynamicS
     data = Dataset.from_dict({"prompt": [f"Problem {i}: what is {i} + {i}?" for i in range(len(kinds))], "kind": kinds})
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
                       max_completion_length=6, report_to=[], use_cpu=True, seed=0, logging_steps=1)  # fmt: skip
-    return DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=[flat_or_spread], args=args, train_dataset=data,
-                                  processing_class=load_tokenizer(str(tiny_qwen_dir)), refill=RefillStream(seed=0),
-                                  **options)  # fmt: skip
+    return DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=[flat_or_spread], args=args,
+                                  train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)),
+                                  refill=RefillStream(seed=0), **options)  # fmt: skip
 
 
 def groups_with_signal(batch, size=2) -> list[bool]:

@@ -226,8 +226,9 @@ def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir, tmp_path):
     texts = [TEMPLATES[name].render("What is $1+1$?", tok) for name in TEMPLATES]
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2, report_to=[],
                       use_cpu=True, max_completion_length=4)  # fmt: skip
-    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=[lambda completions, **k: [0.0] * len(completions)],
-                          args=args, train_dataset=Dataset.from_dict({"prompt": texts}), processing_class=tok)  # fmt: skip
+    zero = lambda completions, **k: [0.0] * len(completions)  # noqa: E731
+    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=[zero], args=args,
+                          train_dataset=Dataset.from_dict({"prompt": texts}), processing_class=tok)  # fmt: skip
     assert encode_prompts(tok, texts) == [list(ids) for ids in trainer._tokenize_prompts(texts)[0]]
 
 

@@ -46,8 +46,20 @@ def test_grade_custom_fields_and_weights(tmp_path):
     rows = [{"gen": r["completion"], "gold": r["answer"]} for r in ROWS[:2]]
     src = _write(tmp_path / "in.jsonl", rows)
     dst = tmp_path / "graded.jsonl"
-    args = ["grade", str(src), "-o", str(dst), "--answer-field", "gold", "--completion-field", "gen",
-            "--format-weight", "0.2", "--accuracy-weight", "2"]
+    args = [
+        "grade",
+        str(src),
+        "-o",
+        str(dst),
+        "--answer-field",
+        "gold",
+        "--completion-field",
+        "gen",
+        "--format-weight",
+        "0.2",
+        "--accuracy-weight",
+        "2",
+    ]
     assert cli_main(args) == 0
     assert [(r["accuracy_reward"], r["format_reward"]) for r in _read(dst)] == [(2.0, 0.2), (0.0, 0.0)]
 
@@ -86,8 +98,9 @@ def test_failed_run_keeps_the_previous_output(tmp_path):
 def test_stdout_mode_keeps_jsonl_clean(tmp_path, via_stdin):
     src = _write(tmp_path / "in.jsonl", ROWS)
     cmd = [sys.executable, "-m", "mathgrpo.cli", "grade", "-" if via_stdin else str(src)]
-    proc = subprocess.run(cmd, input=src.read_text() if via_stdin else None, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        cmd, input=src.read_text() if via_stdin else None, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["correct"] for line in proc.stdout.splitlines()] == [True, False, False, True, None]
     assert "rows 5" in proc.stderr

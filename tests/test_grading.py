@@ -61,8 +61,11 @@ def test_extract_boxed_deep_nesting_is_linear():
 def test_completion_text_shapes():
     assert completion_text(None) == ""
     assert completion_text("plain") == "plain"
-    msgs = [{"role": "assistant", "content": "a"}, {"role": "tool", "content": "x"},
-            {"role": "assistant", "content": "b"}]
+    msgs = [
+        {"role": "assistant", "content": "a"},
+        {"role": "tool", "content": "x"},
+        {"role": "assistant", "content": "b"},
+    ]
     assert completion_text(msgs) == "a\nb"
     assert completion_text({"role": "assistant", "content": "c"}) == "c"
     assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "d"}]}]) == "d"
@@ -80,12 +83,35 @@ def test_count_boxes():
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("025", 25), ("1,000", 1000), ("1{,}000", 1000), ("10,\\!080", 10080), ("1 000", 1000),
-        ("5.0", 5), ("-7", -7), ("- 7", -7), ("x = 5", 5), ("90^\\circ", 90), ("12 \\text{ cm}", 12),
-        ("\\$5", 5), ("10\\%", 10), ("\\frac{10}{4}", Fraction(5, 2)), ("\\dfrac12", Fraction(1, 2)),
-        ("3/4", Fraction(3, 4)), ("0.125", Fraction(1, 8)), ("{5}", 5), ("\\boxed{7}", 7),
-        ("1, 234", None), ("1 2", None), ("5x", None), ("2^{10}", None), ("\\frac{1}{0}", None),
-        ("", None), (".", None), ("(0.5)", Fraction(1, 2)), ("(1, 234)", None), ("()", None),
+        ("025", 25),
+        ("1,000", 1000),
+        ("1{,}000", 1000),
+        ("10,\\!080", 10080),
+        ("1 000", 1000),
+        ("5.0", 5),
+        ("-7", -7),
+        ("- 7", -7),
+        ("x = 5", 5),
+        ("90^\\circ", 90),
+        ("12 \\text{ cm}", 12),
+        ("\\$5", 5),
+        ("10\\%", 10),
+        ("\\frac{10}{4}", Fraction(5, 2)),
+        ("\\dfrac12", Fraction(1, 2)),
+        ("3/4", Fraction(3, 4)),
+        ("0.125", Fraction(1, 8)),
+        ("{5}", 5),
+        ("\\boxed{7}", 7),
+        ("1, 234", None),
+        ("1 2", None),
+        ("5x", None),
+        ("2^{10}", None),
+        ("\\frac{1}{0}", None),
+        ("", None),
+        (".", None),
+        ("(0.5)", Fraction(1, 2)),
+        ("(1, 234)", None),
+        ("()", None),
     ],
 )
 def test_exact_number(text, value):
@@ -102,8 +128,13 @@ def test_integer_literal_never_goes_through_float():
 @pytest.mark.parametrize(
     ("boxed", "gold", "expected"),
     [
-        ("\\textbf{(113)}", "113", True), ("\\textbf{(073) }", "73", True), ("(113)", "113", True),
-        ("(-5)", "-5", True), ("(113)", "13", False), ("(1, 2)", "1", False), ("(4*1)", "4", False),
+        ("\\textbf{(113)}", "113", True),
+        ("\\textbf{(073) }", "73", True),
+        ("(113)", "113", True),
+        ("(-5)", "-5", True),
+        ("(113)", "13", False),
+        ("(1, 2)", "1", False),
+        ("(4*1)", "4", False),
         ("((113))", "113", False),  # one pair only: more is not how anyone writes a number
     ],
 )

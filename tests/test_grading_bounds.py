@@ -59,8 +59,11 @@ def test_hostile_completion_is_bounded(grader, name, gold):
 def test_rewards_on_hostile_batch_are_bounded_and_valid():
     funcs = build_reward_funcs(["accuracy", "format", "soft_overlong"], RewardOptions(max_completion_length=64))
     completions = list(HOSTILE.values())
-    kwargs = {"answer": ["x+1"] * len(completions), "prompts": ["Q"] * len(completions),
-              "completion_ids": [[0] * 70] * len(completions)}
+    kwargs = {
+        "answer": ["x+1"] * len(completions),
+        "prompts": ["Q"] * len(completions),
+        "completion_ids": [[0] * 70] * len(completions),
+    }
     for func in funcs:
         start = time.monotonic()
         rewards = func(completions, **kwargs)
@@ -84,8 +87,12 @@ def test_timeout_is_unknown_never_cached_and_the_spare_answers_at_once(grader):
 
 def test_math_verify_path_off_the_main_thread(grader):
     # math-verify's own signal.alarm timeout raises off the main thread; ours does not care.
-    cases = [("\\boxed{2^{-1}}", "\\frac{1}{2}", True), ("\\boxed{(x+1)^2}", "x^2+2x+1", True),
-             ("\\boxed{[-2,7)}", "[-2,7]", False), ("\\boxed{10^{10^{12}}}", "\\frac{1}{3}", None)]
+    cases = [
+        ("\\boxed{2^{-1}}", "\\frac{1}{2}", True),
+        ("\\boxed{(x+1)^2}", "x^2+2x+1", True),
+        ("\\boxed{[-2,7)}", "[-2,7]", False),
+        ("\\boxed{10^{10^{12}}}", "\\frac{1}{3}", None),
+    ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(grader.grade, c, g) for c, g, _ in cases]
         start = time.monotonic()

@@ -54,8 +54,11 @@ def test_other_problems_answers_are_judged_wrong(grader, shared_data, name):
     if name == "minerva_math":  # sympy needs ~0.5 s per pair of physics expressions: a sample
         rows, golds = rows[:60], golds[:60]
     pairs = [(rows[i]["solution"], golds[i + 1], extract_boxed(rows[i]["solution"])) for i in range(len(rows) - 1)]
-    pairs = [(s, g, b) for s, g, b in pairs if canonical(b) != canonical(g)
-             and (exact_number(b) is None or exact_number(b) != exact_number(g))]
+    pairs = [
+        (s, g, b)
+        for s, g, b in pairs
+        if canonical(b) != canonical(g) and (exact_number(b) is None or exact_number(b) != exact_number(g))
+    ]
     verdicts = [grader.grade(s, g) for s, g, _ in pairs]
     accepted = [(b, g) for (_, g, b), v in zip(pairs, verdicts) if v is True]
     assert len(pairs) > 0.8 * (len(rows) - 1)

@@ -19,10 +19,59 @@ from mathgrpo.rewards import RewardOptions, build_reward_funcs
 # The grader's contract: TIME_LIMIT_S of CPU, one retry, at most WALL_FACTOR times that in wall time.
 BOUND_S = 2 * TIME_LIMIT_S * WALL_FACTOR + 1.0
 FRAGMENTS = [
-    "\\boxed{", "\\boxed ", "\\fbox{", "{", "}", "\\{", "\\}", "\\\\", "$", "^", "_", "\\frac", "\\sqrt",
-    "\\pi", "\\infty", "\\text{", "\\left(", "\\right)", "(", ")", "[", "]", ",", "{,}", "\\!", "\\,", "=",
-    "x", "y", "E_", "-", "+", "/", ".", "0", "1", "2", "9", "025", "10^{", "!", "%", "\\%", "^\\circ",
-    "<think>", "</think>", " ", "\n", "\x00", "\u2212", "\\begin{pmatrix}", "\\end{pmatrix}", "&",
+    "\\boxed{",
+    "\\boxed ",
+    "\\fbox{",
+    "{",
+    "}",
+    "\\{",
+    "\\}",
+    "\\\\",
+    "$",
+    "^",
+    "_",
+    "\\frac",
+    "\\sqrt",
+    "\\pi",
+    "\\infty",
+    "\\text{",
+    "\\left(",
+    "\\right)",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "{,}",
+    "\\!",
+    "\\,",
+    "=",
+    "x",
+    "y",
+    "E_",
+    "-",
+    "+",
+    "/",
+    ".",
+    "0",
+    "1",
+    "2",
+    "9",
+    "025",
+    "10^{",
+    "!",
+    "%",
+    "\\%",
+    "^\\circ",
+    "<think>",
+    "</think>",
+    " ",
+    "\n",
+    "\x00",
+    "\u2212",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "&",
 ]
 latexish = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=40).map("".join)
 completions = st.one_of(
@@ -32,8 +81,18 @@ completions = st.one_of(
     latexish.map(lambda s: f"<think>{s}</think> \\boxed{{{s}}}"),
     latexish.map(lambda s: [{"role": "assistant", "content": s}]),
 )
-GOLDS = ["5", "025", "-366", "22099999999999998951424", "\\frac{14}{3}", "(3, \\frac{\\pi}{3})", "[-2,7]",
-         "x^2+1", "\\text{(C)}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"]
+GOLDS = [
+    "5",
+    "025",
+    "-366",
+    "22099999999999998951424",
+    "\\frac{14}{3}",
+    "(3, \\frac{\\pi}{3})",
+    "[-2,7]",
+    "x^2+1",
+    "\\text{(C)}",
+    "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +133,11 @@ def test_extract_boxed_total(text):
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(a=st.integers(-(10**30), 10**30), delta=st.integers(-2, 2),
-       style=st.sampled_from(["plain", "comma", "zeros", "dot0"]))
+@given(
+    a=st.integers(-(10**30), 10**30),
+    delta=st.integers(-2, 2),
+    style=st.sampled_from(["plain", "comma", "zeros", "dot0"]),
+)
 def test_integer_golds_are_exact(grader, a, delta, style):
     b = a + delta
     body = str(abs(b))

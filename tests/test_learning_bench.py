@@ -45,7 +45,10 @@ def test_bootstraps_bracket_the_gain_and_widen_with_seed_spread(bench):
     same = [{str(i): v for i, v in enumerate(after)}] * 3
     spread = [{str(i): v for i, v in enumerate(after)}, {str(i): 0.0 for i in range(100)},
               {str(i): 1.0 if i < 60 else 0.0 for i in range(100)}]  # fmt: skip
-    tight, wide = stats.seeds_and_problems_bootstrap(ids, same, reps=1000), stats.seeds_and_problems_bootstrap(ids, spread, reps=1000)
+    tight, wide = (
+        stats.seeds_and_problems_bootstrap(ids, same, reps=1000),
+        stats.seeds_and_problems_bootstrap(ids, spread, reps=1000),
+    )
     assert tight[0] < 0.3 < tight[1] and wide[1] - wide[0] > tight[1] - tight[0]
 
 
@@ -102,10 +105,13 @@ def test_page_is_computed_from_the_run_folder(bench, tmp_path):
         write_eval(out / f"seed{seed}" / "unseen", ([right] * (n // 2) + [wrong] * (n // 2)) * 4, samples=n)
         train = out / f"seed{seed}" / "train"
         train.mkdir(parents=True)
-        log = [{"step": s, "reward": s / 4, "entropy": 0.5, "frac_reward_zero_std": 0.0, "step_time": 1.0} for s in range(1, 5)]
+        log = [
+            {"step": s, "reward": s / 4, "entropy": 0.5, "frac_reward_zero_std": 0.0, "step_time": 1.0}
+            for s in range(1, 5)
+        ]
         (train / "trainer_state.json").write_text(json.dumps({"global_step": 4, "log_history": log}))
-    (out / "stages.json").write_text(json.dumps({"before-unseen": {"seconds": 60, "ended": "today", "machine": "m; load 1",
-                                                                   "command": "mathgrpo eval ..."}}))  # fmt: skip
+    stage = {"seconds": 60, "ended": "today", "machine": "m; load 1", "command": "mathgrpo eval ..."}
+    (out / "stages.json").write_text(json.dumps({"before-unseen": stage}))
     prof = {**learning.PROFILES["cpu"], "seeds": [0, 1]}
     text = report.write_page(out, prof, docs).read_text()
     before, after = 100 / n, 50.0

@@ -61,8 +61,10 @@ def test_unreachable_hub_is_one_line_and_fast(monkeypatch):
         resolve_model("someone/not-cached")
 
 
-@pytest.mark.parametrize("case,words", [("missing", "not found"), ("empty", "is empty"),
-                                        ("config only", "no weights"), ("a file", "is a file")])
+@pytest.mark.parametrize(
+    "case,words",
+    [("missing", "not found"), ("empty", "is empty"), ("config only", "no weights"), ("a file", "is a file")],
+)
 def test_bad_model_folders_are_one_line(tmp_path, case, words):
     path = tmp_path / "model"
     if case == "empty":

@@ -249,7 +249,6 @@ def test_ema_smooths_and_starts_at_the_first_point():
     assert max(abs(v) for v in ema(noisy)[20:]) < 0.5  # the default span damps step-to-step noise
 
 
-
 def test_dynamic_sampling_panel_only_for_runs_that_log_it(tmp_path):
     from mathgrpo.plots import write_plots
 

@@ -165,10 +165,22 @@ def test_trl_calls_our_rewards_and_turns_none_into_nan(tmp_path, tiny_qwen_dir):
 
     rewards_funcs = funcs("accuracy", "format", "soft_overlong", max_completion_length=8, overlong_buffer=4)
     data = Dataset.from_dict({"prompt": ["1+1?", "2+2?"], "answer": ["2", ""]})
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=8, report_to=[], reward_weights=[1.0, 0.5, 1.0], use_cpu=True)
-    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=rewards_funcs, args=args, train_dataset=data,
-                          processing_class=load_tokenizer(str(tiny_qwen_dir)))
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=8,
+        report_to=[],
+        reward_weights=[1.0, 0.5, 1.0],
+        use_cpu=True,
+    )
+    trainer = GRPOTrainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=rewards_funcs,
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_qwen_dir)),
+    )
     assert trainer.reward_func_names == ["accuracy", "format", "soft_overlong"]
     inputs = [{"prompt": "1+1?", "answer": "2"}, {"prompt": "2+2?", "answer": ""}]
     completions = ["<think>one and one</think> \\boxed{2}", "\\boxed{4}"]

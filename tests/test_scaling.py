@@ -43,7 +43,9 @@ def recipe(name):
 def test_accelerate_configs_load_with_accelerate():
     from accelerate.commands.config.config_args import load_config_from_file
 
-    ddp, z2, z3, off = (load_config_from_file(str(ACCEL / f"{n}.yaml")) for n in ("ddp", "zero2", "zero3", "zero2-offload"))
+    ddp, z2, z3, off = (
+        load_config_from_file(str(ACCEL / f"{n}.yaml")) for n in ("ddp", "zero2", "zero3", "zero2-offload")
+    )
     assert off.deepspeed_config["zero_stage"] == 2 and off.deepspeed_config["offload_optimizer_device"] == "cpu"
     assert ddp.distributed_type == "MULTI_GPU" and ddp.mixed_precision == "bf16"
     assert z2.distributed_type == "DEEPSPEED" and z2.deepspeed_config["zero_stage"] == 2
@@ -167,8 +169,20 @@ def free_port() -> int:
 
 def tiny_train_args(model_dir, out, steps):
     return tiny_run_argv(
-        model_dir, out, "--reward_funcs", "accuracy", "length", "--reward_weights", "1.0", "1.0",
-        "--per_device_train_batch_size", "2", "--max_steps", str(steps), "--save_steps", str(steps),
+        model_dir,
+        out,
+        "--reward_funcs",
+        "accuracy",
+        "length",
+        "--reward_weights",
+        "1.0",
+        "1.0",
+        "--per_device_train_batch_size",
+        "2",
+        "--max_steps",
+        str(steps),
+        "--save_steps",
+        str(steps),
     )
 
 
@@ -186,7 +200,13 @@ def launch_two(tiny_qwen_dir, tmp_path, out, extra=(), env_extra=None):
     # process unless MPI is set up.)
     notes = tmp_path / "notes"
     notes.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "RANK_NOTES": str(notes), **(env_extra or {})}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "RANK_NOTES": str(notes),
+        **(env_extra or {}),
+    }
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=420, env=env, cwd=tmp_path)
     return proc, notes
 
@@ -247,7 +267,9 @@ def test_lora_through_peft(tiny_qwen_dir, tmp_path, monkeypatch, recording_hub):
     # push_to_hub publishes the merged model (what from_pretrained loads), once.
     (upload,) = recording_hub
     assert {"model.safetensors", "config.json", "tokenizer.json", "README.md"} <= set(upload["files"])
-    assert upload["digests"]["model.safetensors"] == hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    assert (
+        upload["digests"]["model.safetensors"] == hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    )
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             # `from mathgrpo.grading import normalize` imports the submodule, not the package's __init__
-            targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+            targets = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -45,7 +47,7 @@ def test_no_import_cycle_between_modules():
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, [*stack, nxt])
         state[node] = "done"
@@ -76,3 +78,15 @@ def test_every_module_opens_with_a_docstring_and_a_usage_line():
         if path.name == "__init__.py" and path.parent != PKG:
             continue
         assert doc and "Usage" in doc, f"{path.relative_to(PKG)} has no docstring with a usage line"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("pip install"))
+    ci = [line.split("#")[0].strip() for line in (root / ".ci" / "run").read_text().splitlines()]
+    steps = [line.removeprefix("python3 -m ") for line in ci if line.startswith("python3")]
+    readme_steps = [part.strip().removeprefix("python3 -m ") for part in command.split("&&")]
+    ci_steps = [part.strip().removeprefix("python3 -m ") for step in steps for part in step.split("&&")]
+    # .ci/run adds pip's quiet flag; everything else is the README's command, in order.
+    assert [s.replace(" -q", "", 1) if s.startswith("pip") else s for s in ci_steps] == readme_steps

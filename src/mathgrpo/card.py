@@ -59,7 +59,9 @@ def front_matter(run: Run) -> str:
 def hardware_line(hw: dict) -> str:
     if not hw:
         return "unknown"
-    device = f"{hw.get('gpu_count', 1)} x {hw['gpu']}" if hw.get("gpu") else f"CPU only ({hw.get('cpu_count', '?')} cores)"
+    device = (
+        f"{hw.get('gpu_count', 1)} x {hw['gpu']}" if hw.get("gpu") else f"CPU only ({hw.get('cpu_count', '?')} cores)"
+    )
     return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
 
 
@@ -98,7 +100,12 @@ def card_markdown(rep: Report) -> str:
     rows = [[r[0], r[2], r[5]] for r in final_numbers(run)]
     if rows:
         lines += ["", "Final logged values:", "", table(["metric", "last", "step"], rows)]
-    lines += ["", f"Sample completions, all numbers and what is missing: [{REPORT_DIR}/{REPORT_PAGE}]({REPORT_DIR}/{REPORT_PAGE}).", ""]
+    lines += [
+        "",
+        "Sample completions, all numbers and what is missing: "
+        f"[{REPORT_DIR}/{REPORT_PAGE}]({REPORT_DIR}/{REPORT_PAGE}).",
+        "",
+    ]
     return "\n".join(lines)
 
 

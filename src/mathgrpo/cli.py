@@ -40,26 +40,26 @@ def setup_logging(level: int = logging.INFO) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(_usage())
+        print(_usage())  # noqa: T201
         return 0
     if argv[0] in ("-V", "--version"):
         from mathgrpo import __version__
 
-        print(__version__)
+        print(__version__)  # noqa: T201
         return 0
     verb, rest = argv[0], argv[1:]
     if verb not in VERBS:
-        print(f"mathgrpo: unknown verb {verb!r}; choose one of: {', '.join(VERBS)}", file=sys.stderr)
+        print(f"mathgrpo: unknown verb {verb!r}; choose one of: {', '.join(VERBS)}", file=sys.stderr)  # noqa: T201
         return 2
     setup_logging()
     module = importlib.import_module(VERBS[verb][0])
     try:
         return int(module.main(rest) or 0)
     except UserError as err:
-        print(f"mathgrpo {verb}: error: {err}", file=sys.stderr)
+        print(f"mathgrpo {verb}: error: {err}", file=sys.stderr)  # noqa: T201
         return 2
     except KeyboardInterrupt:
-        print(f"mathgrpo {verb}: interrupted", file=sys.stderr)
+        print(f"mathgrpo {verb}: interrupted", file=sys.stderr)  # noqa: T201
         return 130
 
 

@@ -44,15 +44,20 @@ class ScriptArguments:
         metadata={"help": "Drop prompts longer than this many tokens before training (TRL >= 0.28 has no such field)."},
     )
     # --- prompt and rewards ---
-    template: str = field(default="think_boxed", metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (templates.py)."})
+    template: str = field(
+        default="think_boxed",
+        metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (templates.py)."},
+    )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
         metadata={"help": "Reward names (weights: GRPOConfig's --reward_weights, same order)."},
     )
     accuracy_verdict: str = field(
         default="strict",
-        metadata={"help": "accuracy reward's verdict: strict (an integer gold wants an integer written; "
-                          "closes the boxed-expression reward hack) or equivalent (equal values count)."},
+        metadata={
+            "help": "accuracy reward's verdict: strict (an integer gold wants an integer written; "
+            "closes the boxed-expression reward hack) or equivalent (equal values count)."
+        },
     )
     overlong_buffer: int = field(
         default=256, metadata={"help": "soft_overlong: tokens before max_completion_length where the penalty starts."}
@@ -64,26 +69,33 @@ class ScriptArguments:
         metadata={"help": "Train only on groups whose rewards disagree; refill the batch with fresh prompts (DAPO)."},
     )
     max_resample_rounds: int = field(
-        default=10, metadata={"help": "dynamic_sampling: generation rounds per batch at most (verl's max_num_gen_batches)."}
+        default=10,
+        metadata={"help": "dynamic_sampling: generation rounds per batch at most (verl's max_num_gen_batches)."},
     )
     dynamic_sampling_oversample: float = field(
         default=1.0,
-        metadata={"help": "dynamic_sampling: prompts generated per round, as a multiple of the groups still needed "
-                          "(DAPO: 3)."},
+        metadata={
+            "help": "dynamic_sampling: prompts generated per round, as a multiple of the groups still needed (DAPO: 3)."
+        },
     )
     # --- run control ---
     print_completions: int = field(
         default=0,
-        metadata={"help": "Print this many sample completions per logged step (they are always saved with "
-                          "log_completions: true, for mathgrpo report)."},
+        metadata={
+            "help": "Print this many sample completions per logged step (they are always saved with "
+            "log_completions: true, for mathgrpo report)."
+        },
     )
-    resume: bool = field(default=False, metadata={"help": "Continue this run from its last complete checkpoint in output_dir."})
+    resume: bool = field(
+        default=False, metadata={"help": "Continue this run from its last complete checkpoint in output_dir."}
+    )
     overwrite_output_dir: bool = field(
         default=False,
         metadata={"help": "Start over in an output_dir that holds another run's checkpoints (deletes them)."},
     )
     model_context_length: int | None = field(
-        default=None, metadata={"help": "Model context in tokens (default: the model config's max_position_embeddings)."}
+        default=None,
+        metadata={"help": "Model context in tokens (default: the model config's max_position_embeddings)."},
     )
     # --- evaluation during training (TRL's eval loop: eval_strategy/eval_steps) ---
     eval_benchmark: str | None = field(
@@ -220,6 +232,10 @@ def print_help(all_fields: bool = False) -> None:
 def _line(action) -> str:
     import textwrap
 
-    default = "" if action.default in (None, "", [], ()) or "default" in (action.help or "") else f" (default: {action.default})"
+    default = (
+        ""
+        if action.default in (None, "", [], ()) or "default" in (action.help or "")
+        else f" (default: {action.default})"
+    )
     text = " ".join(((action.help or "").replace("%%", "%") + default).split())
     return textwrap.fill(text, width=110, initial_indent=f"  --{action.dest:<32}", subsequent_indent=" " * 36)

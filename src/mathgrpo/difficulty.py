@@ -42,7 +42,8 @@ def data_digest(problems: list[str], answers: list[str]) -> str:
 
 
 def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.0, max_new_tokens: int = 1024,
-               work_dir: Path, batch_size: int | None = None, backend: str = "auto", seed: int = 0) -> list[float]:  # fmt: skip
+               work_dir: Path, batch_size: int | None = None, backend: str = "auto",
+               seed: int = 0) -> list[float]:  # fmt: skip
     """Each row's share of ``k`` sampled answers graded right (strict verdict), resumable in ``work_dir``."""
     import torch
 

@@ -167,8 +167,8 @@ class DynamicSamplingTrainer(Trainer):
                 fill = LEFT_PADDED.get(key, RIGHT_PADDED.get(key, 0))
                 fill = pad_id if fill == "pad" else fill
                 left = key in LEFT_PADDED
-                parts = [torch.nn.functional.pad(p, (width - p.size(1), 0) if left else (0, width - p.size(1)), value=fill)
-                         for p in parts]  # fmt: skip
+                pads = [(width - p.size(1), 0) if left else (0, width - p.size(1)) for p in parts]
+                parts = [torch.nn.functional.pad(p, pad, value=fill) for p, pad in zip(parts, pads)]
             joined[key] = torch.cat(parts, dim=0)
         return joined
 

@@ -55,7 +55,9 @@ def exclusive(lock_path: Path, what: Path, remove: bool = False) -> Iterator[Non
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             locked = True
         except BlockingIOError:
-            raise UserError(f"another mathgrpo is writing {what}; wait for it to finish or choose another output") from None
+            raise UserError(
+                f"another mathgrpo is writing {what}; wait for it to finish or choose another output"
+            ) from None
         yield
     finally:
         if remove and locked:
@@ -97,7 +99,9 @@ class EvalFolder:
             diff = [k for k in self.compared if _comparable(old).get(k) != _comparable(settings).get(k)]
             if diff:
                 changes = ", ".join(f"{k} {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
-                raise UserError(f"{self.path} holds samples made with other settings ({changes}); pick another --output")
+                raise UserError(
+                    f"{self.path} holds samples made with other settings ({changes}); pick another --output"
+                )
         elif self.samples_path.exists() and self.samples_path.stat().st_size:
             raise UserError(f"{self.samples_path} exists without {EVAL_SETTINGS}; pick another --output")
         self._settings = settings

@@ -41,22 +41,40 @@ def _parser() -> argparse.ArgumentParser:
 
     opt("--model", help="hub name, local folder (a training output folder too), .gguf file or packaged short name")
     opt("--output", help="output folder, required with --model (resumed when it already holds samples)")
-    opt("--benchmarks", default=DEFAULT_BENCHMARK,
-        help=f"comma list: built-in names, .jsonl/.parquet files, generated:... specs (default: {DEFAULT_BENCHMARK})")
+    opt(
+        "--benchmarks",
+        default=DEFAULT_BENCHMARK,
+        help=f"comma list: built-in names, .jsonl/.parquet files, generated:... specs (default: {DEFAULT_BENCHMARK})",
+    )
     opt("--compare", nargs=2, metavar=("DIR_A", "DIR_B"), help="print the results of two output folders with deltas")
-    opt("--regrade", metavar="DIR", help="re-grade every sample of an output folder with this grader, rewrite its summary")
+    opt(
+        "--regrade",
+        metavar="DIR",
+        help="re-grade every sample of an output folder with this grader, rewrite its summary",
+    )
     opt("--limit", type=int, default=None, help="evaluate the first N problems of each benchmark")
     opt("--n", type=int, default=1, help="samples per problem (default 1)")
-    opt("--k", default=None, help="comma list of k shown in the table (pass@k and maj@k for every k <= n are in summary.json)")
+    opt(
+        "--k",
+        default=None,
+        help="comma list of k shown in the table (pass@k and maj@k for every k <= n are in summary.json)",
+    )
     opt("--temperature", type=float, default=0.0, help="0 = greedy")
     opt("--top-p", type=float, default=1.0, help="nucleus sampling (default 1.0)")
-    opt("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+    opt(
+        "--max-new-tokens",
+        type=int,
+        default=DEFAULT_MAX_NEW_TOKENS,
         help=f"completion limit in tokens (default {DEFAULT_MAX_NEW_TOKENS}, as Oat-Zero; on a CPU a 135M model "
-             "writes about 10 tokens/s per sequence, so try 256 for a quick look)")
+        "writes about 10 tokens/s per sequence, so try 256 for a quick look)",
+    )
     opt("--seed", type=int, default=0, help="sampling seed (default 0)")
-    opt("--template", default=None,
+    opt(
+        "--template",
+        default=None,
         help="prompt template (default: from the training run's record: the model's folder, or the run folder the "
-             "--output folder sits in; else the training default)")
+        "--output folder sits in; else the training default)",
+    )
     opt("--data-dir", default=None, help="folder of benchmark files (default: $MATHGRPO_DATA_DIR, else the hub)")
     opt("--problem-field", default=None, help="question field of your own benchmark file")
     opt("--answer-field", default=None, help="gold answer field of your own benchmark file")
@@ -113,7 +131,9 @@ def check_args(args) -> list[int]:
     return ks
 
 
-def resolve_template(model_arg: str, model_path: str, explicit: str | None, output: str | None = None) -> tuple[str, str]:
+def resolve_template(
+    model_arg: str, model_path: str, explicit: str | None, output: str | None = None
+) -> tuple[str, str]:
     """(template name, where it came from): --template, else a training run's record -- the model
     folder's, its parent's (a checkpoint-N folder), or that of the run folder the output folder sits
     in (``mathgrpo eval --model BASE --output RUN/eval-base`` evaluates the base model as the run
@@ -235,8 +255,14 @@ def summarize_run(args, settings, ks, tasks, records: dict, template_source: str
         per_benchmark[task["label"]] = summarize(wanted, n=args.n)
     return {
         "settings": settings,
-        "run": {"n": args.n, "ks": ks, "limit": args.limit, "template_from": template_source,
-                "benchmarks": [t["label"] for t in tasks], "grader": GRADER_VERSION},  # fmt: skip
+        "run": {
+            "n": args.n,
+            "ks": ks,
+            "limit": args.limit,
+            "template_from": template_source,
+            "benchmarks": [t["label"] for t in tasks],
+            "grader": GRADER_VERSION,
+        },  # fmt: skip
         "benchmarks": per_benchmark,
         "average": average(per_benchmark) if len(per_benchmark) > 1 else {},
         "oat_zero_average": oat_zero_average(per_benchmark),
@@ -343,4 +369,3 @@ def main(argv: list[str] | None = None) -> int:
     summary = regrade(args.regrade) if args.regrade else run(args)
     print(results_markdown(summary))  # noqa: T201 - the verb's result
     return 0
-

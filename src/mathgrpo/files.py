@@ -52,7 +52,9 @@ def check_writable(out: Path) -> None:
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as err:
-        raise UserError(f"output_dir {out} is not writable ({err.strerror}); choose another folder (field `output_dir`)") from None
+        raise UserError(
+            f"output_dir {out} is not writable ({err.strerror}); choose another folder (field `output_dir`)"
+        ) from None
 
 
 def check_output_file(path: Path, flag: str) -> Path:

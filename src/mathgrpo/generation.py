@@ -161,7 +161,9 @@ class TransformersBackend:
         where = {ids: i for i, ids in enumerate(distinct)}
         ids, mask = self._left_pad([list(d) for d in distinct])
         ids, mask = ids[:, :-1].to(self.device), mask[:, :-1].to(self.device)
-        cache = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True).past_key_values
+        cache = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True
+        ).past_key_values
         cache.reorder_cache(torch.tensor([where[tuple(p)] for p in prompt_ids], device=self.device))
         return cache
 
@@ -181,7 +183,9 @@ class TransformersBackend:
             # the batch's first sample makes a batch reproducible (vLLM seeds every sample).
             torch.manual_seed(seeds[0])
             out = self.model.generate(
-                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), generation_config=self.config,
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                generation_config=self.config,
                 **extra,
             )
         width = input_ids.size(1)

@@ -46,15 +46,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("input", help="JSONL file, one object per line ('-' for stdin)")
     p.add_argument("-o", "--output", help="where to write the graded JSONL (atomically); default: stdout")
     p.add_argument("--answer-field", default="answer", help="field holding the gold answer (default: answer)")
-    p.add_argument("--completion-field", default="completion",
-                   help="field holding the completion: a string, chat messages, or null (default: completion)")
-    p.add_argument("--prompt-field", default="prompt",
-                   help="field holding the prompt, if present: a prompt ending in <think> opens the think block")
-    p.add_argument("--think-in-prompt", action="store_true",
-                   help="the chat template itself opened <think> (not visible in the saved prompt)")
-    p.add_argument("--verdict", choices=VERDICTS, default=STRICT,
-                   help="strict (the training reward's: an integer gold wants an integer written) or "
-                        "equivalent (mathematically equal answers count, as published graders do)")
+    p.add_argument(
+        "--completion-field",
+        default="completion",
+        help="field holding the completion: a string, chat messages, or null (default: completion)",
+    )
+    p.add_argument(
+        "--prompt-field",
+        default="prompt",
+        help="field holding the prompt, if present: a prompt ending in <think> opens the think block",
+    )
+    p.add_argument(
+        "--think-in-prompt",
+        action="store_true",
+        help="the chat template itself opened <think> (not visible in the saved prompt)",
+    )
+    p.add_argument(
+        "--verdict",
+        choices=VERDICTS,
+        default=STRICT,
+        help="strict (the training reward's: an integer gold wants an integer written) or "
+        "equivalent (mathematically equal answers count, as published graders do)",
+    )
     p.add_argument("--accuracy-weight", type=float, default=SEED_WEIGHTS["accuracy"])
     p.add_argument("--format-weight", type=float, default=SEED_WEIGHTS["format"])
     return p.parse_args(argv)
@@ -92,8 +105,10 @@ class _Summary:
         graded = self.rows - self.ungradeable
         acc = f"{self.correct / graded:.4f}" if graded else "n/a"
         fmt = f"{self.formatted / self.rows:.4f}" if self.rows else "n/a"
-        return (f"rows {self.rows}  accuracy {acc} ({self.correct}/{graded})  ungradeable {self.ungradeable}  "
-                f"format {fmt}  malformed lines {self.bad_lines}  seconds {time.monotonic() - self.started:.1f}")
+        return (
+            f"rows {self.rows}  accuracy {acc} ({self.correct}/{graded})  ungradeable {self.ungradeable}  "
+            f"format {fmt}  malformed lines {self.bad_lines}  seconds {time.monotonic() - self.started:.1f}"
+        )
 
 
 def _check_fields(row: dict, args, number: int) -> None:
@@ -123,8 +138,12 @@ def grade_rows(rows: list[dict], args, accuracy, fmt, summary: _Summary) -> list
 def run(args) -> _Summary:
     if args.input != "-" and not Path(args.input).is_file():
         raise UserError(f"{args.input}: no such file; give a JSONL file of saved completions")
-    accuracy, fmt = build_reward_funcs(["accuracy", "format"], RewardOptions(
-        max_completion_length=1, think_in_prompt=True if args.think_in_prompt else None, verdict=args.verdict))
+    accuracy, fmt = build_reward_funcs(
+        ["accuracy", "format"],
+        RewardOptions(
+            max_completion_length=1, think_in_prompt=True if args.think_in_prompt else None, verdict=args.verdict
+        ),
+    )
     out_path = Path(args.output) if args.output else None
     if out_path is None:
         return _grade_into(args, sys.stdout, accuracy, fmt)

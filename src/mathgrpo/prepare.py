@@ -52,19 +52,34 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="output file: .jsonl, .json or .parquet")
     p.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict folder (default: train)")
     p.add_argument("--config-name", "--config_name", dest="config_name", default=None, help="hub dataset config name")
-    p.add_argument("--problem-field", "--problem_field", dest="problem_field", default=None, help="problem column (default: auto-detected)")
-    p.add_argument("--answer-field", "--answer_field", dest="answer_field", default=None, help="answer column; dotted into structs: reward_model.ground_truth")
+    p.add_argument(
+        "--problem-field",
+        "--problem_field",
+        dest="problem_field",
+        default=None,
+        help="problem column (default: auto-detected)",
+    )
+    p.add_argument(
+        "--answer-field",
+        "--answer_field",
+        dest="answer_field",
+        default=None,
+        help="answer column; dotted into structs: reward_model.ground_truth",
+    )
     p.add_argument("--language", choices=LANGUAGES, default="all", help="keep problems in this language (zh: has CJK)")
     p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep repeated problems")
     p.add_argument("--limit", type=int, default=None, help="keep only the first N problems")
     p.add_argument("--tokenizer", default=None, help="also render prompts with this tokenizer (path or hub name)")
     p.add_argument("--template", default=defaults.template, help=f"prompt template (default: {defaults.template})")
     p.add_argument(
-        "--max-prompt-length", "--max_prompt_length", dest="max_prompt_length", type=int, default=defaults.max_prompt_length,
-        help=f"with --tokenizer: drop prompts over this many tokens, 0 keeps all (default: {defaults.max_prompt_length})",
+        "--max-prompt-length", "--max_prompt_length", dest="max_prompt_length", type=int,
+        default=defaults.max_prompt_length,
+        help="with --tokenizer: drop prompts over this many tokens, 0 keeps all "
+             f"(default: {defaults.max_prompt_length})",
     )  # fmt: skip
     p.add_argument("--pass-rate-model", default=None,
-                   help="difficulty filter: sample answers with this model (hub name, folder, .gguf, smollm2-135m-instruct) "
+                   help="difficulty filter: sample answers with this model "
+                        "(hub name, folder, .gguf, smollm2-135m-instruct) "
                         "and write each problem's pass rate")  # fmt: skip
     p.add_argument("--pass-rate-k", type=int, default=8, help="difficulty filter: answers per problem (default 8)")
     p.add_argument("--pass-rate-keep", default="0,1",

@@ -137,7 +137,9 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
 
 
 def _holds_a_run(out: Path) -> list[str]:
-    names = [p.name for p in checkpoint_dirs(out)] + sorted(p.name for p in out.glob(INCOMPLETE_PREFIX + "checkpoint-*"))
+    names = [p.name for p in checkpoint_dirs(out)] + sorted(
+        p.name for p in out.glob(INCOMPLETE_PREFIX + "checkpoint-*")
+    )
     if (out / RUN_FILE).is_file():
         names.append(RUN_FILE)
     return names
@@ -164,7 +166,10 @@ def plan_start(script_args, args, *, new_run_id) -> StartPlan:
         path = Path(wanted)
         ckpt = read_json(path / STATE_FILE) if path.is_dir() else None
         if ckpt is None:
-            raise UserError(f"resume_from_checkpoint {wanted} is not a complete checkpoint folder; give a checkpoint-N folder or 'auto'")
+            raise UserError(
+                f"resume_from_checkpoint {wanted} is not a complete checkpoint folder; "
+                "give a checkpoint-N folder or 'auto'"
+            )
         return _plan_from(ckpt, str(path), record, args, checkpoint_run_id(ckpt) or new_run_id())
 
     if not (script_args.resume or auto):

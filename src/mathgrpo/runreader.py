@@ -121,7 +121,9 @@ def load_run(run_dir: str | Path) -> Run:
     info = read_json(path / RUN_FILE) or {}
     run = Run(path=path.resolve(), info=info, state=state, state_path=state_path.resolve())
     if not info:
-        run.notes["run record"] = f"no readable {RUN_FILE} (not a `mathgrpo train` run?): model, data and rewards unknown"
+        run.notes["run record"] = (
+            f"no readable {RUN_FILE} (not a `mathgrpo train` run?): model, data and rewards unknown"
+        )
     elif not run.training_args:
         run.notes["hyper-parameters"] = f"{RUN_FILE} holds no training_args (written at the end of a finished run)"
     return run
@@ -160,8 +162,13 @@ def read_completions(path: Path, reward_funcs: list[str], weights: list[float]) 
         cols = table.column_names
         lo = cols.index("completion") + 1 if "completion" in cols else 0
         hi = cols.index("advantage") if "advantage" in cols else len(cols)
-        names = [c for c in cols[lo:hi] if pat.is_floating(table.schema.field(c).type) or pat.is_integer(table.schema.field(c).type)]
-    weight = {n: (weights[reward_funcs.index(n)] if n in reward_funcs and len(weights) == len(reward_funcs) else 1.0) for n in names}  # fmt: skip
+        names = [
+            c
+            for c in cols[lo:hi]
+            if pat.is_floating(table.schema.field(c).type) or pat.is_integer(table.schema.field(c).type)
+        ]
+    aligned = len(weights) == len(reward_funcs)
+    weight = {n: (weights[reward_funcs.index(n)] if n in reward_funcs and aligned else 1.0) for n in names}
     rows = []
     for row in table.to_pylist():
         rewards = {n: row.get(n) for n in names}
@@ -195,7 +202,7 @@ def pick_samples(run: Run, per_side: int = 2) -> tuple[list[dict], str | None]:
             continue
         rows.sort(key=lambda r: r["total_reward"], reverse=True)
         best = rows[:per_side]
-        worst = rows[max(per_side, len(rows) - per_side):]
+        worst = rows[max(per_side, len(rows) - per_side) :]
         picked += [{"phase": phase, "rank": "best", **r} for r in best]
         picked += [{"phase": phase, "rank": "worst", **r} for r in reversed(worst)]
     if not picked:
@@ -222,7 +229,9 @@ def eval_role(summary: dict, run: Run) -> str | None:
     if Path(model).is_absolute() and _is_inside(Path(model), run.path):
         return "trained"
     base = str(run.info.get("model") or "")
-    if base and (model == base or (Path(base).expanduser().exists() and Path(model) == Path(base).expanduser().resolve())):
+    if base and (
+        model == base or (Path(base).expanduser().exists() and Path(model) == Path(base).expanduser().resolve())
+    ):
         return "base"
     return None
 

@@ -64,8 +64,9 @@ def data_processing(stats: dict) -> str:
     """The data counts as one sentence: rows in, what was dropped and why, rows out."""
     if not stats:
         return "unknown"
-    labels = {"duplicates": "duplicates", "conflicts": "with conflicting answers", "missing_answer": "without an answer",
-              "missing_problem": "without a problem", "language_filtered": "in another language",
+    labels = {"duplicates": "duplicates", "conflicts": "with conflicting answers",
+              "missing_answer": "without an answer", "missing_problem": "without a problem",
+              "language_filtered": "in another language",
               "too_long": "with too long prompts", "over_limit": "over max_train_samples"}  # fmt: skip
     dropped = [f"{stats[k]} {label}" for k, label in labels.items() if stats.get(k)]
     return (f"{stats.get('rows_in', '?')} rows in; dropped " + (", ".join(dropped) if dropped else "none")
@@ -100,7 +101,11 @@ def hyper_rows(run: Run) -> list[list]:
     skip = {"num_train_epochs"} if (args.get("max_steps") or 0) > 0 else set()  # max_steps wins over epochs
     rows += [[k, args[k]] for k in KEY_ARGS if k in args and args[k] is not None and k not in skip]
     if not args:  # what Trainer keeps in its own state when the run record has no arguments
-        rows += [[k, run.state[k]] for k in ("max_steps", "train_batch_size", "logging_steps", "save_steps") if k in run.state]
+        rows += [
+            [k, run.state[k]]
+            for k in ("max_steps", "train_batch_size", "logging_steps", "save_steps")
+            if k in run.state
+        ]
     return [r for r in rows if not str(r[0]).endswith("token")]
 
 
@@ -154,7 +159,9 @@ def evaluation_markdown(evals: dict[str, tuple[Path, dict]]) -> str | None:
             return compare_markdown(base, trained, f"base ({base_dir.name})", f"trained ({trained_dir.name})")
         parts = []
         for role, (folder, summary) in evals.items():
-            body = results_markdown(summary).replace("# Evaluation of", f"### {role.capitalize()} model ({folder.name}):", 1)
+            body = results_markdown(summary).replace(
+                "# Evaluation of", f"### {role.capitalize()} model ({folder.name}):", 1
+            )
             parts.append(body)
         return "\n".join(parts) if parts else None
     except (KeyError, TypeError, ValueError) as err:  # a summary from another version of `mathgrpo eval`
@@ -216,7 +223,11 @@ def summary_markdown(rep: Report) -> str:
     lines.append(f"Wall time: {wall}." if wall else "Wall time: unknown.")
     if run.info.get("hardware"):
         hw = run.info["hardware"]
-        lines.append(f"Hardware: {hw.get('gpu_count', 0)} x {hw['gpu']}" if hw.get("gpu") else f"Hardware: CPU ({hw.get('cpu_count', '?')} cores)")
+        lines.append(
+            f"Hardware: {hw.get('gpu_count', 0)} x {hw['gpu']}"
+            if hw.get("gpu")
+            else f"Hardware: CPU ({hw.get('cpu_count', '?')} cores)"
+        )
         lines[-1] += f", torch {hw.get('torch', '?')}."
     lines += ["", "## Settings", "", table(["setting", "value"], settings_rows(run))]
     numbers = final_numbers(run)
@@ -254,9 +265,13 @@ def build_report(run_dir: str | Path, evals: list[str | Path] = ()) -> Report:
     rep.evals = find_evals(run, evals)
     rep.eval_md = evaluation_markdown(rep.evals)
     if "trained" not in rep.evals:
-        rep.missing["evaluation of the trained model"] = f"none in or beside the folder: `{eval_command(run, trained=True)}`"
+        rep.missing["evaluation of the trained model"] = (
+            f"none in or beside the folder: `{eval_command(run, trained=True)}`"
+        )
     if "base" not in rep.evals and run.info.get("model"):
-        rep.missing["evaluation of the base model"] = f"none in or beside the folder: `{eval_command(run, trained=False)}`"
+        rep.missing["evaluation of the base model"] = (
+            f"none in or beside the folder: `{eval_command(run, trained=False)}`"
+        )
     write_atomic(rep.summary_path, summary_markdown(rep))
     log.info("report written to %s", rep.summary_path)
     return rep

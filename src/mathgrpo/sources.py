@@ -80,13 +80,17 @@ def choose_fields(name: str, columns, problem_field: str | None, answer_field: s
     if problem_field is None:
         problem_field = next((f for f in PROBLEM_FIELDS if _has_path(columns, f)), None)
         if problem_field is None:
-            raise UserError(f"{name}: no problem column found (columns: {listed}); set the problem column with --problem_field NAME")
+            raise UserError(
+                f"{name}: no problem column found (columns: {listed}); set the problem column with --problem_field NAME"
+            )
     elif not _has_path(columns, problem_field):
         raise UserError(f"{name}: no field {problem_field!r} for the problem (columns: {listed})")
     if answer_field is None:
         answer_field = next((f for f in ("reward_model.ground_truth", *ANSWER_FIELDS) if _has_path(columns, f)), None)
         if answer_field is None:
-            raise UserError(f"{name}: no answer column found (columns: {listed}); set the answer column with --answer_field NAME")
+            raise UserError(
+                f"{name}: no answer column found (columns: {listed}); set the answer column with --answer_field NAME"
+            )
     elif not _has_path(columns, answer_field):
         raise UserError(f"{name}: no field {answer_field!r} for the answer (columns: {listed})")
     return problem_field, answer_field
@@ -121,8 +125,11 @@ def _as_text(arr: pa.Array, name: str, field: str, *, messages_ok: bool) -> pa.A
     typ = arr.type
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         return arr.cast(pa.string())
-    if messages_ok and pa.types.is_list(typ) and pa.types.is_struct(typ.value_type) and (
-        typ.value_type.get_field_index("content") >= 0 and typ.value_type.get_field_index("role") >= 0
+    if (
+        messages_ok
+        and pa.types.is_list(typ)
+        and pa.types.is_struct(typ.value_type)
+        and (typ.value_type.get_field_index("content") >= 0 and typ.value_type.get_field_index("role") >= 0)
     ):
         return _last_user_message(arr)
     if not messages_ok and (pa.types.is_list(typ) or pa.types.is_large_list(typ)):
@@ -354,7 +361,8 @@ def _looks_like_path(source: str) -> bool:
         source.lower().endswith(DATA_SUFFIXES)
         or source.startswith((".", "/", "~"))
         or source.count("/") > 1
-        or os.sep != "/" and os.sep in source
+        or os.sep != "/"
+        and os.sep in source
     )
 
 

@@ -104,7 +104,11 @@ def fact_of(op: str, a, b):
 def split_of_facts(family: int, x, y) -> np.ndarray:
     """The split of each fact: ``test``, ``validation`` or ``train`` (an array of names)."""
     with np.errstate(over="ignore"):
-        key = (np.uint64(family) << np.uint64(42)) | (np.asarray(x, np.uint64) << np.uint64(21)) | np.asarray(y, np.uint64)
+        key = (
+            (np.uint64(family) << np.uint64(42))
+            | (np.asarray(x, np.uint64) << np.uint64(21))
+            | np.asarray(y, np.uint64)
+        )
         bucket = _mix(key ^ np.uint64(0x5EED_FAC7)) % np.uint64(100)
     out = np.full(bucket.shape, "train", dtype=object)
     for name, (lo, hi) in SPLITS.items():
@@ -176,7 +180,9 @@ def generate(spec: str) -> list[dict]:
     table = WORD if s.kind == "arithmetic" else BARE
     quota = [s.n // len(s.ops) + (i < s.n % len(s.ops)) for i in range(len(s.ops))]
     pools = {op: pairs_in_split(op, s.max_operand, s.split) for op in s.ops}
-    short = [f"{op}: {len(pools[op][0]) * wordings} < {q}" for op, q in zip(s.ops, quota) if len(pools[op][0]) * wordings < q]
+    short = [
+        f"{op}: {len(pools[op][0]) * wordings} < {q}" for op, q in zip(s.ops, quota) if len(pools[op][0]) * wordings < q
+    ]
     if short:
         can = sum(len(a) * wordings for a, _ in pools.values())
         raise UserError(

@@ -102,8 +102,7 @@ R1_PLAIN = (
 # For small instruct models (e.g. SmolLM2-135M-Instruct) that rarely box an answer when only
 # told to: one worked example of the boxed format in the prompt (bench/learning.py uses it).
 BOXED_EXAMPLE_USER = (
-    "Example:\nQuestion: What is 3 + 4?\nAnswer: 3 + 4 = 7. The answer is \\boxed{7}.\n\n"
-    "Question: {problem}\nAnswer:"
+    "Example:\nQuestion: What is 3 + 4?\nAnswer: 3 + 4 = 7. The answer is \\boxed{7}.\n\nQuestion: {problem}\nAnswer:"
 )
 
 TEMPLATES: dict[str, Template] = {

@@ -44,10 +44,13 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
     optim = str(getattr(args.optim, "value", args.optim))
     if optim.startswith(BNB_OPTIMIZERS) and importlib.util.find_spec("bitsandbytes") is None:
         raise UserError(
-            f"optim {optim} needs bitsandbytes, which is not installed: pip install 'mathgrpo[lowmem]', or set --optim adamw_torch"
+            f"optim {optim} needs bitsandbytes, which is not installed: "
+            "pip install 'mathgrpo[lowmem]', or set --optim adamw_torch"
         )
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise UserError("use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false")
+        raise UserError(
+            "use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false"
+        )
     for tracker in _as_list(args.report_to):
         module = TRACKER_MODULES.get(tracker)
         if module and importlib.util.find_spec(module) is None:
@@ -103,9 +106,14 @@ def check_context(script_args: ScriptArguments, args, context: int | None) -> No
             f"{prompt_limit + args.max_completion_length} tokens exceeds the model's context of {context}; "
             "lower one of them"
         )
-    if args.use_vllm and args.vllm_max_model_length and prompt_limit + args.max_completion_length > args.vllm_max_model_length:
+    if (
+        args.use_vllm
+        and args.vllm_max_model_length
+        and prompt_limit + args.max_completion_length > args.vllm_max_model_length
+    ):
         raise UserError(
-            f"max_prompt_length + max_completion_length exceeds vllm_max_model_length={args.vllm_max_model_length}; raise it"
+            "max_prompt_length + max_completion_length exceeds "
+            f"vllm_max_model_length={args.vllm_max_model_length}; raise it"
         )
 
 
@@ -200,17 +208,18 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     check_context(script_args, args, model_context_length(model_path, script_args, args, model_args))
 
     template = get_template(script_args.template)
-    tokenizer = load_tokenizer(
-        model_path, trust_remote_code=args.trust_remote_code, revision=model_args.model_revision
-    )
+    tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code, revision=model_args.model_revision)
     train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
-    rewards = build_reward_funcs(script_args.reward_funcs, RewardOptions(
-        max_completion_length=args.max_completion_length,
-        overlong_buffer=script_args.overlong_buffer,
-        overlong_penalty=script_args.overlong_penalty,
-        think_in_prompt=template.opens_think,
-        verdict=script_args.accuracy_verdict,
-    ))
+    rewards = build_reward_funcs(
+        script_args.reward_funcs,
+        RewardOptions(
+            max_completion_length=args.max_completion_length,
+            overlong_buffer=script_args.overlong_buffer,
+            overlong_penalty=script_args.overlong_penalty,
+            think_in_prompt=template.opens_think,
+            verdict=script_args.accuracy_verdict,
+        ),
+    )
     model, stops = load_policy(model_path, model_args, args, tokenizer)
     check_update_precision(model, args, model_args)
     logging.getLogger("trl.trainer.grpo_trainer").addFilter(_UnscorableNotice())
@@ -234,8 +243,11 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         refill = restored_refill(args.seed, plan.resume_from)
         own_callbacks.append(refill)
         trainer_cls = DynamicSamplingTrainer
-        extra.update(max_resample_rounds=script_args.max_resample_rounds,
-                     oversample=script_args.dynamic_sampling_oversample, refill=refill)
+        extra.update(
+            max_resample_rounds=script_args.max_resample_rounds,
+            oversample=script_args.dynamic_sampling_oversample,
+            refill=refill,
+        )
     trainer = trainer_cls(
         model=model,
         reward_funcs=rewards,

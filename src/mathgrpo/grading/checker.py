@@ -136,8 +136,14 @@ class Grader:
     ``time_limit``; concurrent callers also queue for the ``workers`` processes (see pool.py).
     """
 
-    def __init__(self, time_limit: float = TIME_LIMIT_S, max_chars: int = MAX_ANSWER_CHARS,
-                 workers: int = 2, cache_size: int = 1 << 16, verdict: str = STRICT) -> None:
+    def __init__(
+        self,
+        time_limit: float = TIME_LIMIT_S,
+        max_chars: int = MAX_ANSWER_CHARS,
+        workers: int = 2,
+        cache_size: int = 1 << 16,
+        verdict: str = STRICT,
+    ) -> None:
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         self.verdict = verdict  # the default for grade() / grade_answer()
