@@ -3,6 +3,7 @@ math-verify (as its README uses it) and lighteval's math metric (the extractive 
 MATH-500 task scores with), on real completions.
 
 Usage: python bench/agreement.py --lighteval-python /path/to/venv/bin/python [--eval DIR ...] [--out DIR]
+       [--no-references]
 
 Sets (golds and texts from ../shared/data/eval):
   <bench>-reference   a reference solution against its own gold (MATH-500, Minerva: the worked
@@ -99,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval")
     ap.add_argument("--eval", type=Path, action="append", default=[], help="a mathgrpo eval output folder")
     ap.add_argument("--out", type=Path, default=REPO / "output" / "agreement")
+    ap.add_argument("--no-references", action="store_true", help="only the --eval folders' samples")
     a = ap.parse_args(argv)
     from mathgrpo.files import write_atomic
     from mathgrpo.grading import EQUIVALENT, grade
 
-    pairs = reference_pairs(a.data_dir)
+    pairs = [] if a.no_references else reference_pairs(a.data_dir)
     for folder in a.eval:
         pairs += eval_pairs(folder)
     print(f"agreement: {len(pairs)} pairs; grading with mathgrpo ...", file=sys.stderr, flush=True)

@@ -306,9 +306,12 @@ def setup(prof: dict, stages: dict) -> list[str]:
                 "only ever scored on validation facts), not trained twice"
             )
         else:
-            lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']}: `{v['command']}`")
+            load = v.get("machine", "").rpartition("load average ")[2] or "?"
+            lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']} (load average {load} at the end): "
+                         f"`{v['command']}`")  # fmt: skip
     if stages:
         lines += ["", f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
-                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min). "
+                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min; a load average above 2 means "
+                      "other jobs shared the 2 cores and stretched the stage). "
                       f"Machine: {'; '.join(machines)}."]  # fmt: skip
     return lines
