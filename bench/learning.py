@@ -37,8 +37,8 @@ MAX_OPERAND = 40
 SAMPLED = {"temperature": "0.7", "top-p": "1.0", "max-new-tokens": "48", "seed": "0"}
 # Bare questions ("What is 17 * 23?"), not word problems: the base model truncates four in five
 # word-problem answers at 48 tokens, so GRPO's groups carry no signal (measured on validation
-# facts, docs/learning.md). 64 held-out problems x 16 samples keeps the whole CPU benchmark near
-# 90 minutes on 2 cores (eval is ~0.3 s per sample there).
+# facts, docs/learning.md). 64 held-out problems x 16 samples: eval is ~0.3 s per sample on 2
+# cores, the largest cost of the benchmark (its wall time per stage is on the page).
 KIND = "bare"
 SETS = {
     "unseen": {"benchmark": f"generated:{KIND}?n=64&seed=2026&split=test&max_operand={MAX_OPERAND}",
@@ -137,11 +137,8 @@ class Stages:
     def run(self, name: str, args: list[str], env: dict) -> None:
         started = time.time()
         mathgrpo(args, env)
-        self.data[name] = {"seconds": round(time.time() - started, 1), "ended": time.strftime("%Y-%m-%d %H:%M"),
-                           "machine": machine(self.threads), "command": "mathgrpo " + shlex.join(args)}  # fmt: skip
-        from mathgrpo.files import write_atomic
-
-        write_atomic(self.path, json.dumps(self.data, indent=1))
+        self.note(name, {"seconds": round(time.time() - started, 1), "ended": time.strftime("%Y-%m-%d %H:%M"),
+                         "machine": machine(self.threads), "command": "mathgrpo " + shlex.join(args)})  # fmt: skip
 
     def note(self, name: str, record: dict) -> None:
         from mathgrpo.files import write_atomic

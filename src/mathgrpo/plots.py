@@ -29,8 +29,9 @@ class Panel:
     right: tuple[tuple[str, str], ...] = ()
     right_label: str = ""
     why: str = ""  # shown in the summary under the plot
-    optional: bool = False  # only some runs log it (dynamic sampling): not "missing" when absent
-    requires: str = ""  # drawn only when this key was logged (its other lines exist in every run)
+    # Only runs that log this key get the panel (dynamic sampling); absent, it is not "missing",
+    # although its other lines exist in every run.
+    requires: str = ""
 
 
 def reward_keys(history: list[dict]) -> list[str]:
@@ -76,7 +77,7 @@ def panels(history: list[dict]) -> list[Panel]:
               right=(("dynamic/rounds", "generation rounds"),), right_label="rounds per step",
               why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
                   "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
-              optional=True, requires="dynamic/rounds"),
+              requires="dynamic/rounds"),
         Panel("learning_rate", "Learning rate", "learning rate", (("learning_rate", "lr"),)),
         Panel("grad_norm", "Gradient norm (before clipping)", "L2 norm", (("grad_norm", "grad norm"),),
               why="Spikes precede instabilities; compare with max_grad_norm."),
@@ -171,7 +172,7 @@ def write_plots(
     for panel in panels(history):
         if draw_panel(panel, history, out_dir / f"{panel.name}.png"):
             written.append((panel, f"{panel.name}.png"))
-        elif panel.optional:
+        elif panel.requires:
             continue
         elif panel.name == "kl" and not beta:
             missing[panel.name] = "not applicable: beta = 0 (no KL term), so TRL logs no KL"
