@@ -63,7 +63,7 @@ class Mode:
         return other + (self.optimizer if self.embedding_optimizer is None else self.embedding_optimizer) * embedding
 
 
-# What the code loads for each mode. tests/test_precision.py ties the first three to the dtypes the
+# What the code loads for each mode. tests/test_precision.py ties the first four to the dtypes the
 # loader produces and to the optimizer state a real step allocates.
 MODES = {
     "fp32-master": Mode("float32 weights + AdamW (recipes' default)", 4, 4, 8),
@@ -73,6 +73,11 @@ MODES = {
         "float32 weights + 8-bit AdamW states (seed-24gb.yaml)", 4, 4, 2 + 2 * 4 / 256, embedding_optimizer=8
     ),
     "bf16-pure": Mode("bf16 weights + AdamW (`dtype: bfloat16`: loses updates)", 2, 2, 4, generate_bytes=2),
+    # torch-optimi keeps both moments in the weights' dtype and, with Kahan summation, one bf16
+    # buffer of the rounding error per weight (bench/precision.py's bf16-kahan row measures it).
+    "bf16-kahan": Mode(
+        "bf16 weights + Kahan-summed AdamW (`optim: stable_adamw`, torch-optimi)", 2, 2, 6, generate_bytes=2
+    ),
     # ZeRO paper's accounting for mixed precision (Rajbhandari et al. 2020): bf16 weights and
     # gradients (2 + 2) replicated, float32 master weights and both moments (12) sharded.
     "zero2": Mode(
@@ -88,7 +93,7 @@ def mode_of(dtype: str | None, optim: str, deepspeed: str | None = None) -> str:
     if deepspeed:
         return deepspeed
     if str(dtype) in ("bfloat16", "float16", "torch.bfloat16", "torch.float16"):
-        return "bf16-pure"
+        return "bf16-kahan" if optim == "stable_adamw" else "bf16-pure"
     return "8bit-adamw" if "8bit" in optim else "fp32-master"
 
 

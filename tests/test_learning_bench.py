@@ -121,3 +121,39 @@ def test_page_is_computed_from_the_run_folder(bench, tmp_path):
     assert "learning_rate:" in text  # the recipe is quoted as it is on disk
     assert "`d4ddc8d`" in text  # the history of earlier held-out results names its commits
     assert "- before-unseen: 1.0 min" in text
+
+
+def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):
+    """bench/dynamic_compare.py: TRL logs a dynamic step's reward and zero-signal share as means over
+    its generation rounds, so the generated shares are weighted by rounds; the trained share is the
+    dynamic trainer's own count, and the accuracy points come from the saved models' eval folders."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import dynamic_compare
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    run = tmp_path / "dynamic-seed0"
+    (run / "train").mkdir(parents=True)
+    history = [  # step 1: one round with a signal; step 2: three rounds, the first two without
+        {"step": 1, "reward": 0.5, "frac_reward_zero_std": 0.0, "step_time": 30.0, "dynamic/rounds": 1.0,
+         "dynamic/prompts_drawn": 0.0, "dynamic/zero_signal_trained": 0.0},
+        {"step": 2, "reward": 0.25, "frac_reward_zero_std": 2 / 3, "step_time": 60.0, "dynamic/rounds": 3.0,
+         "dynamic/prompts_drawn": 2.0, "dynamic/zero_signal_trained": 0.0},
+    ]  # fmt: skip
+    state = {"global_step": 2, "log_history": history}
+    (run / "train" / "trainer_state.json").write_text(json.dumps(state))
+    saved = [{"step": 1, "seconds": 30.0}, {"step": 2, "seconds": 90.0}]
+    (run / "train" / "budget.json").write_text(json.dumps({"minutes": 1.5, "saved": saved}))
+    for step, right in ((1, 1), (2, 3)):
+        (run / f"eval-step{step}").mkdir()
+        rows = [{"benchmark": "b", "id": str(i), "sample": 0, "completion": "\\boxed{1}", "answer": "1",
+                 "gold": "1" if i < right else "2", "correct": i < right} for i in range(4)]  # fmt: skip
+        (run / f"eval-step{step}" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = dynamic_compare.summarize(run)
+    assert got["steps"] == 2 and got["rounds"] == 2.0 and got["groups_generated"] == 2.0
+    assert got["generated_zero_signal"] == pytest.approx(2 / 4)  # 2 of the 4 generated groups
+    assert got["trained_zero_signal"] == 0.0
+    assert got["reward_thirds"] == [0.5, None, pytest.approx(0.25)]  # by the step's clock
+    assert [p["accuracy"] for p in got["points"]] == [0.25, 0.75]
+    page = dynamic_compare.render({"dynamic/0": got}, 1.5, [0], 0.1)
+    assert "| dynamic | 0 | 2 |" in page and "50%" in page and "75.0% (step 2, 1.5 min)" in page

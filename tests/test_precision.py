@@ -23,6 +23,7 @@ TEXT = ["5 x 3 = 15, so the answer is \\boxed{15}."]
 STEPS = 2
 
 needs_bnb = pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes not installed")
+needs_optimi = pytest.mark.skipif(importlib.util.find_spec("optimi") is None, reason="torch-optimi not installed")
 
 
 def recipe_args(recipe: Path, model: str, out: Path, *extra: str):
@@ -139,8 +140,9 @@ def test_warning_only_for_16_bit_full_fine_tunes(tiny_qwen_dir, tmp_path):
 @pytest.mark.parametrize(
     "recipe, extra, mode",
     [(SEED, (), "fp32-master"), pytest.param(SEED_24GB, (), "8bit-adamw", marks=needs_bnb),
-     (SEED, ("--dtype", "bfloat16"), "bf16-pure")],
-    ids=["seed", "seed-24gb", "bf16"],
+     (SEED, ("--dtype", "bfloat16"), "bf16-pure"),
+     pytest.param(SEED, ("--dtype", "bfloat16", "--optim", "stable_adamw"), "bf16-kahan", marks=needs_optimi)],
+    ids=["seed", "seed-24gb", "bf16", "bf16-kahan"],
 )  # fmt: skip
 def test_memory_estimate_counts_what_loader_and_optimizer_allocate(recipe, extra, mode, tiny_qwen_dir, tmp_path):
     """bench/gpu_estimate.py's bytes per parameter are the ones the code really allocates: weights as
