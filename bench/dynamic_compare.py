@@ -103,7 +103,7 @@ def summarize(folder: Path) -> dict:
             "reward_thirds": [total / n if n else None for total, n in thirds],
             "generated_zero_signal": generated_zero / max(sum(rounds), 1.0),
             "trained_zero_signal": sum(trained_zero) / max(len(trained_zero), 1),
-            "rounds": mean("dynamic/rounds") if any("dynamic/rounds" in h for h in history) else 1.0,
+            "rounds": sum(rounds) / max(len(rounds), 1),
             # one group is trained per step (per_device_train_batch_size = num_generations)
             "groups_generated": 1.0 + mean("dynamic/prompts_drawn"),
             "points": points}  # fmt: skip

@@ -127,11 +127,8 @@ def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):
     """bench/dynamic_compare.py: TRL logs a dynamic step's reward and zero-signal share as means over
     its generation rounds, so the generated shares are weighted by rounds; the trained share is the
     dynamic trainer's own count, and the accuracy points come from the saved models' eval folders."""
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import dynamic_compare
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    import dynamic_compare  # bench/ is on the path while the `bench` fixture is held
+
     run = tmp_path / "dynamic-seed0"
     (run / "train").mkdir(parents=True)
     history = [  # step 1: one round with a signal; step 2: three rounds, the first two without
