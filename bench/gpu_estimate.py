@@ -74,9 +74,11 @@ MODES = {
     ),
     "bf16-pure": Mode("bf16 weights + AdamW (`dtype: bfloat16`: loses updates)", 2, 2, 4, generate_bytes=2),
     # torch-optimi keeps both moments in the weights' dtype and, with Kahan summation, one bf16
-    # buffer of the rounding error per weight (bench/precision.py's bf16-kahan row measures it).
+    # buffer of the rounding error per weight. Its AdamW and StableAdamW (the one transformers'
+    # `optim` can name: AdamW with update clipping) hold the same state; bench/precision.py's
+    # bf16-kahan row measures the AdamW's fidelity.
     "bf16-kahan": Mode(
-        "bf16 weights + Kahan-summed AdamW (`optim: stable_adamw`, torch-optimi)", 2, 2, 6, generate_bytes=2
+        "bf16 weights + Kahan summation (`optim: stable_adamw`, torch-optimi's StableAdamW)", 2, 2, 6, generate_bytes=2
     ),
     # ZeRO paper's accounting for mixed precision (Rajbhandari et al. 2020): bf16 weights and
     # gradients (2 + 2) replicated, float32 master weights and both moments (12) sharded.
