@@ -51,7 +51,7 @@ json.dump(out, sys.stdout)
 
 
 def reference_pairs(data_dir: Path) -> list[dict]:
-    from mathgrpo.benchmarks import BENCHMARKS, latex_list, load_benchmark
+    from mathgrpo.evaluation.benchmarks import BENCHMARKS, latex_list, load_benchmark
 
     pairs = []
     rows = {b: [json.loads(x) for x in (data_dir / BENCHMARKS[b].files[0]).read_text().splitlines() if x.strip()]
@@ -74,7 +74,7 @@ def reference_pairs(data_dir: Path) -> list[dict]:
 
 
 def eval_pairs(folder: Path) -> list[dict]:
-    from mathgrpo.evalfolder import read_samples
+    from mathgrpo.evaluation.folder import read_samples
 
     name = f"eval:{folder.parent.name}/{folder.name}"
     return [{"set": name, "id": f"{r['id']}#{r['sample']}", "completion": r["completion"], "gold": str(r["gold"])}

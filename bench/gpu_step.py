@@ -4,7 +4,7 @@ shapes (exact architecture, random weights, the real Qwen2.5 tokenizer built off
 Usage: python bench/gpu_step.py --recipe recipes/qwen2.5-math-1.5b/seed.yaml --output gpu-seed.md
 
 Each generation backend (transformers ``generate``, transformers continuous batching, vLLM
-colocate where installed) runs a few real GRPO steps through ``mathgrpo.train.run`` in its
+colocate where installed) runs a few real GRPO steps through ``mathgrpo.train.run.run`` in its
 own process, so peak memory is per backend and one backend's crash cannot hide another's
 result. Every completion is forced to ``max_completion_length`` (end-of-sequence tokens are
 suppressed) so that timings compare across backends and runs. The first rollout is warm-up
@@ -48,11 +48,8 @@ TINY_PROMPT_LIMIT = 256
 
 
 def estimate_module():
-    """bench/gpu_estimate.py, beside this file (bench/ is scripts, not a package)."""
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    import gpu_estimate
+    """The estimator (``mathgrpo.bench.gpu_estimate``), imported when first needed."""
+    from mathgrpo.bench import gpu_estimate
 
     return gpu_estimate
 
@@ -140,9 +137,9 @@ def one_backend(opts) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from mathgrpo.config import parse_train_args
     from mathgrpo.models import load_tokenizer, stop_token_ids
-    from mathgrpo.train import run
+    from mathgrpo.train.config import parse_train_args
+    from mathgrpo.train.run import run
 
     cuda = torch.cuda.is_available()
     sync = torch.cuda.synchronize if cuda else (lambda: None)

@@ -11,7 +11,7 @@ Usage:
 Everything runs the project's own commands (``mathgrpo eval`` / ``mathgrpo train``) into
 ``output/learning-<profile>/``; a finished stage is skipped on a rerun, an interrupted one resumes.
 
-The sets (``generated:`` problems are split by fact, see src/mathgrpo/synthetic.py):
+The sets (``generated:`` problems are split by fact, see src/mathgrpo/data/synthetic.py):
   unseen   held-out test facts, a seed no earlier run used (the headline), n samples each
   seen     the training problems' own facts in new words (other names and items)
   gsm8k    the first 200 GSM8K test problems, greedy, room to finish (transfer; no target)
@@ -30,43 +30,17 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-MODEL = "smollm2-135m-instruct"
-TEMPLATE = "boxed_example"
-MAX_OPERAND = 40
-SAMPLED = {"temperature": "0.7", "top-p": "1.0", "max-new-tokens": "48", "seed": "0"}
-# Bare questions ("What is 17 * 23?"), not word problems: the base model truncates four in five
-# word-problem answers at 48 tokens, so GRPO's groups carry no signal (measured on validation
-# facts, docs/learning.md). 64 held-out problems x 16 samples: eval is ~0.3 s per sample on 2
-# cores, the largest cost of the benchmark (its wall time per stage is on the page).
-KIND = "bare"
-SETS = {
-    "unseen": {"benchmark": f"generated:{KIND}?n=64&seed=2026&split=test&max_operand={MAX_OPERAND}",
-               "n": 16, **SAMPLED},
-    "seen": {"benchmark": "seen.jsonl", "n": 4, **SAMPLED},
-    # Greedy with room to finish; before training and after seed 0 only (each pass is ~8 minutes
-    # on 2 cores), so the transfer number is one run's, not a seed mean.
-    "gsm8k": {"benchmark": "gsm8k", "limit": "200", "n": 1, "temperature": "0", "max-new-tokens": "256", "seed": "0",
-              "seeds": [0]},
-}  # fmt: skip
-VALIDATION = {"benchmark": f"generated:{KIND}?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
-              "n": 4, **SAMPLED}  # fmt: skip
-# The task considered and set aside: the same validation facts as word problems, scored before training.
-VALIDATION_WORD = {
-    **VALIDATION,
-    "benchmark": f"generated:arithmetic?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
-}
-PROFILES = {
-    "cpu": {"name": "cpu", "recipe": "recipes/demo/learning-cpu.yaml", "seeds": [0, 1, 2], "threads": 2, "batch": 64,
-            "docs": "learning"},
-    "gpu": {"name": "gpu", "recipe": "recipes/demo/learning-gpu.yaml", "seeds": [0, 1, 2, 3, 4], "threads": None,
-            "batch": 512, "docs": "learning-gpu"},
-}  # fmt: skip
-STAGES_FILE = "stages.json"
-
-
-def shared_eval_dir() -> Path:
-    return Path(os.environ.get("MATHGRPO_SHARED_DATA") or REPO.parent / "shared" / "data") / "eval"
+from mathgrpo.bench.learning_setup import (
+    MODEL,
+    PROFILES,
+    REPO,
+    SETS,
+    STAGES_FILE,
+    VALIDATION,
+    VALIDATION_WORD,
+    eval_args,
+    eval_done,
+)
 
 
 def mathgrpo(args: list[str], env: dict) -> None:
@@ -76,29 +50,12 @@ def mathgrpo(args: list[str], env: dict) -> None:
     subprocess.run(cmd, env=env, cwd=REPO, check=True)
 
 
-def eval_args(model: str, spec: dict, out: Path, run: Path, batch: int) -> list[str]:
-    bench = spec["benchmark"]
-    args = ["eval", "--model", model, "--benchmarks", str(run / bench) if bench.endswith(".jsonl") else bench,
-            "--template", TEMPLATE, "--output", str(out), "--batch-size", str(batch),
-            "--n", str(spec["n"])]  # fmt: skip
-    for key in ("temperature", "top-p", "max-new-tokens", "seed", "limit"):
-        if key in spec:
-            args += [f"--{key}", str(spec[key])]
-    if bench == "gsm8k":
-        args += ["--data-dir", str(shared_eval_dir())]
-    return args
-
-
-def eval_done(folder: Path) -> bool:
-    return (folder / "summary.json").is_file()
-
-
 def write_seen_set(recipe: Path, path: Path) -> None:
     """The training problems' facts: for word problems in new words (same operation and numbers,
     another name and item); bare questions have one wording, so they are asked as trained."""
     import yaml
 
-    from mathgrpo.synthetic import ITEMS, NAMES, WORD, generate
+    from mathgrpo.data.synthetic import ITEMS, NAMES, WORD, generate
 
     if path.is_file():
         return
@@ -236,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         tune(a, prof, out, env, stages)
     elif not a.report_only:
         final(prof, out, env, stages, a.reuse_tuned)
-    from learning_report import write_page
+    from mathgrpo.bench.learning_page import write_page
 
     page = write_page(out, prof, Path(a.docs))
     print(f"[learning] wrote {page}")

@@ -90,8 +90,8 @@ def child(opts) -> int:
     import torch
     from transformers import TrainerCallback
 
-    from mathgrpo.config import parse_train_args
-    from mathgrpo.train import run
+    from mathgrpo.train.config import parse_train_args
+    from mathgrpo.train.run import run
 
     mode = opts.child
     argv = ["--config", str(RECIPE), "--learning_rate", "1e-6", "--max_steps", str(opts.steps),

@@ -93,7 +93,7 @@ def length_reward(opts):
 
 @pytest.fixture
 def with_length_reward(monkeypatch):
-    from mathgrpo.rewards import REWARDS
+    from mathgrpo.train.rewards import REWARDS
 
     monkeypatch.setitem(REWARDS, "length", length_reward)
 

@@ -10,8 +10,15 @@ import sys
 
 import pytest
 
-from mathgrpo.benchmarks import BENCHMARKS, DATA_DIR_ENV, after_hashes, latex_list, load_benchmark, plain_gold
 from mathgrpo.errors import UserError
+from mathgrpo.evaluation.benchmarks import (
+    BENCHMARKS,
+    DATA_DIR_ENV,
+    after_hashes,
+    latex_list,
+    load_benchmark,
+    plain_gold,
+)
 from mathgrpo.grading import extract_boxed, grade
 
 SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "minerva": 272, "olympiadbench": 675, "gsm8k": 1319}
@@ -141,7 +148,7 @@ def test_no_data_dir_and_no_hub_tells_the_user_to_pass_data_dir(tmp_path):
     # The real hub path (datasets.load_dataset), made to fail fast by offline mode.
     env = {k: v for k, v in os.environ.items() if k != DATA_DIR_ENV}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-    code = "from mathgrpo.benchmarks import load_benchmark; load_benchmark('aime24')"
+    code = "from mathgrpo.evaluation.benchmarks import load_benchmark; load_benchmark('aime24')"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
     )

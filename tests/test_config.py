@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from mathgrpo.cli import main as cli_main
-from mathgrpo.config import parse_train_args
 from mathgrpo.errors import UserError
-from mathgrpo.train import check_config
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.run import check_config
 
 REPO = Path(__file__).resolve().parents[1]
 # recipes/accelerate/ holds `accelerate launch` configs, not training recipes.
@@ -36,7 +36,7 @@ def test_every_recipe_parses_and_passes_static_checks(recipe):
 def test_every_recipe_pins_its_algorithm_and_precision(recipe):
     import yaml
 
-    from mathgrpo.config import ALGORITHM_FIELDS
+    from mathgrpo.train.config import ALGORITHM_FIELDS
 
     stated = yaml.safe_load(recipe.read_text())
     missing = [k for k in (*ALGORITHM_FIELDS, "dtype") if k not in stated]
@@ -117,7 +117,7 @@ def test_prompt_plus_completion_beyond_context(capsys, tiny_qwen_dir, tmp_path):
 
 
 def test_qwen_math_context_4096_check():
-    from mathgrpo.train import check_context
+    from mathgrpo.train.run import check_context
 
     s, a, _ = parse_train_args(
         ["--config", str(REPO / "recipes/qwen2.5-math-1.5b/seed.yaml"), "--max_completion_length", "3700", *cpu_args()]

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mathgrpo import cli
-from mathgrpo.data import PrepStats, add_prompts, load_problems
+from mathgrpo.data.clean import PrepStats, add_prompts, load_problems
+from mathgrpo.data.templates import get_template
 from mathgrpo.errors import UserError
-from mathgrpo.templates import get_template
 
 # DAPO-Math-17k's wrapper, exactly as the shared data README gives it.
 HEAD = (
@@ -440,7 +440,7 @@ def test_dapo_math_17k_languages(dapo, dapo_path):
 
 
 def test_rows_with_an_ungradeable_gold_are_left_out_and_counted(tmp_path):
-    from mathgrpo.data import drop_ungradeable
+    from mathgrpo.data.clean import drop_ungradeable
 
     path = tmp_path / "golds.jsonl"
     rows = [("Q1", "5"), ("Q2", "np.arcsin(10/13)"), ("Q3", "\\frac{1}{2}"), ("Q4", "}{")]

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from mathgrpo import cli, generation
+from mathgrpo import cli
 from mathgrpo.errors import UserError
+from mathgrpo.evaluation import generation
 
 
 def rows(path):
@@ -41,7 +42,7 @@ def test_pass_rates_band_and_resume(tiny_qwen_dir, tmp_path, monkeypatch, capsys
 def test_bad_band_and_model_are_one_line_before_any_work(tmp_path, capsys):
     assert prepare(tmp_path / "no-model", tmp_path / "o.jsonl") == 2
     assert "not found (field `--pass-rate-model`)" in capsys.readouterr().err
-    from mathgrpo.difficulty import parse_band
+    from mathgrpo.evaluation.difficulty import parse_band
 
     with pytest.raises(UserError, match="LOW must be below HIGH"):
         parse_band("1,0")

@@ -1,4 +1,4 @@
-"""DAPO's dynamic sampling on TRL (src/mathgrpo/dynamic.py): real generation with the tiny Qwen2,
+"""DAPO's dynamic sampling on TRL (src/mathgrpo/train/dynamic.py): real generation with the tiny Qwen2,
 a reward that gives some prompts one reward for every completion (no signal) and others a spread."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mathgrpo.config import parse_train_args
-from mathgrpo.dynamic import DynamicSamplingTrainer, RefillStream, check_dynamic_sampling
 from mathgrpo.errors import UserError
-from mathgrpo.rewards import REWARDS
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.dynamic import DynamicSamplingTrainer, RefillStream, check_dynamic_sampling
+from mathgrpo.train.rewards import REWARDS
 
 from conftest import tiny_run_argv
 
@@ -59,7 +59,7 @@ def test_zero_signal_groups_are_refilled_to_a_full_batch_with_none(tiny_qwen_dir
 def test_round_limit_fills_with_groups_without_signal_and_says_so(tiny_qwen_dir, tmp_path, caplog):
     trainer = trainer_on(tiny_qwen_dir, tmp_path, ["flat"] * 8, max_resample_rounds=2)
     trainer.model.train()
-    with caplog.at_level("WARNING", logger="mathgrpo.dynamic"):
+    with caplog.at_level("WARNING", logger="mathgrpo.train.dynamic"):
         batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
     assert batch["completion_ids"].size(0) == 4 and groups_with_signal(batch) == [False, False]
     metrics = trainer._metrics["train"]
@@ -117,7 +117,7 @@ def dynamic_argv(model, out, *extra):
 def test_a_run_with_dynamic_sampling_logs_its_rounds_and_resumes_exactly(tiny_qwen_dir, tmp_path, with_flat_reward):
     from test_train import StopAfter
 
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     straight = run(*parse_train_args(dynamic_argv(tiny_qwen_dir, tmp_path / "straight")))
     logged = [e for e in straight.state.log_history if "dynamic/rounds" in e]
@@ -138,7 +138,7 @@ def test_dynamic_sampling_with_vllm_colocate(tiny_qwen_dir, tmp_path, with_flat_
     pytest.importorskip("vllm")
     if not torch.cuda.is_available():
         pytest.skip("vLLM needs a GPU")
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     argv = dynamic_argv(tiny_qwen_dir, tmp_path / "vllm", "--use_vllm", "true", "--vllm_mode", "colocate",
                         "--use_cpu", "false", "--vllm_gpu_memory_utilization", "0.2", "--vllm_max_model_length", "256",

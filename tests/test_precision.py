@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mathgrpo.config import parse_train_args
-from mathgrpo.precision import check_update_precision
-from mathgrpo.train import load_policy
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.precision import check_update_precision
+from mathgrpo.train.run import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "recipes" / "qwen2.5-math-1.5b" / "seed.yaml"
@@ -117,7 +117,7 @@ def test_bf16_weights_lose_the_updates_and_warn(smollm2, reference, tmp_path, ca
     # The control that shows the test above can fail: the same recipe with bf16 weights.
     path, tokenizer = smollm2
     model, optimizer, args, model_args = through_loader(SEED, path, tokenizer, tmp_path, "--dtype", "bfloat16")
-    with caplog.at_level("WARNING", logger="mathgrpo.precision"):
+    with caplog.at_level("WARNING", logger="mathgrpo.train.precision"):
         message = check_update_precision(model, args, model_args)
     assert message and "`dtype`" in message and "optim: adamw_torch_fused" in message and "\n" not in message
     assert message in caplog.text
@@ -150,9 +150,7 @@ def test_memory_estimate_counts_what_loader_and_optimizer_allocate(recipe, extra
 
     from mathgrpo.models import load_tokenizer
 
-    from conftest import load_bench
-
-    est = load_bench("gpu_estimate")
+    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
     _, args, model_args = recipe_args(recipe, str(tiny_qwen_dir), tmp_path, *extra)
     assert est.mode_of(model_args.dtype, str(args.optim.value)) == mode
     expected = est.MODES[mode]

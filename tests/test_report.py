@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from mathgrpo import cli
-from mathgrpo.config import parse_train_args
 from mathgrpo.files import REPORT_DIR
 from mathgrpo.files import REPORT_PAGE as SUMMARY_FILE
 from mathgrpo.files import REPORT_SAMPLES as SAMPLES_FILE
-from mathgrpo.plots import DPI, FIG_SIZE, ema
-from mathgrpo.rewards import REWARDS
-from mathgrpo.runreader import RUN_FILE
-from mathgrpo.runsummary import build_report, fmt
+from mathgrpo.report.plots import DPI, FIG_SIZE, ema
+from mathgrpo.report.reader import RUN_FILE
+from mathgrpo.report.summary import build_report, fmt
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.rewards import REWARDS
 
 from conftest import length_reward, tiny_run_argv
 
@@ -30,7 +30,7 @@ BENCH = "generated:arithmetic?n=3&seed=7"
 
 
 def evaluate(model: Path, out: Path) -> None:
-    from mathgrpo.evaluate import main as eval_main
+    from mathgrpo.evaluation.evaluate import main as eval_main
 
     assert eval_main(["--model", str(model), "--benchmarks", BENCH, "--max-new-tokens", "6", "--output", str(out)]) == 0
 
@@ -39,7 +39,7 @@ def evaluate(model: Path, out: Path) -> None:
 def trained(tiny_qwen_dir, tmp_path_factory):
     """Train 2 GRPO steps (checkpoints at 1 and 2), keep the card train wrote, then evaluate the
     base model and the trained one beside the run, as a user would."""
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     root = tmp_path_factory.mktemp("report")
     out = root / "run"
@@ -202,7 +202,7 @@ def test_the_reports_eval_commands_run_as_printed(trained, tmp_path):
 def test_an_interrupted_run_has_our_card_from_its_first_save(tiny_qwen_dir, tmp_path, with_length_reward):
     from test_train import StopAfter
 
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     out = tmp_path / "stopped"
     run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out)), callbacks=[StopAfter(1)])
@@ -223,7 +223,7 @@ def test_folder_without_logs_is_one_line_error(tmp_path, capsys):
 def test_push_to_hub_publishes_the_final_folder_once(tiny_qwen_dir, tmp_path, with_length_reward, recording_hub):
     import hashlib
 
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     out = tmp_path / "pushed"
     run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-grpo",
@@ -250,7 +250,7 @@ def test_ema_smooths_and_starts_at_the_first_point():
 
 
 def test_dynamic_sampling_panel_only_for_runs_that_log_it(tmp_path):
-    from mathgrpo.plots import write_plots
+    from mathgrpo.report.plots import write_plots
 
     plain = [{"step": s, "reward": 0.1 * s, "frac_reward_zero_std": 0.5} for s in range(1, 5)]
     written, missing = write_plots(plain, tmp_path / "plain")

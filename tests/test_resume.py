@@ -1,5 +1,5 @@
 """Where a run starts: it ends where it says, never borrows another run's state, and a folder that
-holds a run is never silently trained over (src/mathgrpo/resume.py)."""
+holds a run is never silently trained over (src/mathgrpo/train/resume.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from safetensors.torch import load_file
 
 from mathgrpo.cli import main as cli_main
-from mathgrpo.config import parse_train_args
 from mathgrpo.errors import UserError
 from mathgrpo.files import RUN_FILE, STATE_FILE
-from mathgrpo.resume import CheckpointJanitor, RunIdentity, plan_start
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.resume import CheckpointJanitor, RunIdentity, plan_start
 
 from conftest import tiny_run_argv
 
@@ -101,7 +101,7 @@ def test_resume_names_the_settings_that_changed(tmp_path, caplog):
     record(out, "mine", training_args={"learning_rate": 1e-3, "num_generations": 2})
     fake_checkpoint(out, 1, "mine")
     script_args, args, _ = args_for(out, "--resume", "true", "--learning_rate", "2e-5")
-    with caplog.at_level("WARNING", logger="mathgrpo.resume"):
+    with caplog.at_level("WARNING", logger="mathgrpo.train.resume"):
         plan_start(script_args, args, new_run_id=ids())
     assert "learning_rate 0.001 -> 2e-05" in caplog.text and "num_generations" not in caplog.text
 
@@ -141,7 +141,7 @@ def digests(folder) -> dict[str, tuple[str, float]]:
 
 @pytest.mark.slow
 def test_a_run_ends_where_it_says(tiny_qwen_dir, tmp_path, with_length_reward):
-    from mathgrpo.train import run
+    from mathgrpo.train.run import run
 
     out = tmp_path / "run"
     first = run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out)))

@@ -1,4 +1,4 @@
-"""Reward functions (mathgrpo.rewards): values, farming resistance, registry, and real TRL wiring."""
+"""Reward functions (mathgrpo.train.rewards): values, farming resistance, registry, and real TRL wiring."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mathgrpo.errors import UserError
-from mathgrpo.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
+from mathgrpo.train.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
 
 GOOD = "<think>\n2 + 3 = 5, so five.\n</think>\nThe answer is $\\boxed{5}$."
 

@@ -17,10 +17,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mathgrpo.config import parse_train_args
 from mathgrpo.files import RUN_FILE
-from mathgrpo.rewards import REWARDS
-from mathgrpo.train import check_context, run
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.rewards import REWARDS
+from mathgrpo.train.run import check_context, run
 
 from conftest import length_reward, load_bench, tiny_run_argv
 
@@ -73,7 +73,7 @@ def test_dapo_recipes_are_dapo(name):
     assert (a.loss_type, a.epsilon, a.epsilon_high, a.beta) == ("dapo", 0.2, 0.28, 0.0)
     assert s.dynamic_sampling and s.max_resample_rounds == 10
     assert s.dynamic_sampling_oversample == (3.0 if "vllm" in name else 1.0)
-    from mathgrpo.dynamic import check_dynamic_sampling
+    from mathgrpo.train.dynamic import check_dynamic_sampling
 
     check_dynamic_sampling(a)  # whole groups on each process
     assert a.mask_truncated_completions is True
@@ -101,7 +101,7 @@ def test_vllm_variants_fit_prompt_and_completion(name):
 def test_parameter_count_matches_the_architecture_by_hand():
     from mathgrpo.testing import QWEN25_MATH_15B_CONFIG as c
 
-    est = load_bench("gpu_estimate")
+    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
     h, i, layers, vocab = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
     kv = c["num_key_value_heads"] * h // c["num_attention_heads"]
     attention = (h * h + h) + 2 * (h * kv + kv) + h * h  # q, k, v carry biases; o does not
@@ -116,7 +116,7 @@ def test_which_seed_recipe_fits_24_gib():
     # The honest default (float32 weights + AdamW, 16 bytes per parameter) does not fit a 24 GB GPU;
     # the 8-bit AdamW mode (10 bytes) does. The bytes per parameter are tied to what the loader and
     # a real optimizer step allocate in tests/test_precision.py.
-    est = load_bench("gpu_estimate")
+    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
     facts = est.model_facts()
     seed, small = (est.recipe_shape(QWEN / f"{n}.yaml") for n in ("seed", "seed-24gb"))
     assert (seed.mode, small.mode) == ("fp32-master", "8bit-adamw")
@@ -138,7 +138,7 @@ import json, os, sys
 from pathlib import Path
 
 import torch.distributed as dist
-from mathgrpo.rewards import REWARDS
+from mathgrpo.train.rewards import REWARDS
 
 def length_reward(opts):
     # A random model never answers correctly; a length reward gives GRPO a signal (with FLAT set,

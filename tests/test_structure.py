@@ -1,10 +1,13 @@
-"""The shape of the package: no import cycle between its modules (lazy imports inside functions
-count too), every module says what it is for, and the library prints nothing (ruff's T20 rule)."""
+"""The shape of the package: the layering between its subpackages, no import cycle between its
+modules (lazy imports inside functions count too), every module says what it is for, and the
+library prints nothing (ruff's T20 rule)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "mathgrpo"
 
@@ -36,6 +39,68 @@ def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
             if target:
                 found.add(target)
     return found
+
+
+# (importer, what it may not import, why). A subpackage is named by its dotted prefix; "mathgrpo."
+# alone means any other module of the package. docs/design.md states the same rules.
+LAYERS = [
+    ("mathgrpo.grading", ("mathgrpo.",), "grading is pure: the training reward and eval share it unchanged"),
+    ("mathgrpo.data", ("mathgrpo.train", "mathgrpo.evaluation", "mathgrpo.report"), "data feeds the rest"),
+    ("mathgrpo.evaluation", ("mathgrpo.train", "mathgrpo.report"), "eval runs without training code"),
+    ("mathgrpo.report", ("mathgrpo.train",), "a report reads what a run wrote to disk"),
+    ("mathgrpo.errors", ("mathgrpo.",), "the base every layer imports"),
+    ("mathgrpo.files", ("mathgrpo.data", "mathgrpo.train", "mathgrpo.evaluation", "mathgrpo.report"), "base"),
+    ("mathgrpo.models", ("mathgrpo.data", "mathgrpo.train", "mathgrpo.evaluation", "mathgrpo.report"), "base"),
+]
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer_violations() -> list[str]:
+    known = module_names()
+    found = []
+    for name, path in sorted(known.items()):
+        for importer, forbidden, why in LAYERS:
+            if not _within(name, importer):
+                continue
+            for target in sorted(imports_of(path, known)):
+                if _within(target, importer) or target == "mathgrpo":
+                    continue
+                if any(_within(target, f.rstrip(".")) if f != "mathgrpo." else True for f in forbidden):
+                    found.append(f"{name} imports {target} ({why})")
+    return found
+
+
+def test_layers_hold():
+    assert not layer_violations(), "layering broken:\n" + "\n".join(layer_violations())
+
+
+@pytest.mark.parametrize(
+    "importer, imported",
+    [
+        ("grading/extract.py", "mathgrpo.errors"),
+        ("data/clean.py", "mathgrpo.train.run"),
+        ("data/clean.py", "mathgrpo.evaluation.metrics"),
+        ("evaluation/evaluate.py", "mathgrpo.train.config"),
+        ("report/card.py", "mathgrpo.train.record"),
+        ("errors.py", "mathgrpo.files"),
+        ("models.py", "mathgrpo.data.sources"),
+    ],
+)
+def test_each_layer_rule_can_fail(tmp_path, monkeypatch, importer, imported):
+    """A copy of the package with one forbidden import added, lazily (inside a function)."""
+    import shutil
+
+    copy = tmp_path / "mathgrpo"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / importer
+    target.write_text(target.read_text() + f"\n\ndef _sneak():\n    import {imported}  # noqa\n")
+    monkeypatch.setattr(__import__(__name__), "PKG", copy)
+    assert any(
+        v.startswith(importer.removesuffix(".py").replace("/", ".").join(["mathgrpo.", ""])) for v in layer_violations()
+    ), f"{importer} importing {imported} was not caught"
 
 
 def test_no_import_cycle_between_modules():

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from mathgrpo.data.synthetic import SPLITS, fact_of, generate, parse_spec, split_of
 from mathgrpo.errors import UserError
-from mathgrpo.synthetic import SPLITS, fact_of, generate, parse_spec, split_of
 
 
 def facts(rows):

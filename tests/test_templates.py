@@ -2,8 +2,8 @@
 
 import pytest
 
+from mathgrpo.data.templates import BOXED_INSTRUCTION, TEMPLATES, get_template
 from mathgrpo.errors import UserError
-from mathgrpo.templates import BOXED_INSTRUCTION, TEMPLATES, get_template
 
 PROBLEM = "What is $3+4$?"
 
@@ -56,7 +56,7 @@ def test_unknown_template_is_one_line_error():
 def test_train_help_names_every_template():
     from dataclasses import fields
 
-    from mathgrpo.config import ScriptArguments
+    from mathgrpo.train.config import ScriptArguments
 
     help_text = next(f for f in fields(ScriptArguments) if f.name == "template").metadata["help"]
     assert all(name in help_text for name in TEMPLATES)

@@ -10,10 +10,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from mathgrpo.config import parse_train_args
 from mathgrpo.files import RUN_FILE
-from mathgrpo.resume import last_complete_checkpoint
-from mathgrpo.train import run
+from mathgrpo.train.config import parse_train_args
+from mathgrpo.train.resume import last_complete_checkpoint
+from mathgrpo.train.run import run
 
 from conftest import tiny_run_argv
 

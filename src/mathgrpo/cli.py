@@ -15,11 +15,11 @@ import sys
 from mathgrpo.errors import UserError
 
 VERBS: dict[str, tuple[str, str]] = {
-    "train": ("mathgrpo.train", "GRPO training (TRL) from a recipe; every field overridable"),
-    "prepare-data": ("mathgrpo.prepare", "normalise, deduplicate and filter a dataset into a file"),
-    "grade": ("mathgrpo.grade", "re-grade saved completions with the training grader"),
-    "eval": ("mathgrpo.evaluate", "benchmark a base or trained model (pass@k, maj@k)"),
-    "report": ("mathgrpo.report", "plots, samples and a summary page for a run folder"),
+    "train": ("mathgrpo.train.run", "GRPO training (TRL) from a recipe; every field overridable"),
+    "prepare-data": ("mathgrpo.train.prepare", "normalise, deduplicate and filter a dataset into a file"),
+    "grade": ("mathgrpo.train.grade", "re-grade saved completions with the training grader"),
+    "eval": ("mathgrpo.evaluation.evaluate", "benchmark a base or trained model (pass@k, maj@k)"),
+    "report": ("mathgrpo.report.cli", "plots, samples and a summary page for a run folder"),
 }
 
 

@@ -4,7 +4,7 @@ Usage: ``mathgrpo grade samples.jsonl -o graded.jsonl --answer-field answer --co
 
 Each input line is a JSON object; each output line is the same object with ``correct``
 (true / false / null where the gold cannot be graded), ``accuracy_reward`` and ``format_reward``
-added. The rewards are the training reward functions themselves (mathgrpo.rewards), times the
+added. The rewards are the training reward functions themselves (mathgrpo.train.rewards), times the
 weights (defaults: the seed recipe's accuracy 1.0, format 0.5).
 """
 
@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
-from mathgrpo.evalfolder import exclusive
+from mathgrpo.evaluation.folder import exclusive
 from mathgrpo.files import atomic_path, check_output_file
 from mathgrpo.grading import STRICT, VERDICTS
-from mathgrpo.rewards import RewardOptions, build_reward_funcs
+from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
 # The seed recipe's reward weights (recipes/qwen2.5-math-1.5b/seed.yaml): the default scale of the
 # rewards this verb writes.

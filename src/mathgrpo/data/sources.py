@@ -7,7 +7,7 @@ folder (``save_to_disk`` output, or a folder of such files), or ``generated:...`
 project's own problem generator). Fields are auto-detected or named explicitly; a dotted
 name reaches into a struct (``reward_model.ground_truth``). Arrow-backed sources are read
 batch by batch with vectorised pyarrow ops, so a 1.79M-row file never sits in memory whole.
-:mod:`mathgrpo.data` does the cleaning (wrapper strip, dedup, filters) on these batches.
+:mod:`mathgrpo.data.clean` does the cleaning (wrapper strip, dedup, filters) on these batches.
 """
 
 from __future__ import annotations
@@ -377,7 +377,7 @@ def open_source(
     """Open ``source`` (generated:..., local file or folder, or hub name) for batch reading."""
     fields = (problem_field, answer_field)
     if source.startswith("generated:"):
-        from mathgrpo.synthetic import generate
+        from mathgrpo.data.synthetic import generate
 
         rows = generate(source)
         keys = set().union(*(r.keys() for r in rows)) if rows else {"problem", "answer"}

@@ -2,20 +2,20 @@
 
 Usage: ``mathgrpo report output/smollm2-demo [--eval output/eval-base] [--card]``
 
-Writes into ``RUN_DIR/report/``: one PNG per metric family (see :mod:`mathgrpo.plots`),
+Writes into ``RUN_DIR/report/``: one PNG per metric family (see :mod:`mathgrpo.report.plots`),
 ``samples.jsonl`` (best and worst completions by reward at the start and the end), and
 ``summary.md``, which embeds the plots, the key settings, the wall time, the final numbers and
 the evaluation table (base vs trained when both exist). It reads only what the run left on disk
-(:mod:`mathgrpo.runreader`), so it works on a run that is still going or died, and lists what is
+(:mod:`mathgrpo.report.reader`), so it works on a run that is still going or died, and lists what is
 missing -- with the command that fills it -- instead of failing.
 """
 
 from __future__ import annotations
 
-from mathgrpo.card import write_model_card
 from mathgrpo.errors import ArgumentParser
 from mathgrpo.files import CARD_FILE
-from mathgrpo.runsummary import build_report
+from mathgrpo.report.card import write_model_card
+from mathgrpo.report.summary import build_report
 
 
 def _parser() -> ArgumentParser:

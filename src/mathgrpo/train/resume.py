@@ -75,7 +75,7 @@ class CardOnSave(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            from mathgrpo.card import write_model_card
+            from mathgrpo.report.card import write_model_card
 
             try:
                 write_model_card(args.output_dir)

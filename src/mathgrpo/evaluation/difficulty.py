@@ -47,10 +47,10 @@ def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.
     """Each row's share of ``k`` sampled answers graded right (strict verdict), resumable in ``work_dir``."""
     import torch
 
-    from mathgrpo.evalfolder import EvalFolder
-    from mathgrpo.evaluate import generate_missing, resolve_generation
+    from mathgrpo.data.templates import get_template
+    from mathgrpo.evaluation.evaluate import generate_missing, resolve_generation
+    from mathgrpo.evaluation.folder import EvalFolder
     from mathgrpo.models import load_error, load_tokenizer, resolve_model, stop_token_ids
-    from mathgrpo.templates import get_template
 
     if k < 1:
         raise UserError(f"--pass-rate-k must be at least 1 (got {k})")

@@ -3,7 +3,7 @@
 Usage: ``mathgrpo eval --model Qwen/Qwen2.5-Math-1.5B --benchmarks math500,aime24 --output out/eval-base``
        ``mathgrpo eval --compare out/eval-base out/eval-trained``;  ``mathgrpo eval --regrade out/eval-base``
 
-One output folder (mathgrpo.evalfolder) holds ``settings.json`` (what was generated, and how),
+One output folder (mathgrpo.evaluation.folder) holds ``settings.json`` (what was generated, and how),
 ``samples.jsonl`` (one line per sample, appended and flushed per batch, each graded under both
 verdicts and stamped with the grader version), ``summary.json`` and ``results.md`` (written
 atomically). A rerun into the same folder generates only the samples that are not there yet; a
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
-from mathgrpo.evalfolder import EvalFolder, grade_record
+from mathgrpo.evaluation.folder import EvalFolder, grade_record
 from mathgrpo.files import EVAL_SUMMARY, EVAL_TABLE, RUN_FILE, write_atomic
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def check_args(args) -> list[int]:
     if args.temperature == 0 and args.n > 1:
         log.warning("temperature 0 is greedy: every sample would be the same completion; using n=1 (pass@1 only)")
         args.n, args.k = 1, None
-    from mathgrpo.metrics import default_ks
+    from mathgrpo.evaluation.metrics import default_ks
 
     if args.k is None:
         return default_ks(args.n)
@@ -138,8 +138,7 @@ def resolve_template(
     folder's, its parent's (a checkpoint-N folder), or that of the run folder the output folder sits
     in (``mathgrpo eval --model BASE --output RUN/eval-base`` evaluates the base model as the run
     trained it) -- else the training default."""
-    from mathgrpo.config import ScriptArguments
-    from mathgrpo.templates import get_template
+    from mathgrpo.data.templates import DEFAULT_TEMPLATE, get_template
 
     if explicit:
         get_template(explicit)
@@ -157,7 +156,7 @@ def resolve_template(
                 raise UserError(f"{record} has no readable 'template'; pass --template NAME") from None
             get_template(name)
             return name, str(record)
-    return ScriptArguments.template, "the training default"
+    return DEFAULT_TEMPLATE, "the training default"
 
 
 def model_identity(model_arg: str) -> str:
@@ -178,7 +177,7 @@ def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
 def load_tasks(args, tokenizer, template) -> list[dict]:
     """One task per benchmark: its label, problems, golds, ids, rendered prompts, and the level and
     subject of each problem where the benchmark has them (MATH-500)."""
-    from mathgrpo.benchmarks import benchmark_label, load_benchmark
+    from mathgrpo.evaluation.benchmarks import benchmark_label, load_benchmark
 
     tasks, seen = [], set()
     for name in [b.strip() for b in args.benchmarks.split(",") if b.strip()]:
@@ -201,8 +200,8 @@ def generate_missing(args, tasks, tokenizer, model_path, folder: EvalFolder, don
     """Generate, grade and append every sample not yet in ``done``; returns how many were made."""
     from tqdm.auto import tqdm
 
-    from mathgrpo.generation import Sampling, make_backend
-    from mathgrpo.templates import encode_prompts
+    from mathgrpo.data.templates import encode_prompts
+    from mathgrpo.evaluation.generation import Sampling, make_backend
 
     pending = [(task, i, s) for task in tasks for i in range(len(task["ids"])) for s in range(args.n)
                if (task["label"], task["ids"][i], s) not in done]  # fmt: skip
@@ -246,8 +245,8 @@ def generate_missing(args, tasks, tokenizer, model_path, folder: EvalFolder, don
 
 
 def summarize_run(args, settings, ks, tasks, records: dict, template_source: str) -> dict:
+    from mathgrpo.evaluation.metrics import average, oat_zero_average, summarize
     from mathgrpo.grading import GRADER_VERSION
-    from mathgrpo.metrics import average, oat_zero_average, summarize
 
     per_benchmark = {}
     for task in tasks:
@@ -281,22 +280,22 @@ def read_summary(folder: str) -> dict:
 
 def compare(dir_a: str, dir_b: str) -> str:
     """The table of two output folders (e.g. base vs trained) with deltas."""
-    from mathgrpo.metrics import compare_markdown
+    from mathgrpo.evaluation.metrics import compare_markdown
 
     return compare_markdown(read_summary(dir_a), read_summary(dir_b), dir_a, dir_b)
 
 
 def resolve_generation(args, on_gpu: bool) -> tuple[str, str]:
     """(backend, dtype) as they will really run: both are compared when a folder is resumed."""
-    from mathgrpo.generation import choose_backend, resolve_dtype
+    from mathgrpo.evaluation.generation import choose_backend, resolve_dtype
 
     backend = choose_backend(args.backend)
     return backend, args.dtype if backend == "vllm" else resolve_dtype(args.dtype, on_gpu)
 
 
 def run(args) -> dict:
+    from mathgrpo.data.templates import get_template
     from mathgrpo.models import load_error, load_tokenizer, resolve_model, stop_token_ids
-    from mathgrpo.templates import get_template
 
     ks = check_args(args)
     folder = EvalFolder(Path(args.output).expanduser())
@@ -328,7 +327,7 @@ def run(args) -> dict:
 
 
 def write_summary(out: Path, summary: dict) -> None:
-    from mathgrpo.metrics import results_markdown
+    from mathgrpo.evaluation.metrics import results_markdown
 
     write_atomic(out / EVAL_SUMMARY, json.dumps(summary, indent=2))
     write_atomic(out / EVAL_TABLE, results_markdown(summary))
@@ -336,7 +335,7 @@ def write_summary(out: Path, summary: dict) -> None:
 
 def regrade(directory: str) -> dict:
     """Re-grade every sample of a finished output folder under this grader; rewrite its summary."""
-    from mathgrpo.metrics import average, oat_zero_average, summarize
+    from mathgrpo.evaluation.metrics import average, oat_zero_average, summarize
 
     folder = EvalFolder(Path(directory).expanduser())
     old = read_summary(directory)
@@ -361,7 +360,7 @@ def regrade(directory: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(normalize_flags(list(sys.argv[1:] if argv is None else argv), parser))
-    from mathgrpo.metrics import results_markdown
+    from mathgrpo.evaluation.metrics import results_markdown
 
     if args.compare:
         print(compare(*args.compare))  # noqa: T201 - the verb's result

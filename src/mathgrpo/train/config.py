@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from mathgrpo.data.templates import DEFAULT_TEMPLATE
 from mathgrpo.errors import UserError
 
 # GRPOConfig fields that decide which algorithm a recipe trains. Every recipe states each one, so
@@ -45,7 +46,7 @@ class ScriptArguments:
     )
     # --- prompt and rewards ---
     template: str = field(
-        default="think_boxed",
+        default=DEFAULT_TEMPLATE,
         metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (templates.py)."},
     )
     reward_funcs: list[str] = field(
@@ -63,7 +64,7 @@ class ScriptArguments:
         default=256, metadata={"help": "soft_overlong: tokens before max_completion_length where the penalty starts."}
     )
     overlong_penalty: float = field(default=1.0, metadata={"help": "soft_overlong: penalty at the length limit."})
-    # --- DAPO's dynamic sampling (src/mathgrpo/dynamic.py) ---
+    # --- DAPO's dynamic sampling (src/mathgrpo/train/dynamic.py) ---
     dynamic_sampling: bool = field(
         default=False,
         metadata={"help": "Train only on groups whose rewards disagree; refill the batch with fresh prompts (DAPO)."},

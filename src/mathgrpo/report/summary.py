@@ -4,11 +4,11 @@ and the model card (card.py) are both built from it.
 
 Usage: ``rep = build_report("output/smollm2-demo"); rep.summary_path``
 
-Writes into ``RUN_DIR/report/``: one PNG per metric family (see :mod:`mathgrpo.plots`),
+Writes into ``RUN_DIR/report/``: one PNG per metric family (see :mod:`mathgrpo.report.plots`),
 ``samples.jsonl`` (best and worst completions by reward at the start and the end), and
 ``summary.md``, which embeds the plots, the key settings, the wall time, the final numbers and
 the evaluation table (base vs trained when both exist). It reads only what the run left on disk
-(:mod:`mathgrpo.runreader`), so it works on a run that is still going or died, and lists what is
+(:mod:`mathgrpo.report.reader`), so it works on a run that is still going or died, and lists what is
 missing instead of failing.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathgrpo.files import REPORT_DIR, REPORT_PAGE, REPORT_SAMPLES, write_atomic
-from mathgrpo.runreader import Run, find_evals, load_run, pick_samples
+from mathgrpo.report.reader import Run, find_evals, load_run, pick_samples
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def hyper_rows(run: Run) -> list[list]:
 
 def final_numbers(run: Run) -> list[list]:
     """metric | first | last | min | max | last step, for the metrics that were logged."""
-    from mathgrpo.plots import reward_keys, series
+    from mathgrpo.report.plots import reward_keys, series
 
     keys = ["reward", *(f"rewards/{n}/mean" for n in reward_keys(run.history)), *FINAL_KEYS_TAIL]
     keys += sorted({k for e in run.history for k in e if k.startswith("eval_rewards/") and k.endswith("/mean")})
@@ -151,7 +151,7 @@ def samples_markdown(samples: list[dict]) -> str:
 
 def evaluation_markdown(evals: dict[str, tuple[Path, dict]]) -> str | None:
     """The base-vs-trained table when both exist (as ``mathgrpo eval --compare``), else each table."""
-    from mathgrpo.metrics import compare_markdown, results_markdown
+    from mathgrpo.evaluation.metrics import compare_markdown, results_markdown
 
     try:
         if "base" in evals and "trained" in evals:
@@ -251,7 +251,7 @@ def summary_markdown(rep: Report) -> str:
 
 def build_report(run_dir: str | Path, evals: list[str | Path] = ()) -> Report:
     """Write ``RUN_DIR/report/`` (plots, samples, summary) and return what went into it."""
-    from mathgrpo.plots import write_plots
+    from mathgrpo.report.plots import write_plots
 
     run = load_run(run_dir)
     rep = Report(run=run, folder=run.path / REPORT_DIR)

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from mathgrpo.data import LANGUAGES, add_prompts, training_rows
+from mathgrpo.data.clean import LANGUAGES, add_prompts, training_rows
 from mathgrpo.errors import ArgumentParser, UserError
 
 OUTPUT_FORMATS = (".jsonl", ".json", ".parquet")
@@ -41,7 +41,7 @@ def write_rows(ds, output: str | os.PathLike) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from mathgrpo.config import ScriptArguments
+    from mathgrpo.train.config import ScriptArguments
 
     defaults = ScriptArguments()  # one source of defaults, shared with `mathgrpo train`
     p = ArgumentParser(
@@ -104,18 +104,18 @@ def check_output(output: str) -> Path:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     out = check_output(args.output)
+    from mathgrpo.data.templates import get_template
     from mathgrpo.models import check_reference
-    from mathgrpo.templates import get_template
 
     get_template(args.template)
     if args.tokenizer:
         check_reference(args.tokenizer, "--tokenizer", tokenizer_only=True)
     if args.pass_rate_model:
-        from mathgrpo.difficulty import parse_band
+        from mathgrpo.evaluation.difficulty import parse_band
 
         parse_band(args.pass_rate_keep)
         check_reference(args.pass_rate_model, "--pass-rate-model")
-    from mathgrpo.config import ScriptArguments
+    from mathgrpo.train.config import ScriptArguments
 
     ds, stats = training_rows(ScriptArguments(
         dataset_name=args.dataset, dataset_split=args.split, dataset_config=args.config_name,
@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
         dedup=args.dedup, max_train_samples=args.limit,
     ))  # fmt: skip
     if args.pass_rate_model:
-        from mathgrpo.difficulty import keep_band, parse_band, pass_rates
+        from mathgrpo.evaluation.difficulty import keep_band, parse_band, pass_rates
 
         band = parse_band(args.pass_rate_keep)
         work = out.with_name(f".{out.name}.pass-rate")  # resumable samples, beside the output
@@ -133,8 +133,8 @@ def main(argv: list[str]) -> int:
         ds, stats.out_of_band = keep_band(ds, rates, band)
         stats.rows_out = len(ds)
     if args.tokenizer:
+        from mathgrpo.data.templates import get_template
         from mathgrpo.models import load_tokenizer, resolve_model
-        from mathgrpo.templates import get_template
 
         template = get_template(args.template)
         tokenizer = load_tokenizer(resolve_model(args.tokenizer, "--tokenizer", tokenizer_only=True))

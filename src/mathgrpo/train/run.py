@@ -16,9 +16,9 @@ import shutil
 import time
 from pathlib import Path
 
-from mathgrpo.config import ScriptArguments, parse_train_args
 from mathgrpo.errors import UserError
 from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
+from mathgrpo.train.config import ScriptArguments, parse_train_args
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", 
 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
     """Checks that need no model and no data. Each failure is one line naming the field."""
+    from mathgrpo.data.templates import get_template
     from mathgrpo.grading import VERDICTS
-    from mathgrpo.rewards import check_reward_names
-    from mathgrpo.templates import get_template
+    from mathgrpo.train.rewards import check_reward_names
 
     get_template(script_args.template)
     check_reward_names(script_args.reward_funcs)
@@ -59,7 +59,7 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
                 "(or pip install 'mathgrpo[trackers]'), or set --report_to none"
             )
     if script_args.dynamic_sampling:
-        from mathgrpo.dynamic import check_dynamic_sampling
+        from mathgrpo.train.dynamic import check_dynamic_sampling
 
         check_dynamic_sampling(args)
         if script_args.max_resample_rounds < 1 or script_args.dynamic_sampling_oversample < 1:
@@ -136,7 +136,7 @@ def hide_hub_token(args) -> None:
 
 
 def build_datasets(script_args: ScriptArguments, tokenizer, template):
-    from mathgrpo.data import add_prompts, training_rows
+    from mathgrpo.data.clean import add_prompts, training_rows
 
     dataset, stats = training_rows(script_args)
     dataset, too_long = add_prompts(dataset, tokenizer, template, script_args.max_prompt_length)
@@ -146,7 +146,7 @@ def build_datasets(script_args: ScriptArguments, tokenizer, template):
         raise UserError(f"no training rows left from {script_args.dataset_name} ({stats.summary()})")
     eval_dataset = None
     if script_args.eval_benchmark:
-        from mathgrpo.benchmarks import load_benchmark
+        from mathgrpo.evaluation.benchmarks import load_benchmark
 
         eval_dataset = load_benchmark(
             script_args.eval_benchmark, data_dir=script_args.eval_data_dir, limit=script_args.eval_limit
@@ -186,14 +186,14 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     ``make_optimizer``: ``model -> torch.optim.Optimizer``, for an optimizer transformers has no ``optim`` name for."""
     from trl import get_peft_config
 
-    from mathgrpo.console import quiet_console, silence_noise
+    from mathgrpo.data.templates import get_template
     from mathgrpo.models import load_tokenizer, resolve_model
-    from mathgrpo.precision import check_update_precision
-    from mathgrpo.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
-    from mathgrpo.rewards import RewardOptions, build_reward_funcs
-    from mathgrpo.runrecord import build_record, new_run_id
-    from mathgrpo.templates import get_template
-    from mathgrpo.trainer import Trainer
+    from mathgrpo.train.console import quiet_console, silence_noise
+    from mathgrpo.train.precision import check_update_precision
+    from mathgrpo.train.record import build_record, new_run_id
+    from mathgrpo.train.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
+    from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
+    from mathgrpo.train.trainer import Trainer
 
     started = time.time()
     silence_noise()
@@ -238,7 +238,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     trainer_cls, extra = Trainer, {"print_completions": script_args.print_completions}
     own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor(), CardOnSave()]
     if script_args.dynamic_sampling:
-        from mathgrpo.dynamic import DynamicSamplingTrainer, restored_refill
+        from mathgrpo.train.dynamic import DynamicSamplingTrainer, restored_refill
 
         refill = restored_refill(args.seed, plan.resume_from)
         own_callbacks.append(refill)
@@ -321,7 +321,7 @@ def save_final(trainer, out: Path) -> None:
 def after_training(out: Path, trainer, push: bool = False) -> None:
     """Report, model card (README.md) and, with ``push``, one upload of the finished folder.
     A failed card or push never costs the trained model: it is already saved."""
-    from mathgrpo.card import finish_run
+    from mathgrpo.report.card import finish_run
 
     try:
         finish_run(out, trainer, push=push)
@@ -352,7 +352,7 @@ def precheck(argv: list[str]) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            from mathgrpo.config import explain
+            from mathgrpo.train.config import explain
 
             raise UserError(explain("doesn't support bf16"))
     if isinstance(values.get("model_name_or_path"), str):
@@ -369,7 +369,7 @@ def precheck(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(argv or [])
     if "--help-all" in argv or "-h" in argv or "--help" in argv:
-        from mathgrpo.config import print_help
+        from mathgrpo.train.config import print_help
 
         print_help(all_fields="--help-all" in argv)
         return 0

@@ -5,7 +5,7 @@ Usage: ``ds, stats = load_problems("BytedTsinghua-SIA/DAPO-Math-17k"); print(sta
 (the ``prepare-data`` verb around it is prepare.py)
 
 Reading (hub, parquet, jsonl/json, save_to_disk folders, ``generated:``) lives in
-:mod:`mathgrpo.sources`; this module cleans the batches it yields. Memory stays bounded: per
+:mod:`mathgrpo.data.sources`; this module cleans the batches it yields. Memory stays bounded: per
 batch only arrow arrays; across batches only one dict entry per *distinct* problem.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mathgrpo.data.sources import open_source
 from mathgrpo.errors import UserError
-from mathgrpo.sources import open_source
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class PrepStats:
     missing_problem: int = 0
     over_limit: int = 0
     ungradeable: int = 0  # golds the grader cannot read: left out of training (mathgrpo.grading)
-    out_of_band: int = 0  # pass rate outside --pass-rate-keep (mathgrpo.difficulty)
+    out_of_band: int = 0  # pass rate outside --pass-rate-keep (mathgrpo.evaluation.difficulty)
 
     def summary(self) -> str:
         parts = [f"{self.duplicates:,} duplicates", f"{self.conflicts:,} with conflicting answers",
@@ -278,7 +278,7 @@ def add_prompts(ds, tokenizer, template, max_prompt_length: int | None):
         return ds, 0
     if tokenizer is None:
         raise UserError("max_prompt_length needs a tokenizer to count prompt tokens")
-    from mathgrpo.templates import encode_prompts
+    from mathgrpo.data.templates import encode_prompts
 
     keep: list[int] = []
     step = 1024

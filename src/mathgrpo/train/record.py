@@ -66,7 +66,7 @@ def hardware_summary() -> dict:
 
 
 def build_record(script_args, args, model_args, *, run_id: str, stats, stops: list[int]) -> dict:
-    from mathgrpo.config import ALGORITHM_FIELDS
+    from mathgrpo.train.config import ALGORITHM_FIELDS
 
     return {
         "run_id": run_id,

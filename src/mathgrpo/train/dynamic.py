@@ -39,7 +39,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from mathgrpo.errors import UserError
-from mathgrpo.trainer import Trainer
+from mathgrpo.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

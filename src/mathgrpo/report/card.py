@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 
 from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, write_atomic
-from mathgrpo.runreader import Run
-from mathgrpo.runsummary import Report, build_report, final_numbers, hyper_rows, table, what_rows
+from mathgrpo.report.reader import Run
+from mathgrpo.report.summary import Report, build_report, final_numbers, hyper_rows, table, what_rows
 
 log = logging.getLogger(__name__)
 

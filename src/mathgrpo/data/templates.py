@@ -105,6 +105,10 @@ BOXED_EXAMPLE_USER = (
     "Example:\nQuestion: What is 3 + 4?\nAnswer: 3 + 4 = 7. The answer is \\boxed{7}.\n\nQuestion: {problem}\nAnswer:"
 )
 
+# The template `mathgrpo train` uses unless a recipe names another, and the one `mathgrpo eval`
+# falls back to when no training run records one.
+DEFAULT_TEMPLATE = "think_boxed"
+
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (

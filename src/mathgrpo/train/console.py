@@ -15,7 +15,7 @@ import warnings
 
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from mathgrpo.runreader import human_seconds
+from mathgrpo.report.reader import human_seconds
 
 # transformers' own deprecation notices about names it calls itself (nothing a user can change).
 NOISE = (r".*is_gradient_checkpointing.*deprecated", r".*gradient_checkpointing.*deprecated",
@@ -94,4 +94,4 @@ class _PlainLines(PrinterCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         line = step_line(logs or {}, state.global_step, state.max_steps, (logs or {}).get("step_time"))
         if state.is_world_process_zero and line:
-            logging.getLogger("mathgrpo.train").info(line)
+            logging.getLogger("mathgrpo.train.run").info(line)

@@ -263,7 +263,7 @@ def _user_source(source: str, problem_field: str | None, answer_field: str | Non
     without dedup: a benchmark's rows are its rows. Ids are row positions."""
     import datasets
 
-    from mathgrpo.data import load_problems
+    from mathgrpo.data.clean import load_problems
 
     ds, _ = load_problems(source, problem_field=problem_field, answer_field=answer_field, dedup=False)
     ids = [str(i) for i in range(len(ds))]

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from learning import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
-
-from learning_stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
+from mathgrpo.bench.learning_setup import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
+from mathgrpo.bench.stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
 
 TARGET = 0.15  # the gain on unseen facts the benchmark aims at, averaged over seeds
 LABELS = {"unseen": "held-out test facts (never trained on)",
@@ -39,7 +38,7 @@ def load(folder: Path) -> dict | None:
 
 
 def history(train_dir: Path) -> list[dict]:
-    from mathgrpo.runreader import newest_state
+    from mathgrpo.report.reader import newest_state
 
     found = newest_state(train_dir) if train_dir.is_dir() else None
     return [h for h in found[0].get("log_history", []) if "reward" in h] if found else []
@@ -47,7 +46,7 @@ def history(train_dir: Path) -> list[dict]:
 
 def ops_of(spec: str) -> dict[str, str]:
     """Problem id -> operation, for a generated set (ids are row positions)."""
-    from mathgrpo.synthetic import generate
+    from mathgrpo.data.synthetic import generate
 
     return {str(i): r["op"] for i, r in enumerate(generate(spec))}
 
@@ -79,7 +78,7 @@ def plot_training(curves: dict[int, list[dict]], path: Path) -> None:
     from matplotlib.figure import Figure
 
     from mathgrpo.files import atomic_path
-    from mathgrpo.plots import ema
+    from mathgrpo.report.plots import ema
 
     fig = Figure(figsize=(7, 6), dpi=100, layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
@@ -261,7 +260,7 @@ def training_text(curves: dict[int, list[dict]]) -> str:
 
 CHOICE = """The held-out test facts were not evaluated until the recipe below was frozen. Candidates were
 trained with seed 0 and scored on the *validation* facts (`{validation}`): facts that are in
-neither the training nor the test split (src/mathgrpo/synthetic.py). The chosen candidate's
+neither the training nor the test split (src/mathgrpo/data/synthetic.py). The chosen candidate's
 settings are the recipe's."""
 
 

@@ -1,8 +1,9 @@
-"""Statistics of bench/learning.py: per-problem accuracy over n samples, pass@k curves, Wilson
-intervals, bootstrap intervals for a gain (over problems, and over problems and training seeds),
+"""Statistics of bench/learning.py and bench/dynamic_compare.py: per-problem accuracy over n
+samples, pass@k curves, Wilson intervals, bootstrap intervals for a gain (over problems, and over
+problems and training seeds),
 and the rows that tell format from arithmetic (box use, last number, written equations).
 
-Usage: ``from learning_stats import metrics``; ``metrics(read_samples(Path("DIR")), n=16)["accuracy"]``
+Usage: ``from mathgrpo.bench.stats import metrics``; ``metrics(read_samples(Path("DIR")), n=16)["accuracy"]``
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 
 def read_samples(folder: Path) -> list[dict]:
-    from mathgrpo.evalfolder import read_samples as read
+    from mathgrpo.evaluation.folder import read_samples as read
 
     rows = list(read(folder / "samples.jsonl").values())
     return sorted(rows, key=lambda r: (str(r.get("id")), r.get("sample", 0)))
@@ -42,7 +43,7 @@ def per_problem(rows: list[dict]) -> dict[str, float]:
 
 def pass_curve(rows: list[dict]) -> list[float]:
     """Unbiased pass@k for k = 1..n (n samples per problem), averaged over problems."""
-    from mathgrpo.metrics import pass_at_k
+    from mathgrpo.evaluation.metrics import pass_at_k
 
     hits: dict[str, list[int]] = defaultdict(list)
     for r in rows:
