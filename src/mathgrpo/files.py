@@ -10,6 +10,7 @@ them back, so no reader imports a writer to learn a name.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -123,3 +124,64 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+# --- local path or hub id: the one rule (models, datasets, the model card)
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def looks_like_path(name: str, suffixes: tuple[str, ...] = ()) -> bool:
+    """A reference no hub id can be: absolute, relative with ./ or ~, more than one slash, a trailing
+    slash, a Windows separator, or (for datasets) a file name ending in one of ``suffixes``."""
+    return (
+        name.startswith(("/", ".", "~"))
+        or name.count("/") > 1
+        or name.endswith("/")
+        or "\\" in name
+        or bool(suffixes)
+        and name.lower().endswith(suffixes)
+    )
+
+
+def hub_id(name: str | None) -> str | None:
+    """``name`` when it reads as a hub repo id (``org/name``) and names nothing on this machine, else None."""
+    if not name or looks_like_path(name) or not _HUB_ID.match(name) or Path(name).expanduser().exists():
+        return None
+    return name
+
+
+# --- JSON Lines: the one reader and its one error policy
+def iter_jsonl(path: str | os.PathLike, lines=None) -> Iterator[tuple[int, dict | None, str | None]]:
+    """``(line number, row, None)`` per JSON object, or ``(line number, None, what is wrong)`` per bad
+    line; blank lines are skipped. ``lines`` (bytes or str) replaces reading ``path``, which then only
+    names the file in messages. For callers that keep going past a bad line (``mathgrpo grade``)."""
+    stream = open(path, "rb") if lines is None else contextlib.nullcontext(lines)  # noqa: SIM115
+    with stream as fh:
+        for number, raw in enumerate(fh, 1):
+            if isinstance(raw, bytes):
+                try:
+                    raw = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    yield number, None, f"not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1})"
+                    continue
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as err:
+                yield number, None, f"not valid JSON ({err.msg} at column {err.colno})"
+                continue
+            if not isinstance(row, dict):
+                yield number, None, f"a JSON {type(row).__name__}, not an object"
+                continue
+            yield number, row, None
+
+
+def read_jsonl(path: str | os.PathLike, lines=None) -> Iterator[dict]:
+    """The rows of a JSON Lines file; the first bad line is a one-line UserError naming file and line."""
+    from mathgrpo.errors import UserError
+
+    for number, row, error in iter_jsonl(path, lines):
+        if error:
+            raise UserError(f"{path}:{number}: {error}; fix or remove that line")
+        yield row

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from mathgrpo.errors import UserError
+from mathgrpo.files import looks_like_path
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,6 @@ def check_reference(name_or_path: str, field: str = "model_name_or_path", tokeni
     if looks_like_path(name_or_path):
         raise UserError(f"model folder {path} not found (field `{field}`); give an existing folder or a hub name")
     return "hub"
-
-
-def looks_like_path(name: str) -> bool:
-    """A reference no hub id can be: absolute, relative with ./ or ~, or more than one slash."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or name.endswith("/") or "\\" in name
 
 
 def check_model_folder(path: Path, field: str) -> None:

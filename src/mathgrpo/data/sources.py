@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mathgrpo.errors import UserError
+from mathgrpo.files import looks_like_path, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -229,25 +229,11 @@ def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field:
 
 def _jsonl_chunks(path: Path) -> Iterator[list[dict]]:
     chunk: list[dict] = []
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise UserError(f"{path}:{lineno}: not valid UTF-8 (byte {raw[err.start]:#04x} at column "
-                                f"{err.start + 1}); save the file as UTF-8") from None  # fmt: skip
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); fix or remove that line") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}")
-            chunk.append(row)
-            if len(chunk) >= BATCH_ROWS:
-                yield chunk
-                chunk = []
+    for row in read_jsonl(path):
+        chunk.append(row)
+        if len(chunk) >= BATCH_ROWS:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 
@@ -356,16 +342,6 @@ def _open_folder(path: Path, split: str, fields) -> Source:
     return Source(str(path), first.columns, first.problem_field, first.answer_field, gen)
 
 
-def _looks_like_path(source: str) -> bool:
-    return (
-        source.lower().endswith(DATA_SUFFIXES)
-        or source.startswith((".", "/", "~"))
-        or source.count("/") > 1
-        or os.sep != "/"
-        and os.sep in source
-    )
-
-
 def open_source(
     source: str,
     *,
@@ -389,7 +365,7 @@ def open_source(
         return _open_folder(path, split, fields)
     if path.is_file():
         return _open_file(path, fields)
-    if _looks_like_path(source):
+    if looks_like_path(source, DATA_SUFFIXES):
         raise UserError(f"dataset file {source} not found; give an existing .parquet/.jsonl/.json file or folder")
     return _open_hub(source, split, config_name, fields)
 

@@ -14,7 +14,6 @@ leaves here as one clean string that :func:`mathgrpo.grading.grade` reads.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathgrpo.errors import UserError
+from mathgrpo.files import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +158,7 @@ def _read_rows(path: Path) -> list[dict]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise UserError(f"{path}: line {n} is not JSON ({err.msg}); fix or replace the file") from None
-    return rows
+    return list(read_jsonl(path))
 
 
 def _local_file(bench: Benchmark, data_dir: Path) -> Path | None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import EVAL_LOCK, EVAL_SAMPLES, EVAL_SETTINGS, atomic_path, write_atomic
+from mathgrpo.files import EVAL_LOCK, EVAL_SAMPLES, EVAL_SETTINGS, atomic_path, iter_jsonl, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +164,11 @@ def read_samples(path: Path, repair: bool = False) -> dict[tuple[str, str, int],
                 fh.truncate(cut)
         data = data[:cut]
     records: dict[tuple[str, str, int], dict] = {}
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, rec, error in iter_jsonl(path, data.splitlines()):
         try:
-            rec = json.loads(line)
+            if error:
+                raise ValueError(error)
             records[(rec["benchmark"], str(rec["id"]), int(rec["sample"]))] = rec
         except (ValueError, KeyError, TypeError):
-            raise UserError(f"{path}: line {n} is not a sample record; pick another --output") from None
+            raise UserError(f"{path}:{n}: not a sample record; pick another --output") from None
     return records

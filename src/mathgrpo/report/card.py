@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
-from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, write_atomic
+from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, hub_id, write_atomic
 from mathgrpo.report.reader import Run
 from mathgrpo.report.summary import Report, build_report, final_numbers, hyper_rows, table, what_rows
 
@@ -32,14 +31,6 @@ LOSSES = {
     "dr_grpo": "Dr. GRPO's loss (token sum over a constant length; Liu et al. 2025)",
     "bnpo": "BNPO's loss (token-level, normalised per local batch)",
 }
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
-
-
-def hub_id(name: str | None) -> str | None:
-    """``name`` when it reads as a hub repo id (``org/name``) and is no local path, else None."""
-    if not name or not _HUB_ID.match(name) or Path(name).expanduser().exists():
-        return None
-    return name
 
 
 def front_matter(run: Run) -> str:

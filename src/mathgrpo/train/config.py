@@ -60,8 +60,12 @@ class ScriptArguments:
             "closes the boxed-expression reward hack) or equivalent (equal values count)."
         },
     )
-    overlong_buffer: int = field(
-        default=256, metadata={"help": "soft_overlong: tokens before max_completion_length where the penalty starts."}
+    overlong_buffer: int | None = field(
+        default=None,
+        metadata={
+            "help": "soft_overlong: tokens before max_completion_length where the penalty starts "
+            "(default: a fifth of max_completion_length, DAPO's 4096 of 20480)."
+        },
     )
     overlong_penalty: float = field(default=1.0, metadata={"help": "soft_overlong: penalty at the length limit."})
     # --- DAPO's dynamic sampling (src/mathgrpo/train/dynamic.py) ---

@@ -74,8 +74,14 @@ class RefillStream(TrainerCallback, ExportableState):
         return out
 
 
-def check_dynamic_sampling(args) -> None:
-    """Dynamic sampling filters groups process by process: a group must not straddle two processes."""
+def check_dynamic_sampling(args, max_resample_rounds: int = 10, oversample: float = 1.0) -> None:
+    """Every check on the dynamic-sampling fields, in one place (``mathgrpo train`` runs it before
+    loading anything; the trainer runs it for direct callers). Dynamic sampling filters groups
+    process by process, so a group must not straddle two processes."""
+    if max_resample_rounds < 1:
+        raise UserError(f"max_resample_rounds must be at least 1 (got {max_resample_rounds})")
+    if oversample < 1:
+        raise UserError(f"dynamic_sampling_oversample must be at least 1 (got {oversample})")
     local = args.per_device_train_batch_size * args.steps_per_generation
     if local % args.num_generations:
         raise UserError(
@@ -103,10 +109,7 @@ class DynamicSamplingTrainer(Trainer):
 
     def __init__(self, *args, max_resample_rounds: int = 10, oversample: float = 1.0, refill: RefillStream, **kwargs):
         super().__init__(*args, **kwargs)
-        if max_resample_rounds < 1:
-            raise UserError(f"max_resample_rounds must be at least 1 (got {max_resample_rounds})")
-        if oversample < 1:
-            raise UserError(f"dynamic_sampling_oversample must be at least 1 (got {oversample})")
+        check_dynamic_sampling(self.args, max_resample_rounds, oversample)
         self.max_resample_rounds, self.oversample, self.refill = max_resample_rounds, oversample, refill
 
     # -- the round loop ----------------------------------------------------------------------

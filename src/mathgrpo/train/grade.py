@@ -11,7 +11,6 @@ weights (defaults: the seed recipe's accuracy 1.0, format 0.5).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
 from mathgrpo.evaluation.folder import exclusive
-from mathgrpo.files import atomic_path, check_output_file
+from mathgrpo.files import atomic_path, check_output_file, iter_jsonl
 from mathgrpo.grading import STRICT, VERDICTS
 from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
@@ -74,26 +73,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def _read(path: str):
-    """Yield ``(line_number, row or None, error or None)``; blank lines are skipped silently."""
+    """Yield ``(line_number, row or None, error or None)`` (files.iter_jsonl); a bad line is counted
+    and reported, never fatal. Blank lines are skipped silently."""
     if path == "-":
-        stream = contextlib.nullcontext(sys.stdin)
-    else:
-        if not Path(path).is_file():
-            raise UserError(f"{path}: no such file; give a JSONL file of saved completions")
-        stream = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by `with`
-    with stream as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield number, None, f"not valid JSON ({err.msg} at column {err.colno})"
-                continue
-            if not isinstance(row, dict):
-                yield number, None, f"a JSON {type(row).__name__}, not an object"
-                continue
-            yield number, row, None
+        yield from iter_jsonl("<stdin>", getattr(sys.stdin, "buffer", sys.stdin))
+        return
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such file; give a JSONL file of saved completions")
+    yield from iter_jsonl(path)
 
 
 class _Summary:

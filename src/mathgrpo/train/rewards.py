@@ -90,7 +90,7 @@ class RewardOptions:
     """What the reward factories may need, passed explicitly (every field is some factory's)."""
 
     max_completion_length: int
-    overlong_buffer: int | None = None  # soft_overlong; default a fifth of max_completion_length
+    overlong_buffer: int | None = None  # soft_overlong; None: a fifth of max_completion_length (buffer_of)
     overlong_penalty: float = 1.0  # soft_overlong: the penalty at the length limit
     think_in_prompt: bool | None = None  # format: the template itself opens <think>
     verdict: str = STRICT  # accuracy: strict or equivalent (mathgrpo.grading)
@@ -185,8 +185,7 @@ def make_soft_overlong(opts: RewardOptions) -> RewardFunc:
     """DAPO's soft overlong punishment (Yu et al. 2025, eq. 13): TRL's own, times ``overlong_penalty``."""
     from trl.rewards import get_soft_overlong_punishment
 
-    buffer = opts.overlong_buffer if opts.overlong_buffer is not None else max(1, opts.max_completion_length // 5)
-    punish = get_soft_overlong_punishment(opts.max_completion_length, buffer)
+    punish = get_soft_overlong_punishment(opts.max_completion_length, buffer_of(opts))
 
     def soft_overlong(completions, **kwargs) -> list[float | None]:
         ids = kwargs.get("completion_ids")
@@ -213,14 +212,26 @@ def check_reward_names(names: Sequence[str]) -> None:
         raise UserError(f"unknown reward {unknown[0]!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}")
 
 
-def build_reward_funcs(names: Sequence[str], opts: RewardOptions) -> list[RewardFunc]:
-    """The reward functions named (in order), ready for ``GRPOTrainer(reward_funcs=...)``."""
+def buffer_of(opts: RewardOptions) -> int:
+    """soft_overlong's buffer: the one set, else a fifth of max_completion_length (DAPO's ratio: a
+    4,096-token buffer on 20,480 tokens). The one place this default lives."""
+    return opts.overlong_buffer if opts.overlong_buffer is not None else max(1, opts.max_completion_length // 5)
+
+
+def check_reward_options(names: Sequence[str], opts: RewardOptions) -> None:
+    """Every check on the reward fields, in one place: run by ``mathgrpo train`` before anything is
+    loaded and by ``build_reward_funcs`` for direct callers. One line per failure, naming the field."""
     check_reward_names(names)
     if opts.verdict not in VERDICTS:
         raise UserError(f"accuracy_verdict must be one of {', '.join(VERDICTS)} (got {opts.verdict!r})")
-    buffer = opts.overlong_buffer if opts.overlong_buffer is not None else max(1, opts.max_completion_length // 5)
+    buffer = buffer_of(opts)
     if "soft_overlong" in names and not 0 < buffer <= opts.max_completion_length:
         raise UserError(f"overlong_buffer={buffer} must be in 1..max_completion_length ({opts.max_completion_length})")
+
+
+def build_reward_funcs(names: Sequence[str], opts: RewardOptions) -> list[RewardFunc]:
+    """The reward functions named (in order), ready for ``GRPOTrainer(reward_funcs=...)``."""
+    check_reward_options(names, opts)
     if "accuracy" in names and opts.shared is None:
         opts.shared = BatchVerdicts(opts.verdict)
     return [REWARDS[n](opts) for n in names]

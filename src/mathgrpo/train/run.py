@@ -29,13 +29,10 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
     """Checks that need no model and no data. Each failure is one line naming the field."""
     from mathgrpo.data.templates import get_template
-    from mathgrpo.grading import VERDICTS
-    from mathgrpo.train.rewards import check_reward_names
+    from mathgrpo.train.rewards import check_reward_options
 
-    get_template(script_args.template)
-    check_reward_names(script_args.reward_funcs)
-    if script_args.accuracy_verdict not in VERDICTS:
-        raise UserError(f"accuracy_verdict must be one of {', '.join(VERDICTS)} (got {script_args.accuracy_verdict!r})")
+    template = get_template(script_args.template)
+    check_reward_options(script_args.reward_funcs, reward_options(script_args, args, template))
     if args.reward_weights is not None and len(args.reward_weights) != len(script_args.reward_funcs):
         raise UserError(
             f"reward_weights has {len(args.reward_weights)} values but reward_funcs has "
@@ -61,13 +58,24 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
     if script_args.dynamic_sampling:
         from mathgrpo.train.dynamic import check_dynamic_sampling
 
-        check_dynamic_sampling(args)
-        if script_args.max_resample_rounds < 1 or script_args.dynamic_sampling_oversample < 1:
-            raise UserError("max_resample_rounds and dynamic_sampling_oversample must be at least 1")
+        check_dynamic_sampling(args, script_args.max_resample_rounds, script_args.dynamic_sampling_oversample)
     if script_args.language not in ("all", "en", "zh"):
         raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
     if not model_args.model_name_or_path:
         raise UserError("model_name_or_path is not set; give a hub name, a local folder or a .gguf file")
+
+
+def reward_options(script_args: ScriptArguments, args, template):
+    """The reward functions' options from the recipe (built for the check and for training alike)."""
+    from mathgrpo.train.rewards import RewardOptions
+
+    return RewardOptions(
+        max_completion_length=args.max_completion_length,
+        overlong_buffer=script_args.overlong_buffer,
+        overlong_penalty=script_args.overlong_penalty,
+        think_in_prompt=template.opens_think,
+        verdict=script_args.accuracy_verdict,
+    )
 
 
 TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "mlflow": "mlflow",
@@ -192,7 +200,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     from mathgrpo.train.precision import check_update_precision
     from mathgrpo.train.record import build_record, new_run_id
     from mathgrpo.train.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
-    from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
+    from mathgrpo.train.rewards import build_reward_funcs
     from mathgrpo.train.trainer import Trainer
 
     started = time.time()
@@ -212,13 +220,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
     rewards = build_reward_funcs(
         script_args.reward_funcs,
-        RewardOptions(
-            max_completion_length=args.max_completion_length,
-            overlong_buffer=script_args.overlong_buffer,
-            overlong_penalty=script_args.overlong_penalty,
-            think_in_prompt=template.opens_think,
-            verdict=script_args.accuracy_verdict,
-        ),
+        reward_options(script_args, args, template),
     )
     model, stops = load_policy(model_path, model_args, args, tokenizer)
     check_update_precision(model, args, model_args)
