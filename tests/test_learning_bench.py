@@ -102,7 +102,9 @@ def test_page_is_computed_from_the_run_folder(bench, tmp_path):
             for s in range(1, 5)
         ]
         (train / "trainer_state.json").write_text(json.dumps({"global_step": 4, "log_history": log}))
-    stage = {"seconds": 60, "ended": "today", "machine": "m; load 1", "command": "mathgrpo eval ..."}
+    setup = bench[0]
+    command = f"mathgrpo eval --model {setup.REPO}/output/x --data-dir {setup.REPO.parent}/shared/data/eval"
+    stage = {"seconds": 60, "ended": "today", "machine": "m; load 1", "command": command}
     (out / "stages.json").write_text(json.dumps({"before-unseen": stage}))
     prof = {**learning.PROFILES["cpu"], "seeds": [0, 1]}
     text = report.write_page(out, prof, docs).read_text()
@@ -113,6 +115,8 @@ def test_page_is_computed_from_the_run_folder(bench, tmp_path):
     assert "learning_rate:" in text  # the recipe is quoted as it is on disk
     assert "`d4ddc8d`" in text  # the history of earlier held-out results names its commits
     assert "- before-unseen: 1.0 min" in text
+    # no machine paths on the page: commands are relative to the repository
+    assert "`mathgrpo eval --model output/x --data-dir ../shared/data/eval`" in text and str(setup.REPO) not in text
 
 
 def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):

@@ -22,6 +22,12 @@ LABELS = {"unseen": "held-out test facts (never trained on)",
           "gsm8k": "GSM8K, first 200 (greedy; after: seed 0 only)"}  # fmt: skip
 
 
+def portable(command: str) -> str:
+    """A stage's command with this checkout's absolute paths made relative to the repository (the
+    shared data beside it as ../shared), so the page holds no machine paths."""
+    return command.replace(str(REPO.parent / "shared") + "/", "../shared/").replace(str(REPO) + "/", "")
+
+
 def pct(x: float | None) -> str:
     return "--" if x is None else f"{100 * x:.1f}%"
 
@@ -307,7 +313,7 @@ def setup(prof: dict, stages: dict) -> list[str]:
         else:
             load = v.get("machine", "").rpartition("load average ")[2] or "?"
             lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']} (load average {load} at the end): "
-                         f"`{v['command']}`")  # fmt: skip
+                         f"`{portable(v['command'])}`")  # fmt: skip
     if stages:
         lines += ["", f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
                       f"{(tuned + total) / 60:.1f} min in all (budget 90 min; a load average above 2 means "

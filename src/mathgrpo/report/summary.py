@@ -1,5 +1,5 @@
 """A training run summed up from its folder: settings and numbers as tables, the report page
-(``RUN_DIR/report/``), and the commands that fill what is missing. ``mathgrpo report`` (report.py)
+(``RUN_DIR/report/``), and the commands that fill what is missing. ``mathgrpo report`` (report/cli.py)
 and the model card (card.py) are both built from it.
 
 Usage: ``rep = build_report("output/smollm2-demo"); rep.summary_path``

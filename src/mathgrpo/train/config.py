@@ -47,7 +47,7 @@ class ScriptArguments:
     # --- prompt and rewards ---
     template: str = field(
         default=DEFAULT_TEMPLATE,
-        metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (templates.py)."},
+        metadata={"help": "Prompt template: think_boxed, qwen_math, r1, boxed_example, none (data/templates.py)."},
     )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],

@@ -2,9 +2,9 @@
 
 Usage: ``mathgrpo prepare-data --dataset ../shared/data/dapo-math-17k.parquet --output dapo-clean.jsonl``
 
-The cleaning is data.py's (the same rows training loads); optionally prompts are rendered and
+The cleaning is data/clean.py's (the same rows training loads); optionally prompts are rendered and
 counted with a tokenizer, and problems are filtered by their pass rate under a model
-(difficulty.py). Every mistake a file or flag can make is found before the data is read.
+(evaluation/difficulty.py). Every mistake a file or flag can make is found before the data is read.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def check_context(script_args: ScriptArguments, args, context: int | None) -> No
 class _UnscorableNotice(logging.Filter):
     """TRL prints a multi-line warning with the whole sample when every reward returned None.
     mathgrpo returns None for every reward on purpose when a sample's correctness is unknown (see
-    rewards.py) and logs how often as ``grading/unknown``; the dump is left out."""
+    train/rewards.py) and logs how often as ``grading/unknown``; the dump is left out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("All reward functions returned None")
