@@ -138,6 +138,44 @@ def test_warning_only_for_16_bit_full_fine_tunes(tiny_qwen_dir, tmp_path):
 
 
 @pytest.mark.parametrize(
+    "optim, optim_args, compensated",
+    [("adamw_torch", None, False), ("adamw_torch_fused", None, False), ("adamw_bnb_8bit", None, False),
+     ("adafactor", None, False), ("adamw_anyprecision", None, False),
+     ("adamw_anyprecision", "use_kahan_summation=False", False),
+     ("adamw_anyprecision", "use_kahan_summation=True,momentum_dtype=float32", True),
+     ("stable_adamw", None, True), ("stable_adamw", "kahan_sum=True", True),
+     ("stable_adamw", "kahan_sum=False", True),  # transformers' bool("False"): still on
+     ("stable_adamw", "kahan_sum=", False)],
+)  # fmt: skip
+def test_the_bf16_warning_reads_each_optimizers_arguments(optim, optim_args, compensated):
+    from types import SimpleNamespace
+
+    import torch
+
+    from mathgrpo.train.precision import compensates
+
+    assert compensates(optim, optim_args) is compensated
+    model = torch.nn.Linear(2, 2).to(torch.bfloat16)
+    args = SimpleNamespace(optim=optim, optim_args=optim_args, learning_rate=1e-6)
+    warned = check_update_precision(model, args, SimpleNamespace(use_peft=False))
+    assert (warned is None) is compensated, (optim, optim_args, warned)
+
+
+def test_stable_adamw_kahan_reading_matches_what_transformers_builds():
+    """The reading above against transformers itself: the kwargs it hands optimi's StableAdamW."""
+    pytest.importorskip("optimi")
+    from types import SimpleNamespace
+
+    from transformers.trainer_optimizer import _get_stable_adamw, _parse_optim_args
+
+    for text, on in (("kahan_sum=False", True), ("kahan_sum=", False)):
+        ctx = SimpleNamespace(optim_args=_parse_optim_args(text), adam_kwargs={}, optimizer_kwargs={},
+                              args=SimpleNamespace(weight_decay=0.0))  # fmt: skip
+        _, kwargs = _get_stable_adamw(ctx)
+        assert bool(kwargs["kahan_sum"]) is on, (text, kwargs)
+
+
+@pytest.mark.parametrize(
     "recipe, extra, mode",
     [(SEED, (), "fp32-master"), pytest.param(SEED_24GB, (), "8bit-adamw", marks=needs_bnb),
      (SEED, ("--dtype", "bfloat16"), "bf16-pure"),

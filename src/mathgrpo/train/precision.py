@@ -17,10 +17,29 @@ import logging
 
 log = logging.getLogger(__name__)
 
-# Optimizers (GRPOConfig ``optim``) that compensate the rounding of 16-bit weights themselves:
-# transformers' AnyPrecisionAdamW (Kahan summation when ``optim_args`` asks for it) and optimi's
-# StableAdamW (Kahan summation on by default for bf16 parameters).
-COMPENSATED_OPTIMIZERS = frozenset({"adamw_anyprecision", "stable_adamw"})
+
+def optim_arguments(text: str | None) -> dict[str, str]:
+    """GRPOConfig's ``optim_args`` ("k=v,k=v") as transformers reads it."""
+    pairs = [item.split("=", 1) for item in (text or "").replace(" ", "").split(",") if "=" in item]
+    return {key: value for key, value in pairs}
+
+
+def compensates(optim: str, optim_args: str | None) -> bool:
+    """Whether ``optim`` with these ``optim_args`` compensates the rounding of 16-bit weights (Kahan
+    summation), as transformers 5.x builds it -- read from its arguments, never assumed by name:
+    - ``adamw_anyprecision`` (torchdistx): only with ``use_kahan_summation=True``; transformers
+      defaults it to False.
+    - ``stable_adamw`` (torch-optimi): ``kahan_sum`` unset leaves optimi's default, on for bf16
+      parameters; transformers converts a given value with ``bool(text)``, so any non-empty text
+      (even ``False``) turns it on and only an empty value turns it off.
+    - every other optimizer (AdamW in torch, fused or not, bitsandbytes' 8-bit ones, Adafactor, ...)
+      writes each update straight into the weights."""
+    args = optim_arguments(optim_args)
+    if optim == "adamw_anyprecision":
+        return args.get("use_kahan_summation", "False").lower() in ("true", "1", "yes", "y", "on", "t")
+    if optim == "stable_adamw":
+        return args.get("kahan_sum") != ""
+    return False
 
 
 def sixteen_bit_trainable(model):
@@ -40,7 +59,7 @@ def check_update_precision(model, args, model_args) -> str | None:
         return None
     dtype = sixteen_bit_trainable(model)
     optim = str(getattr(args.optim, "value", args.optim))
-    if dtype is None or optim in COMPENSATED_OPTIMIZERS:
+    if dtype is None or compensates(optim, getattr(args, "optim_args", None)):
         return None
     name = str(dtype).removeprefix("torch.")
     message = (
