@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from mathgrpo.errors import UserError
 from mathgrpo.train.config import parse_train_args
-from mathgrpo.train.dynamic import DynamicSamplingTrainer, RefillStream, check_dynamic_sampling
+from mathgrpo.train.dynamic import DynamicSamplingTrainer, EpochPool, EpochSampler, check_dynamic_sampling
 from mathgrpo.train.rewards import REWARDS
 
 from conftest import tiny_run_argv
@@ -23,7 +23,7 @@ def flat_or_spread(completions, kind, **kwargs):
     return [0.5 if k == "flat" else min(len(c), 40) / 40.0 for c, k in zip(completions, kind)]
 
 
-def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], **options) -> DynamicSamplingTrainer:
+def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], rewards=(flat_or_spread,), **options):
     from datasets import Dataset
     from trl import GRPOConfig
 
@@ -32,9 +32,12 @@ def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], **options) -> DynamicS
     data = Dataset.from_dict({"prompt": [f"Problem {i}: what is {i} + {i}?" for i in range(len(kinds))], "kind": kinds})
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
                       max_completion_length=6, report_to=[], use_cpu=True, seed=0, logging_steps=1)  # fmt: skip
-    return DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=[flat_or_spread], args=args,
-                                  train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)),
-                                  refill=RefillStream(seed=0), **options)  # fmt: skip
+    options = {"metric": rewards[0].__name__, **options}
+    trainer = DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=list(rewards), args=args,
+                                     train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)),
+                                     pool=EpochPool(seed=0), **options)  # fmt: skip
+    trainer.pool.start(len(data), 0)  # what the sampler does when the dataloader starts an epoch
+    return trainer
 
 
 def groups_with_signal(batch, size=2) -> list[bool]:
@@ -53,7 +56,7 @@ def test_zero_signal_groups_are_refilled_to_a_full_batch_with_none(tiny_qwen_dir
     assert metrics["dynamic/prompts_drawn"][-1] >= 2
     # The loss divides by the completion tokens of the rows trained, not of every row generated.
     assert batch["num_items_in_batch"].item() == batch["completion_mask"].sum().item()
-    assert trainer.refill.drawn == metrics["dynamic/prompts_drawn"][-1]
+    assert trainer.pool.taken == metrics["dynamic/prompts_drawn"][-1]
 
 
 def test_round_limit_fills_with_groups_without_signal_and_says_so(tiny_qwen_dir, tmp_path, caplog):
@@ -72,7 +75,8 @@ def test_oversampling_generates_more_groups_in_the_first_round(tiny_qwen_dir, tm
     trainer.model.train()
     batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
     assert batch["completion_ids"].size(0) == 4  # cut to the batch, whole groups
-    assert trainer.refill.drawn == 4  # (3 - 1) x 2 groups drawn beside the sampler's 2
+    assert trainer.pool.taken == 4  # (3 - 1) x 2 groups drawn beside the sampler's 2
+    assert trainer._metrics["train"]["dynamic/prompts_drawn"][-1] == 4  # the first round's oversample counts
 
 
 def test_groups_that_would_straddle_processes_are_refused():
@@ -82,13 +86,81 @@ def test_groups_that_would_straddle_processes_are_refused():
     check_dynamic_sampling(SimpleNamespace(per_device_train_batch_size=4, steps_per_generation=1, num_generations=2))
 
 
-def test_refill_stream_is_seeded_and_resumable():
-    a, b = RefillStream(seed=3), RefillStream(seed=3)
-    first = a.take(10, 7) + a.take(10, 7)  # crosses into the second pass
-    assert sorted(first[:10]) == list(range(10))
-    b.take(10, 7)
-    resumed = RefillStream(**b.state()["args"])
-    assert resumed.take(10, 7) == first[7:]
+def test_the_pool_never_hands_a_prompt_out_twice_in_an_epoch():
+    pool = EpochPool(seed=3)
+    sampler = EpochSampler(pool, 10, batch_size=2, mini_repeat_count=2, repeat_count=1)
+    it = iter(sampler)
+    first = [next(it) for _ in range(4)]  # two chunks of two prompts, each twice
+    refills = pool.back(3)
+    rest = list(it)
+    served = sorted(set(first + rest))
+    assert len(served) == 6 and len(refills) == 3 and not set(served) & set(refills)  # no prompt twice
+    # The epoch ended because fewer than a chunk's prompts were left: the last one goes to a refill.
+    assert pool.left() == 1 and len(pool.back(5)) == 1 and pool.back(5) == []
+
+
+def test_the_pool_resumes_its_epoch_and_starts_the_next_fresh():
+    a = EpochPool(seed=1)
+    a.start(12, 0)
+    front, back = a.front(4), a.back(3)
+    resumed = EpochPool(**a.state()["args"])
+    resumed.start(12, 0)  # the Trainer replays the sampler's skipped batches from the front
+    assert resumed.front(4) == front and resumed.taken == 3
+    assert not set(resumed.back(2)) & set(back + front)  # refills go on from where they stopped
+    resumed.start(12, 1)  # a new epoch: another order, nothing taken
+    assert resumed.taken == 0 and resumed.order() != a.order()
+
+
+def test_epochs_are_counted_even_without_set_epoch():
+    pool = EpochPool(seed=0)
+    sampler = EpochSampler(pool, 4, batch_size=2, mini_repeat_count=1, repeat_count=1)
+    list(sampler)
+    assert pool.epoch == 0
+    list(sampler)
+    assert pool.epoch == 1
+    sampler.set_epoch(5)
+    list(sampler)
+    assert pool.epoch == 5
+
+
+def accuracy(completions, kind, **kwargs):
+    """All wrong for `wrong` prompts; right and wrong within the group for `mixed` ones."""
+    return [float(k == "mixed" and i % 2 == 0) for i, k in enumerate(kind)]
+
+
+def length(completions, **kwargs):
+    return [float(i) for i in range(len(completions))]  # always differs within a group
+
+
+def test_an_all_wrong_group_that_differs_only_in_length_is_dropped(tiny_qwen_dir, tmp_path):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["wrong"] * 2 + ["mixed"] * 14, rewards=(accuracy, length),
+                         metric="accuracy")  # fmt: skip
+    trainer.model.train()
+    batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+    # Both input groups are all wrong with a length spread (their total reward varies): dropped.
+    prompts = trainer.processing_class.batch_decode(batch["prompt_ids"], skip_special_tokens=True)
+    assert not any("Problem 0:" in p or "Problem 1:" in p for p in prompts), prompts
+    assert trainer._metrics["train"]["dynamic/zero_signal_trained"][-1] == 0.0
+
+
+def test_the_total_reward_keeps_them_when_asked(tiny_qwen_dir, tmp_path):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["wrong"] * 16, rewards=(accuracy, length), metric="reward")
+    trainer.model.train()
+    trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+    assert trainer._metrics["train"]["dynamic/rounds"][-1] == 1  # the length spread is a signal here
+
+
+def test_unknown_values_are_no_signal_and_the_metric_must_be_a_reward(tiny_qwen_dir, tmp_path):
+    def maybe(completions, kind, **kwargs):
+        return [None if i % 2 else 1.0 for i in range(len(completions))]  # one known value per group
+
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["x"] * 8, rewards=(maybe,), max_resample_rounds=1)
+    trainer.model.train()
+    trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+    assert trainer._metrics["train"]["dynamic/zero_signal_trained"][-1] == 1.0
+    args = SimpleNamespace(per_device_train_batch_size=4, steps_per_generation=1, num_generations=2)
+    with pytest.raises(UserError, match="dynamic_sampling_metric 'accuracy' is not one of reward_funcs"):
+        check_dynamic_sampling(args, metric="accuracy", rewards=["length"])
 
 
 # ----------------------------------------------------------------------------- real runs
@@ -110,7 +182,8 @@ def with_flat_reward(monkeypatch):
 
 def dynamic_argv(model, out, *extra):
     return tiny_run_argv(model, out, "--dynamic_sampling", "true", "--reward_funcs", "length_or_flat",
-                         "--reward_weights", "1.0", "--max_steps", "3", *extra)  # fmt: skip
+                         "--dynamic_sampling_metric", "length_or_flat", "--reward_weights", "1.0", "--max_steps", "3",
+                         *extra)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -126,7 +199,7 @@ def test_a_run_with_dynamic_sampling_logs_its_rounds_and_resumes_exactly(tiny_qw
     out = tmp_path / "resumed"
     run(*parse_train_args(dynamic_argv(tiny_qwen_dir, out)), callbacks=[StopAfter(1)])
     saved = json.loads((out / "checkpoint-1" / "trainer_state.json").read_text())["stateful_callbacks"]
-    assert "RefillStream" in saved  # the refill stream's position is part of the checkpoint
+    assert saved["EpochPool"]["args"]["epoch"] == 0  # the epoch and its refills are part of the checkpoint
     run(*parse_train_args(dynamic_argv(tiny_qwen_dir, out, "--resume", "true")))
     a, b = load_file(straight.args.output_dir + "/model.safetensors"), load_file(out / "model.safetensors")
     for key in a:

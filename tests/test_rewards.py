@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from mathgrpo.errors import UserError
 from mathgrpo.train.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
@@ -188,3 +189,57 @@ def test_trl_calls_our_rewards_and_turns_none_into_nan(tmp_path, tiny_qwen_dir):
     assert rewards[0].tolist() == [1.0, 1.0, 0.0]
     assert all(math.isnan(v) for v in rewards[1].tolist())  # unknown correctness: every reward None
     assert trainer._pending_metrics["grading/unknown"] == [1.0]
+
+
+def test_unknown_samples_leave_the_loss_mask_and_its_denominator(tmp_path, tiny_qwen_dir):
+    """A row whose every reward is None: advantage 0 (TRL) *and* no tokens in the loss mask or in
+    num_items_in_batch (ours), so it neither dilutes the dapo denominator nor takes the KL term."""
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from mathgrpo.models import load_tokenizer
+    from mathgrpo.train.trainer import Trainer
+
+    def unknown_for_b(completions, tag, **kwargs):
+        return [None if t == "b" else float(i % 2) for i, t in enumerate(tag)]  # a's group: 0 and 1
+
+    data = Dataset.from_dict({"prompt": ["Say a.", "Say b."], "tag": ["a", "b"]})
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
+                      max_completion_length=6, report_to=[], use_cpu=True, seed=0, loss_type="dapo",
+                      beta=0.0)  # fmt: skip
+    trainer = Trainer(model=str(tiny_qwen_dir), reward_funcs=[unknown_for_b], args=args, train_dataset=data,
+                      processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
+    trainer.model.train()
+    inputs = [{"prompt": "Say a.", "tag": "a"}] * 2 + [{"prompt": "Say b.", "tag": "b"}] * 2
+    out = trainer._generate_and_score_completions(inputs)
+    assert out["advantages"][2:].abs().sum() == 0  # TRL's part
+    assert out["completion_mask"][2:].sum() == 0 and out["completion_mask"][:2].sum() > 0  # ours
+    assert out["num_items_in_batch"].item() == out["completion_mask"][:2].sum().item()
+    # The dapo loss divides by that count: against TRL's own batch (unknown rows still in the mask),
+    # the same numerator over fewer tokens.
+    trainer.current_gradient_accumulation_steps = args.steps_per_generation
+    assert out["advantages"][:2].abs().sum() > 0, "the known group needs a signal for this check"
+    ours = trainer.compute_loss(trainer.model, out)
+    trl_mask = out["completion_mask"].clone()
+    trl_mask[2:] = 1  # every completion here is 6 tokens long (no EOS in a random model)
+    trl_batch = {**out, "completion_mask": trl_mask, "num_items_in_batch": trl_mask.sum()}
+    theirs = trainer.compute_loss(trainer.model, trl_batch)
+    n_known, n_all = out["num_items_in_batch"].item(), trl_mask.sum().item()
+    assert n_known < n_all and ours.item() == pytest.approx(theirs.item() * n_all / n_known, rel=1e-4)
+
+
+def test_a_batch_with_every_reward_known_is_left_as_trl_made_it(tmp_path, tiny_qwen_dir):
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from mathgrpo.models import load_tokenizer
+    from mathgrpo.train.trainer import Trainer
+
+    data = Dataset.from_dict({"prompt": ["Say a."]})
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=4, report_to=[], use_cpu=True, seed=0)  # fmt: skip
+    trainer = Trainer(model=str(tiny_qwen_dir), reward_funcs=[lambda completions, **k: [1.0] * len(completions)],
+                      args=args, train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
+    trainer.model.train()
+    out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
+    assert out["num_items_in_batch"].item() == out["completion_mask"].sum().item() > 0

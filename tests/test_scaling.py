@@ -149,6 +149,8 @@ def length_reward(opts):
         rank = dist.get_rank() if dist.is_initialized() else -1
         note = {"world": dist.get_world_size() if dist.is_initialized() else 1,
                 "backend": dist.get_backend() if dist.is_initialized() else None, "scored": len(completions)}
+        if os.environ.get("NOTE_PROBLEMS"):
+            note["problems"] = kwargs.get("problem")
         with open(Path(os.environ["RANK_NOTES"]) / f"rank-{rank}.jsonl", "a") as f:
             f.write(json.dumps(note) + "\\n")
         problems = kwargs.get("problem") or [""] * len(completions)
@@ -156,6 +158,11 @@ def length_reward(opts):
     return length
 
 REWARDS["length"] = length_reward
+if os.environ.get("DROP_ON_RANK") == os.environ.get("RANK"):
+    # This rank's gold checks "time out" differently: were it to clean the data itself, it would
+    # drop every gold ending in an odd digit that the other rank keeps.
+    from mathgrpo.grading.checker import Grader
+    Grader.gradeable = lambda self, gold: not str(gold).strip()[-1:] in "13579"
 from mathgrpo.cli import main
 sys.exit(main(["train", *sys.argv[1:]]))
 """
@@ -234,13 +241,40 @@ def test_dynamic_sampling_on_two_processes(tiny_qwen_dir, tmp_path):
     # must run the same rounds and collectives, or the run hangs (the timeout would fail it).
     out = tmp_path / "dynamic"
     proc, notes = launch_two(tiny_qwen_dir, tmp_path, out, ["--dynamic_sampling", "true", "--max_resample_rounds", "4",
+                             "--dynamic_sampling_metric", "length",
                              "--dataset_name", "generated:bare?n=20&seed=0&max_operand=6"], {"FLAT": "1"})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     calls = {p.name: len(p.read_text().splitlines()) for p in notes.iterdir()}
     assert len(calls) == 2 and len(set(calls.values())) == 1 and min(calls.values()) >= 2  # same rounds on both
     state = json.loads((out / "trainer_state.json").read_text())
     logged = [e for e in state["log_history"] if "dynamic/rounds" in e]
-    assert len(logged) == 2 and all(e["dynamic/groups_kept"] >= 0 for e in logged)
+    # Each of the 2 ranks trains one group per step, and every trained group has a length signal.
+    assert len(logged) == 2 and all(e["dynamic/groups_kept"] >= 2 for e in logged), logged
+    assert all(e["dynamic/zero_signal_trained"] == 0.0 for e in logged), logged
+
+
+@pytest.mark.slow
+def test_dapo_filter_one_epoch_and_one_dataset_on_two_processes(tiny_qwen_dir, tmp_path):
+    """DAPO's filter keys on accuracy: a random model gets every answer wrong, so every group is
+    all-wrong (its length reward still varies) and none is kept; refills come from the epoch, so no
+    problem is generated twice and the epoch ends when its problems are used up; and rank 1, whose
+    gold checks disagree with rank 0's, still trains on rank 0's rows (built once, checked)."""
+    out = tmp_path / "dapo"
+    extra = ["--dynamic_sampling", "true", "--dynamic_sampling_metric", "accuracy", "--max_resample_rounds", "3",
+             "--dataset_name", "generated:bare?n=12&seed=0&max_operand=9", "--max_steps", "-1",
+             "--num_train_epochs", "1", "--save_steps", "100"]  # fmt: skip
+    proc, notes = launch_two(tiny_qwen_dir, tmp_path, out, extra, {"DROP_ON_RANK": "1", "NOTE_PROBLEMS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "the same 12 rows on all 2 processes" in proc.stderr, proc.stderr[-3000:]
+    state = json.loads((out / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "dynamic/rounds" in e]
+    assert logged and all(e["dynamic/groups_kept"] == 0 and e["dynamic/zero_signal_trained"] == 1.0 for e in logged)
+    # One epoch: each problem generated for exactly one group (2 completions), across both ranks.
+    seen = [p for path in notes.iterdir() for line in path.read_text().splitlines()
+            for p in json.loads(line)["problems"]]  # fmt: skip
+    counts = {p: seen.count(p) for p in seen}
+    assert set(counts.values()) == {2}, counts
+    assert len(counts) <= 12 and state["global_step"] < 6  # the refills used the epoch up early
 
 
 @pytest.mark.slow

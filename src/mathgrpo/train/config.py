@@ -73,6 +73,13 @@ class ScriptArguments:
         default=False,
         metadata={"help": "Train only on groups whose rewards disagree; refill the batch with fresh prompts (DAPO)."},
     )
+    dynamic_sampling_metric: str = field(
+        default="accuracy",
+        metadata={
+            "help": "dynamic_sampling: the reward a group must vary on to be trained (DAPO/verl: accuracy); any "
+            "name in reward_funcs, or 'reward' for the weighted total."
+        },
+    )
     max_resample_rounds: int = field(
         default=10,
         metadata={"help": "dynamic_sampling: generation rounds per batch at most (verl's max_num_gen_batches)."},

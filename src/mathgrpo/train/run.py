@@ -58,7 +58,13 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
     if script_args.dynamic_sampling:
         from mathgrpo.train.dynamic import check_dynamic_sampling
 
-        check_dynamic_sampling(args, script_args.max_resample_rounds, script_args.dynamic_sampling_oversample)
+        check_dynamic_sampling(
+            args,
+            script_args.max_resample_rounds,
+            script_args.dynamic_sampling_oversample,
+            script_args.dynamic_sampling_metric,
+            script_args.reward_funcs,
+        )
     if script_args.language not in ("all", "en", "zh"):
         raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
     if not model_args.model_name_or_path:
@@ -198,6 +204,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     from mathgrpo.models import load_tokenizer, resolve_model
     from mathgrpo.train.console import quiet_console, silence_noise
     from mathgrpo.train.precision import check_update_precision
+    from mathgrpo.train.ranks import built_once, check_same_rows, shared_run_id
     from mathgrpo.train.record import build_record, new_run_id
     from mathgrpo.train.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
     from mathgrpo.train.rewards import build_reward_funcs
@@ -207,7 +214,8 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     silence_noise()
     check_config(script_args, args, model_args)
     hide_hub_token(args)
-    plan = plan_start(script_args, args, new_run_id=new_run_id)
+    run_id = shared_run_id(new_run_id)  # minted once, so every rank stamps the same id
+    plan = plan_start(script_args, args, new_run_id=lambda: run_id)
     out = Path(args.output_dir)
     if plan.finished:
         log.info("%s: this run already finished (all steps trained, final model saved): nothing to do", out)
@@ -217,7 +225,10 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
 
     template = get_template(script_args.template)
     tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code, revision=model_args.model_revision)
-    train_ds, eval_ds, stats = build_datasets(script_args, tokenizer, template)
+    # Built on the main process and broadcast: a gold check that times out on one busy rank must not
+    # give that rank other rows (train/ranks.py); then every rank checks it holds what the others do.
+    train_ds, eval_ds, stats = built_once(lambda: build_datasets(script_args, tokenizer, template))
+    check_same_rows(train_ds, eval_ds)
     rewards = build_reward_funcs(
         script_args.reward_funcs,
         reward_options(script_args, args, template),
@@ -240,15 +251,16 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     trainer_cls, extra = Trainer, {"print_completions": script_args.print_completions}
     own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor(), CardOnSave()]
     if script_args.dynamic_sampling:
-        from mathgrpo.train.dynamic import DynamicSamplingTrainer, restored_refill
+        from mathgrpo.train.dynamic import DynamicSamplingTrainer, restored_pool
 
-        refill = restored_refill(args.seed, plan.resume_from)
-        own_callbacks.append(refill)
+        pool = restored_pool(args.seed, plan.resume_from)
+        own_callbacks.append(pool)
         trainer_cls = DynamicSamplingTrainer
         extra.update(
             max_resample_rounds=script_args.max_resample_rounds,
             oversample=script_args.dynamic_sampling_oversample,
-            refill=refill,
+            metric=script_args.dynamic_sampling_metric,
+            pool=pool,
         )
     trainer = trainer_cls(
         model=model,

@@ -1,28 +1,61 @@
-"""mathgrpo's GRPOTrainer: TRL's, with sample completions kept on disk instead of printed.
+"""mathgrpo's GRPOTrainer: TRL's, with samples of unknown correctness left out of the loss for real,
+and sample completions kept on disk instead of printed.
 
 Usage: ``Trainer(model=..., reward_funcs=..., args=..., print_completions=0)`` (``mathgrpo train`` builds it).
 
-With ``log_completions: true`` TRL writes each logging step's completions to
-``output_dir/completions/`` (what ``mathgrpo report`` shows) and also prints them as a table, tens
-of lines per step. Here the table is printed only when the recipe asks (``print_completions: N``).
+Unknown correctness. Our rewards return None for a sample whose gold could not be graded in time
+(``grading/unknown``). TRL 1.16 zeroes the advantage of a row for which *every* reward returned None,
+but keeps its tokens in the loss mask: they still count in the ``dapo``/``bnpo`` denominators and take
+the KL term when ``beta > 0``. Here such rows are also removed from ``completion_mask`` (as TRL
+itself does for truncated completions with ``mask_truncated_completions``) and ``num_items_in_batch``
+is recounted, so an unknown sample weighs exactly nothing.
+
+Completions. With ``log_completions: true`` TRL writes each logging step's completions to
+``output_dir/completions/`` (what ``mathgrpo report`` shows) and, since TRL 1.x, also prints them as a
+table of ``num_completions_to_print`` rows. Here that count comes from the recipe's
+``print_completions`` (default 0: nothing printed), through TRL's own field.
 """
 
 from __future__ import annotations
 
-from unittest import mock
-
+import torch
 from trl import GRPOTrainer
-from trl.trainer import grpo_trainer
 
 
 class Trainer(GRPOTrainer):
     def __init__(self, *args, print_completions: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.print_completions = print_completions
+        # TRL prints nothing for a count <= 0 (tests/test_trl_contract.py holds it to that).
+        self.num_completions_to_print = self.print_completions = print_completions
+        self._last_rewards: torch.Tensor | None = None
 
-    def log(self, logs, start_time=None):
-        if self.print_completions > 0:
-            self.num_completions_to_print = self.print_completions
-            return super().log(logs, start_time)
-        with mock.patch.object(grpo_trainer, "print_prompt_completions_sample", lambda *a, **k: None):
-            return super().log(logs, start_time)
+    # -- rewards of the batch being scored, kept for the hooks below ---------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards = rewards  # (rows of every process, reward functions), NaN where None
+        return rewards
+
+    def local_rewards(self, rows: int) -> torch.Tensor:
+        """This process's rows of the rewards TRL just computed (TRL gathers them across processes)."""
+        start = self.accelerator.process_index * rows
+        return self._last_rewards[start : start + rows]
+
+    def _generate_and_score_completions(self, inputs):
+        out = super()._generate_and_score_completions(inputs)
+        return self.leave_out_unknown(out)
+
+    def leave_out_unknown(self, out: dict) -> dict:
+        """Remove rows whose every reward is None from the loss mask and recount its token total."""
+        if self._last_rewards is None:
+            return out
+        unknown_anywhere = torch.isnan(self._last_rewards).all(dim=1)
+        if not bool(unknown_anywhere.any()):  # the same answer on every process: rewards are gathered
+            return out
+        rows = out["completion_mask"].size(0)
+        known = (~torch.isnan(self.local_rewards(rows)).all(dim=1)).to(out["completion_mask"].dtype).unsqueeze(1)
+        out["completion_mask"] = out["completion_mask"] * known
+        if "tool_mask" in out:
+            out["tool_mask"] = out["tool_mask"] * known
+        mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        return out
