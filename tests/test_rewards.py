@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from mathgrpo.errors import UserError
 from mathgrpo.train.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
