@@ -64,16 +64,16 @@ def test_one_line_exit_2_fast_and_nothing_written(argv, pattern, tmp_path, capsy
     setup_files(tmp_path)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     argv = [a.replace("T/", f"{tmp_path}/").replace("T", str(tmp_path)) if a.startswith("T") else a for a in argv]
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU: a loaded machine does not inflate it
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err, err
     assert re.search(pattern, err), err
     # The file-system checks run before TRL is imported; a flag is only known once TRL's parser is built.
     bound = 60 if argv[0] == "train" and any(a.startswith("--learning") for a in argv) else 5
-    assert time.monotonic() - started < bound, "a mistake that needs no model must be found at once"
-    after = sorted(p.name for p in tmp_path.rglob("*") if not p.name.startswith("o"))
-    assert [n for n in after if n not in before and not n.startswith(("o1", "o2", "o3"))] == [], "partial output"
+    assert time.process_time() - started < bound, "a mistake that needs no model must be found at once"
+    after = sorted(p.name for p in tmp_path.rglob("*"))
+    assert [n for n in after if n not in before] == [], "partial output"
 
 
 def test_grade_survives_a_lone_surrogate_and_writes_every_row(tmp_path, capsys):

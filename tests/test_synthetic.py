@@ -69,10 +69,10 @@ def test_bad_specs_are_one_line_errors(spec, msg):
 
 
 def test_impossible_spec_is_refused_before_generating():
-    started = time.monotonic()
+    started = time.process_time()  # CPU of this process: load-proof
     with pytest.raises(UserError, match="can make at most 4 distinct problems"):
         generate("generated:bare?n=100000&max_operand=2&ops=add")
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
 
 
 def test_exactly_as_many_as_can_be_made():
