@@ -105,6 +105,10 @@ class ScriptArguments:
         default=False,
         metadata={"help": "Start over in an output_dir that holds another run's checkpoints (deletes them)."},
     )
+    allow_untested_trl: bool = field(
+        default=False,
+        metadata={"help": "Run on a TRL major.minor release mathgrpo is not tested on (train/versions.py)."},
+    )
     model_context_length: int | None = field(
         default=None,
         metadata={"help": "Model context in tokens (default: the model config's max_position_embeddings)."},

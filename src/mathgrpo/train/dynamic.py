@@ -291,7 +291,7 @@ class DynamicSamplingTrainer(Trainer):
 
     def _join(self, groups: list[dict]) -> dict:
         """Concatenate groups from different rounds, re-padding each tensor to the widest."""
-        pad_id = self._tokenizer.pad_token_id
+        pad_id = self.processing_class.pad_token_id
         joined = {}
         for key in groups[0]:
             parts = [g[key] for g in groups]

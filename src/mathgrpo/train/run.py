@@ -30,7 +30,9 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
     """Checks that need no model and no data. Each failure is one line naming the field."""
     from mathgrpo.data.templates import get_template
     from mathgrpo.train.rewards import check_reward_options
+    from mathgrpo.train.versions import check_trl_version
 
+    check_trl_version(script_args.allow_untested_trl)
     template = get_template(script_args.template)
     check_reward_options(script_args.reward_funcs, reward_options(script_args, args, template))
     if args.reward_weights is not None and len(args.reward_weights) != len(script_args.reward_funcs):
