@@ -240,6 +240,40 @@ def test_push_to_hub_publishes_the_final_folder_once(tiny_qwen_dir, tmp_path, wi
     assert "generated_from_trainer" not in card and "loss `dapo`" in card and SECRET not in card
 
 
+def test_a_failed_push_is_an_error_with_a_retry_that_pushes(
+    tiny_qwen_dir, tmp_path, with_length_reward, recording_hub, monkeypatch, capsys
+):
+    import huggingface_hub
+
+    from conftest import RecordingHub
+
+    class Offline(RecordingHub):
+        def upload_folder(self, *args, **kwargs):
+            raise ConnectionError("the Hub cannot be reached")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Offline)
+    out = tmp_path / "push-fails"
+    argv = ["train", *tiny_run_argv(tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-retry",
+                                    "--max_steps", "1")]  # fmt: skip
+    assert cli.main(argv) == 2  # not a warning and exit 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the trained model is saved in" in err and "ConnectionError: the Hub cannot be reached" in err
+    assert err.endswith(f"retry with: mathgrpo report {out} --push")
+    assert (out / "model.safetensors").is_file() and recording_hub == []
+    # The retry the message names: it uploads the finished run to the run's own hub_model_id.
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHub)
+    assert cli.main(["report", str(out), "--push"]) == 0
+    (upload,) = recording_hub
+    assert upload["repo_id"] == "me/tiny-retry" and "model.safetensors" in upload["files"]
+    assert "README.md" in upload["files"] and not any(f.startswith("checkpoint-") for f in upload["files"])
+
+
+def test_push_refuses_an_unfinished_run(tmp_path, capsys):
+    (tmp_path / RUN_FILE).write_text(json.dumps({"finished": False}))
+    assert cli.main(["report", str(tmp_path), "--push"]) == 2
+    assert "has not finished" in capsys.readouterr().err
+
+
 def test_ema_smooths_and_starts_at_the_first_point():
     assert ema([]) == []
     assert ema([3.0, 3.0, 3.0], span=5) == pytest.approx([3.0, 3.0, 3.0])

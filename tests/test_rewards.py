@@ -242,3 +242,23 @@ def test_a_batch_with_every_reward_known_is_left_as_trl_made_it(tmp_path, tiny_q
     trainer.model.train()
     out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
     assert out["num_items_in_batch"].item() == out["completion_mask"].sum().item() > 0
+
+
+def test_reward_failures_are_warnings_once_per_kind_with_a_count(caplog, monkeypatch):
+    from mathgrpo.grading.failures import FAILURES
+    from mathgrpo.train import rewards as R
+
+    monkeypatch.setattr(FAILURES, "counts", type(FAILURES.counts)())
+
+    def broken(completion, opened):
+        raise RuntimeError("bug in format_ok")
+
+    monkeypatch.setattr(R, "format_ok", broken)
+    (fmt,) = funcs("format", max_completion_length=8)
+    with caplog.at_level("WARNING", logger="mathgrpo.grading"):
+        for _ in range(10):
+            assert fmt(["\\boxed{1}"], prompts=["Q"]) == [0.0]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2, [r.getMessage() for r in warnings]  # the first, then the count at 10
+    assert "format reward failed (RuntimeError: bug in format_ok)" in warnings[0].getMessage()
+    assert "failed 10 times so far" in warnings[1].getMessage()

@@ -36,6 +36,7 @@ from fractions import Fraction
 
 from mathgrpo.grading import normalize as N
 from mathgrpo.grading.extract import completion_text, extract_boxed
+from mathgrpo.grading.failures import FAILURES
 from mathgrpo.grading.pool import OK, TIMEOUT, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ class Grader:
             logger.info("math-verify out of time (%.1fs of CPU) on %.80r: verdict unknown", self.time_limit, args)
         else:
             self.stats.add("worker_errors")
-            logger.debug("grading worker error %s", value)
+            FAILURES.note("grading worker", str(value))
         return None
 
     def equivalent(self, a: str | None, b: str | None) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mathgrpo.errors import UserError
 from mathgrpo.grading import STRICT, VERDICTS, Grader, completion_text, count_boxes, default_grader, extract_boxed
+from mathgrpo.grading.failures import FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ def _log(log_metric, name: str, value: float) -> None:
     if callable(log_metric):
         try:
             log_metric(name, float(value))
-        except Exception:  # a logging hiccup must never cost a reward
-            logger.debug("log_metric(%s) failed", name, exc_info=True)
+        except Exception as err:  # a logging hiccup must never cost a reward
+            FAILURES.note("log_metric", err)
 
 
 class BatchVerdicts:
@@ -63,8 +64,8 @@ class BatchVerdicts:
         for completion, gold in zip(completions, answers):
             try:
                 verdicts.append(g.grade(completion, gold, self.verdict))
-            except Exception:  # a grader bug must not stop a run: leave the sample out, loudly
-                logger.exception("grading failed; the sample is left out (None)")
+            except Exception as err:  # a grader bug must not stop a run: leave the sample out, loudly
+                FAILURES.note("accuracy reward (grading)", err)
                 verdicts.append(None)
         log_metric = kwargs.get("log_metric")
         _log(log_metric, "grading/unknown", sum(v is None for v in verdicts))
@@ -173,8 +174,8 @@ def make_format(opts: RewardOptions) -> RewardFunc:
             try:
                 opened = opts.think_in_prompt if opts.think_in_prompt is not None else prompt_opens_think(prompt)
                 rewards.append(None if out else 1.0 if format_ok(completion_text(completion), opened) else 0.0)
-            except Exception:  # never let one odd completion stop training
-                logger.debug("format reward failed", exc_info=True)
+            except Exception as err:  # never let one odd completion stop training
+                FAILURES.note("format reward", err)
                 rewards.append(None if out else 0.0)
         return rewards
 

@@ -336,13 +336,20 @@ def save_final(trainer, out: Path) -> None:
 
 def after_training(out: Path, trainer, push: bool = False) -> None:
     """Report, model card (README.md) and, with ``push``, one upload of the finished folder.
-    A failed card or push never costs the trained model: it is already saved."""
+    A failed card or push never costs the trained model (it is already saved), but it is not
+    swallowed either: the run ends with one line naming what failed and the command that retries it."""
     from mathgrpo.report.card import finish_run
 
     try:
         finish_run(out, trainer, push=push)
     except Exception as err:
-        log.warning("could not write or push the model card: %s (retry: mathgrpo report %s --card)", err, out)
+        retry = f"mathgrpo report {out} --push" if push else f"mathgrpo report {out} --card"
+        what = "the log, the model card or the upload" if push else "the log or the model card"
+        detail = " ".join(str(err).split())[:300]
+        raise UserError(
+            f"the trained model is saved in {out}, but writing {what} failed ({type(err).__name__}: {detail}); "
+            f"retry with: {retry}"
+        ) from err
 
 
 def precheck(argv: list[str]) -> None:
