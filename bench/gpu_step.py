@@ -200,7 +200,13 @@ def one_backend(opts) -> dict:
         "max_completion_length": args.max_completion_length,
         "peak_allocated": torch.cuda.max_memory_allocated() if cuda else None,
         "peak_reserved": torch.cuda.max_memory_reserved() if cuda else None,
+        "imported": imported_top_level(),
     }
+
+
+def imported_top_level() -> list[str]:
+    """The top-level modules this process imported (bench/device checks that the device has each)."""
+    return sorted({name.split(".")[0] for name in sys.modules if not name.startswith("_")})
 
 
 def summarize(result: dict, floor_s: float) -> dict:
