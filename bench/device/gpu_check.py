@@ -198,6 +198,7 @@ def markdown(report: dict) -> str:
              "", "| mode | s/step | generation s | training s | generated tok/s | peak allocated GiB | "
              "peak reserved GiB | fits 24 / 32 / 80 GB | estimate GiB (measured/estimate) | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    show = lambda v: "-" if v is None else v  # noqa: E731 (no GPU memory on a dry run)
     for name in ORDER:
         row = report["modes"].get(name)
         if row is None:
@@ -209,7 +210,8 @@ def markdown(report: dict) -> str:
         est = f"{row['estimate_gib']} ({row['measured_over_estimate']})" if row.get("estimate_gib") else "-"
         if name == "eval":
             lines.append(f"| eval: {row['samples']} MATH-500 problems, one batch | {row['seconds']} (batch) | | | "
-                         f"{row['tok_s']} | {row['peak_allocated_gib']} | {row['peak_reserved_gib']} | {fit} | - | "
+                         f"{row['tok_s']} | {show(row['peak_allocated_gib'])} | "
+                         f"{show(row['peak_reserved_gib'])} | {fit} | - | "
                          f"{row['generated_tokens']} tokens |")  # fmt: skip
             continue
         note = []
@@ -220,7 +222,8 @@ def markdown(report: dict) -> str:
         if row.get("estimate_off_by_more_than_10pct"):
             note.append("estimate off by >10%")
         lines.append(f"| {name} | {row['step_s']} | {row['generation_s']} | {row['training_s']} | "
-                     f"{row['generated_tok_s']} | {row['peak_allocated_gib']} | {row['peak_reserved_gib']} | {fit} | "
+                     f"{row['generated_tok_s']} | {show(row['peak_allocated_gib'])} | "
+                     f"{show(row['peak_reserved_gib'])} | {fit} | "
                      f"{est} | {'; '.join(note)} |")  # fmt: skip
     lines += ["", f"A mode fits a card when peak reserved + {CONTEXT_GIB:g} GiB (CUDA context) is at most its size. "
               "s/step is per optimizer step; generation and training seconds are per rollout."]  # fmt: skip
