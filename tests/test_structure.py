@@ -155,3 +155,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_steps = [part.strip().removeprefix("python3 -m ") for step in steps for part in step.split("&&")]
     # .ci/run adds pip's quiet flag; everything else is the README's command, in order.
     assert [s.replace(" -q", "", 1) if s.startswith("pip") else s for s in ci_steps] == readme_steps
+
+
+def test_docs_hold_no_paths_of_one_machine():
+    """Commands in the docs run from any checkout: paths are relative to the repository."""
+    root = Path(__file__).resolve().parent.parent
+    home = str(Path.home())
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for marker in (str(root), str(root.parent), home + "/", "/work/"):
+            assert marker not in text, f"{path.relative_to(root)} names {marker!r}: use a path relative to the repo"
