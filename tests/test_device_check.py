@@ -29,12 +29,40 @@ def test_wheels_are_pinned_to_the_tested_versions():
             assert pins.get(name) == ver, f"{name}=={ver} in wheels.txt, {pins.get(name)} in constraints.txt"
 
 
+def norm(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def ours_to_bring(present: set[str]) -> set[str]:
+    """mathgrpo's runtime requirements and theirs, not walking past a package the device has (its
+    own requirements come with it)."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    roots = [r for r in (requires("mathgrpo") or []) if "extra ==" not in r or "lowmem" in r or "dev" in r]
+    todo = [re.match(r"[A-Za-z0-9_.-]+", r).group(0) for r in roots]
+    seen: set[str] = set()
+    while todo:
+        name = norm(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in present:
+            continue
+        try:
+            reqs = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        todo += [re.match(r"[A-Za-z0-9_.-]+", r).group(0) for r in reqs if "extra ==" not in r]
+    return seen - present
+
+
 def missing_on_device(imported: list[str]) -> set[str]:
-    """Distributions behind these top-level modules that the device image does not have."""
+    """Distributions we must bring (see above) behind these top-level modules."""
     present = names(DEVICE / "present.txt")
     dists = packages_distributions()
-    needed = {d.lower().replace("_", "-") for m in imported for d in dists.get(m, [])}
-    return needed - present - {"mathgrpo"}  # mathgrpo travels as src/
+    needed = {norm(d) for m in imported for d in dists.get(m, [])}
+    return (needed & ours_to_bring(present)) - {"mathgrpo"}  # mathgrpo travels as src/
 
 
 @pytest.fixture(scope="module")

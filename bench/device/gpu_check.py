@@ -140,6 +140,15 @@ def eval_child(result: Path, argv: list[str]) -> int:
     return code
 
 
+def worker_imports() -> list[str]:
+    """The grading worker's imports (math-verify runs in worker processes, never in the trainer's):
+    its top-level modules, or an empty list when it cannot start (the modes will then say why)."""
+    code = ("import json, sys; from mathgrpo.grading.worker import Checker; Checker(); "
+            "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules if not n.startswith('_')})))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 and proc.stdout.strip() else []
+
+
 def estimate(name: str) -> float | None:
     """bench's estimator's peak bytes for a training mode (full-size model), or None."""
     from mathgrpo.bench import gpu_estimate as est
@@ -263,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     model = gpu_step.model_dir(opts.workdir, opts.dry_run, "bfloat16" if cuda else "float32")
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "dry_run": opts.dry_run,
               "command": "python bench/device/gpu_check.py " + " ".join(argv), "device": device_facts(),
-              "versions": versions(), "modes": {}, "imports": []}  # fmt: skip
+              "versions": versions(), "modes": {}, "imports": worker_imports()}  # fmt: skip
     for name in [m.strip() for m in opts.modes.split(",") if m.strip()]:
         expected = EVAL_SECONDS if name == "eval" else TRAINING[name][3]
         if not opts.dry_run and time.monotonic() - started + expected > opts.budget_s:
