@@ -206,6 +206,20 @@ def test_a_run_with_dynamic_sampling_logs_its_rounds_and_resumes_exactly(tiny_qw
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_a_max_steps_run_that_uses_its_epochs_up_says_so(tiny_qwen_dir, tmp_path, with_flat_reward, caplog):
+    from mathgrpo.train.run import run
+
+    # 16 problems, 2 per step: Trainer plans 8 steps per epoch, 2 epochs for max_steps 16; the refills
+    # of the flat problems use the epochs up sooner.
+    argv = dynamic_argv(tiny_qwen_dir, tmp_path / "short", "--max_steps", "16", "--save_steps", "100",
+                        "--max_resample_rounds", "2")  # fmt: skip
+    with caplog.at_level("WARNING", logger="mathgrpo.train.run"):
+        trainer = run(*parse_train_args(argv))
+    assert trainer.state.global_step < 16
+    assert f"dynamic sampling used up the data after {trainer.state.global_step} of max_steps 16" in caplog.text
+
+
 @pytest.mark.gpu
 def test_dynamic_sampling_with_vllm_colocate(tiny_qwen_dir, tmp_path, with_flat_reward):
     pytest.importorskip("vllm")

@@ -292,6 +292,14 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         if trainer.control.should_training_stop and trainer.state.global_step < trainer.state.max_steps:
             log.warning("training stopped early at step %d; resume with --resume true", trainer.state.global_step)
             return trainer
+        if script_args.dynamic_sampling and 0 < args.max_steps and trainer.state.global_step < args.max_steps:
+            # Trainer sized its epochs by the plain count; dynamic sampling's refills use them up sooner.
+            log.warning(
+                "dynamic sampling used up the data after %d of max_steps %d steps (its refills draw from each "
+                "epoch); give num_train_epochs instead of max_steps to train longer",
+                trainer.state.global_step,
+                args.max_steps,
+            )
     save_final(trainer, out)
     run_info.update(
         finished=True,
