@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
+sys.path.insert(0, str(BENCH))  # bench/gpu_step.py, a script beside this folder, holds the step measurement
 QWEN = REPO / "recipes" / "qwen2.5-math-1.5b"
 GIB = 1024**3
 CARDS_GIB = (24, 32, 80)
@@ -118,6 +119,7 @@ def child(cmd: list[str], result: Path) -> dict:
 def eval_child(result: Path, argv: list[str]) -> int:
     """In its own process: one `mathgrpo eval` batch, timed, with the GPU's peak memory."""
     import torch
+    from gpu_step import imported_top_level
 
     from mathgrpo.cli import main
     from mathgrpo.files import write_atomic
@@ -135,7 +137,7 @@ def eval_child(result: Path, argv: list[str]) -> int:
         "exit": code, "seconds": seconds, "samples": len(samples), "generated_tokens": tokens,
         "peak_allocated": torch.cuda.max_memory_allocated() if cuda else None,
         "peak_reserved": torch.cuda.max_memory_reserved() if cuda else None,
-        "imported": sorted({n.split(".")[0] for n in sys.modules if not n.startswith("_")}),
+        "imported": imported_top_level(),
     }))  # fmt: skip
     return code
 
@@ -174,7 +176,6 @@ def summarize(name: str, res: dict, dry_run: bool) -> dict:
         row.update(seconds=round(res["seconds"], 1), samples=res["samples"], generated_tokens=res["generated_tokens"],
                    tok_s=round(res["generated_tokens"] / res["seconds"], 1) if res["seconds"] else None)  # fmt: skip
         return row
-    sys.path.insert(0, str(BENCH))  # bench/gpu_step.py is a script beside this folder
     import gpu_step
 
     timed = res["rollouts"][1:] or res["rollouts"]
@@ -261,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     opts.workdir = opts.workdir or Path("/tmp") / f"gpu-check-{'dry' if opts.dry_run else 'full'}"
     opts.workdir.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(BENCH))
     import gpu_step
     import torch
 

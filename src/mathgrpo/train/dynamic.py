@@ -174,12 +174,10 @@ def restored_pool(seed: int, checkpoint: str | None, shuffle: bool = True) -> Ep
     from pathlib import Path
 
     from mathgrpo.files import STATE_FILE, read_json
+    from mathgrpo.train.resume import saved_callback_args
 
     state = read_json(Path(checkpoint) / STATE_FILE) if checkpoint else None
-    saved = ((state or {}).get("stateful_callbacks") or {}).get(EpochPool.__name__) or {}
-    if isinstance(saved, list):
-        saved = saved[-1] if saved else {}
-    return EpochPool(**{"seed": seed, "shuffle": shuffle, **(saved.get("args") or {})})
+    return EpochPool(**{"seed": seed, "shuffle": shuffle, **saved_callback_args(state or {}, EpochPool.__name__)})
 
 
 class DynamicSamplingTrainer(Trainer):
@@ -244,9 +242,7 @@ class DynamicSamplingTrainer(Trainer):
         picked = signal[:quota]
         filled = quota - len(picked)
         picked += silent[:filled]
-        batch = self._join(picked)
-        mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
-        batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        batch = self.recount_items(self._join(picked))
         self._log_rounds(rounds, len(signal), drawn, filled, quota, used_up)
         return batch
 

@@ -92,11 +92,16 @@ class StartPlan:
     finished: bool = False  # ... and the final model is saved: nothing to do
 
 
-def checkpoint_run_id(state: dict) -> str | None:
-    stamp = (state.get("stateful_callbacks") or {}).get(RunIdentity.__name__) or {}
+def saved_callback_args(state: dict, name: str) -> dict:
+    """The ``args`` an ExportableState callback of class ``name`` saved in a trainer_state.json."""
+    stamp = (state.get("stateful_callbacks") or {}).get(name) or {}
     if isinstance(stamp, list):  # Trainer keeps a list when several callbacks share a class
         stamp = stamp[-1] if stamp else {}
-    return (stamp.get("args") or {}).get("run_id")
+    return stamp.get("args") or {}
+
+
+def checkpoint_run_id(state: dict) -> str | None:
+    return saved_callback_args(state, RunIdentity.__name__).get("run_id")
 
 
 def remove_incomplete(out: Path, up_to: int) -> None:

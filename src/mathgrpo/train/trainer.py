@@ -56,6 +56,11 @@ class Trainer(GRPOTrainer):
         out["completion_mask"] = out["completion_mask"] * known
         if "tool_mask" in out:
             out["tool_mask"] = out["tool_mask"] * known
-        mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
-        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-        return out
+        return self.recount_items(out)
+
+    def recount_items(self, batch: dict) -> dict:
+        """``num_items_in_batch`` (the token count the dapo/bnpo losses divide by) over every process,
+        recounted from the batch's loss mask as TRL counts it."""
+        mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
+        batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        return batch
