@@ -237,7 +237,8 @@ def test_push_to_hub_publishes_the_final_folder_once(tiny_qwen_dir, tmp_path, wi
     for name in ("model.safetensors", "README.md"):
         assert upload["digests"][name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
     card = (out / "README.md").read_text()
-    assert "generated_from_trainer" not in card and "loss `dapo`" in card and SECRET not in card
+    assert "generated_from_trainer" not in card and SECRET not in card
+    assert "algorithm: custom, nearest GRPO but not loss_type grpo" in card and "loss_type dapo" in card
 
 
 def test_a_failed_push_is_an_error_with_a_retry_that_pushes(

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, hub_id, write_atomic
+from mathgrpo.report.algorithm import Algorithm, name_algorithm
 from mathgrpo.report.reader import Run
 from mathgrpo.report.summary import Report, build_report, final_numbers, hyper_rows, table, what_rows
 
@@ -24,13 +25,6 @@ log = logging.getLogger(__name__)
 
 # What a published run leaves out: checkpoints (optimizer state, GBs), half-saved ones, staging.
 PUSH_IGNORE = ["checkpoint-*", "incomplete-checkpoint-*", ".*", ".final-tmp/*"]
-# TRL's `loss_type` values, named: its default `dapo` is DAPO's token-level loss, not GRPO's.
-LOSSES = {
-    "grpo": "GRPO's loss (per-sequence mean over tokens, then mean over sequences; Shao et al. 2024)",
-    "dapo": "DAPO's token-level loss (mean over all completion tokens of the batch; Yu et al. 2025)",
-    "dr_grpo": "Dr. GRPO's loss (token sum over a constant length; Liu et al. 2025)",
-    "bnpo": "BNPO's loss (token-level, normalised per local batch)",
-}
 
 
 def front_matter(run: Run) -> str:
@@ -56,12 +50,18 @@ def hardware_line(hw: dict) -> str:
     return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
 
 
-def loss_line(run: Run) -> str:
-    """The loss the run actually optimised, by name (from its recorded ``loss_type``)."""
-    loss = run.training_args.get("loss_type") or (run.info.get("algorithm") or {}).get("loss_type")
-    if not loss:
-        return "loss not recorded"
-    return f"loss `{loss}`: {LOSSES.get(loss, 'see TRL')}"
+def run_algorithm(run: Run) -> Algorithm | None:
+    """The run's algorithm, named from every defining field it recorded (None when none was)."""
+    settings = {**run.training_args, **(run.info.get("algorithm") or {})}
+    script = run.info.get("script_args") or {}
+    if "dynamic_sampling" in script:
+        settings.setdefault("dynamic_sampling", script["dynamic_sampling"])
+    return name_algorithm(settings) if settings.get("loss_type") else None
+
+
+def algorithm_line(run: Run) -> str:
+    algorithm = run_algorithm(run)
+    return f"algorithm: {algorithm.line()}" if algorithm else "algorithm not recorded"
 
 
 def card_markdown(rep: Report) -> str:
@@ -70,7 +70,7 @@ def card_markdown(rep: Report) -> str:
     base = info.get("model", "an unrecorded base model")
     lines = [front_matter(run), f"# {name}", "",
              f"`{base}` fine-tuned with reinforcement learning for math reasoning by mathgrpo on TRL's "
-             f"`GRPOTrainer` (group-relative advantages; {loss_line(run)}). Training {run.status()}."]  # fmt: skip
+             f"`GRPOTrainer` (group-relative advantages; {algorithm_line(run)}). Training {run.status()}."]  # fmt: skip
     lines += ["", "## Training data, template and rewards", "", table(["what", "value"], what_rows(run))]
     if rep.samples:
         prompt = rep.samples[0]["prompt"]

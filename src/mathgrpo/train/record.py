@@ -66,8 +66,12 @@ def hardware_summary() -> dict:
 
 
 def build_record(script_args, args, model_args, *, run_id: str, stats, stops: list[int]) -> dict:
+    from mathgrpo.report.algorithm import DEFINING, name_algorithm
     from mathgrpo.train.config import ALGORITHM_FIELDS
 
+    # Every field that names the algorithm (report/algorithm.py), so the card can name it from disk.
+    algorithm = {k: getattr(args, k, None) for k in (*ALGORITHM_FIELDS, *DEFINING) if hasattr(args, k)}
+    algorithm["dynamic_sampling"] = bool(getattr(script_args, "dynamic_sampling", False))
     return {
         "run_id": run_id,
         "model": model_args.model_name_or_path,
@@ -77,7 +81,8 @@ def build_record(script_args, args, model_args, *, run_id: str, stats, stops: li
         "data_stats": stats.to_dict(),
         "reward_funcs": script_args.reward_funcs,
         "reward_weights": args.reward_weights or [1.0] * len(script_args.reward_funcs),
-        "algorithm": {k: getattr(args, k, None) for k in ALGORITHM_FIELDS},
+        "algorithm": algorithm,
+        "algorithm_name": name_algorithm(algorithm).as_dict(),
         "stop_token_ids": stops,
         "script_args": dict(vars(script_args)),
         "hardware": hardware_summary(),
