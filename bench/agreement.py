@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchkit.paths import shared_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 LIGHTEVAL_SCRIPT = r"""
@@ -97,7 +99,7 @@ def math_verify_verdicts(pairs: list[dict]) -> list[bool | None]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lighteval-python", required=True, help="python of a venv with lighteval installed")
-    ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval")
+    ap.add_argument("--data-dir", type=Path, default=shared_data_dir() / "eval")
     ap.add_argument("--eval", type=Path, action="append", default=[], help="a mathgrpo eval output folder")
     ap.add_argument("--out", type=Path, default=REPO / "output" / "agreement")
     ap.add_argument("--no-references", action="store_true", help="only the --eval folders' samples")

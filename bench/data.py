@@ -20,12 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit.paths import shared_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def default_data() -> Path:
-    env = os.environ.get("MATHGRPO_SHARED_DATA")
-    return (Path(env) if env else REPO.parent / "shared" / "data") / "dapo-math-17k.parquet"
+    return shared_data_dir() / "dapo-math-17k.parquet"
 
 
 def build_repeated(src: Path, dst: Path, repeat: int) -> int:

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from mathgrpo.bench.dynamic_page import CONFIGS, render, summarize
+from benchkit.dynamic_page import CONFIGS, render, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = "recipes/demo/learning-cpu.yaml"
@@ -65,7 +65,7 @@ def child(out: Path, seed: int, extra: list[str], minutes: float) -> int:
 
 
 def evaluate(model: Path | str, out: Path, env: dict) -> None:
-    from mathgrpo.bench.learning_setup import VALIDATION, eval_args
+    from benchkit.learning_setup import VALIDATION, eval_args
 
     if (out / "summary.json").is_file():
         return
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return child(Path(a.child[0]), int(a.child[1]), CONFIGS[a.child[2]], a.minutes)
     seeds = [int(s) for s in a.seeds.split(",")]
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    from mathgrpo.bench.stats import metrics, read_samples
+    from benchkit.stats import metrics, read_samples
 
     evaluate(MODEL, a.out / "base", env)
     base = metrics(read_samples(a.out / "base"))["accuracy"]

@@ -48,8 +48,8 @@ TINY_PROMPT_LIMIT = 256
 
 
 def estimate_module():
-    """The estimator (``mathgrpo.bench.gpu_estimate``), imported when first needed."""
-    from mathgrpo.bench import gpu_estimate
+    """The estimator (``benchkit.gpu_estimate``), imported when first needed."""
+    from benchkit import gpu_estimate
 
     return gpu_estimate
 

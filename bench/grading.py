@@ -32,12 +32,13 @@ import sys
 import time
 from pathlib import Path
 
+from benchkit.paths import shared_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data() -> Path:
-    env = os.environ.get("MATHGRPO_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    return shared_data_dir()
 
 
 def load_cases() -> list:

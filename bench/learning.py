@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from mathgrpo.bench.learning_setup import (
+from benchkit.learning_setup import (
     MODEL,
     PROFILES,
     REPO,
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         tune(a, prof, out, env, stages)
     elif not a.report_only:
         final(prof, out, env, stages, a.reuse_tuned)
-    from mathgrpo.bench.learning_page import write_page
+    from benchkit.learning_page import write_page
 
     page = write_page(out, prof, Path(a.docs))
     print(f"[learning] wrote {page}")

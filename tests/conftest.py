@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from benchkit import paths
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -24,9 +26,8 @@ def load_bench(name: str):
 
 
 def shared_data_dir() -> Path | None:
-    """``$MATHGRPO_SHARED_DATA`` or ``../shared/data`` beside the repository."""
-    env = os.environ.get("MATHGRPO_SHARED_DATA")
-    path = Path(env) if env else REPO.parent / "shared" / "data"
+    """The shared data folder (benchkit.paths resolves it, for the bench scripts too), when present."""
+    path = paths.shared_data_dir()
     return path if path.is_dir() else None
 
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def bench():
-    from mathgrpo.bench import learning_page, learning_setup, stats
+    from benchkit import learning_page, learning_setup, stats
 
     return learning_setup, stats, learning_page
 
@@ -123,7 +123,7 @@ def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):
     """bench/dynamic_compare.py: TRL logs a dynamic step's reward and zero-signal share as means over
     its generation rounds, so the generated shares are weighted by rounds; the trained share is the
     dynamic trainer's own count, and the accuracy points come from the saved models' eval folders."""
-    from mathgrpo.bench import dynamic_page as dynamic_compare
+    from benchkit import dynamic_page as dynamic_compare
 
     run = tmp_path / "dynamic-seed0"
     (run / "train").mkdir(parents=True)

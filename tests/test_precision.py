@@ -188,7 +188,7 @@ def test_memory_estimate_counts_what_loader_and_optimizer_allocate(recipe, extra
 
     from mathgrpo.models import load_tokenizer
 
-    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
+    est = __import__("benchkit.gpu_estimate", fromlist=["x"])
     _, args, model_args = recipe_args(recipe, str(tiny_qwen_dir), tmp_path, *extra)
     assert est.mode_of(model_args.dtype, str(args.optim.value)) == mode
     expected = est.MODES[mode]

@@ -101,7 +101,7 @@ def test_vllm_variants_fit_prompt_and_completion(name):
 def test_parameter_count_matches_the_architecture_by_hand():
     from mathgrpo.testing import QWEN25_MATH_15B_CONFIG as c
 
-    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
+    est = __import__("benchkit.gpu_estimate", fromlist=["x"])
     h, i, layers, vocab = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
     kv = c["num_key_value_heads"] * h // c["num_attention_heads"]
     attention = (h * h + h) + 2 * (h * kv + kv) + h * h  # q, k, v carry biases; o does not
@@ -116,7 +116,7 @@ def test_which_seed_recipe_fits_24_gib():
     # The honest default (float32 weights + AdamW, 16 bytes per parameter) does not fit a 24 GB GPU;
     # the 8-bit AdamW mode (10 bytes) does. The bytes per parameter are tied to what the loader and
     # a real optimizer step allocate in tests/test_precision.py.
-    est = __import__("mathgrpo.bench.gpu_estimate", fromlist=["x"])
+    est = __import__("benchkit.gpu_estimate", fromlist=["x"])
     facts = est.model_facts()
     seed, small = (est.recipe_shape(QWEN / f"{n}.yaml") for n in ("seed", "seed-24gb"))
     assert (seed.mode, small.mode) == ("fp32-master", "8bit-adamw")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mathgrpo.bench.import_graph import imports_of, modules
+from benchkit.import_graph import imports_of, modules
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "mathgrpo"
 

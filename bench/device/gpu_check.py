@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 sys.path.insert(0, str(BENCH))  # bench/gpu_step.py, a script beside this folder, holds the step measurement
+from benchkit.paths import shared_data_dir  # noqa: E402  (importable once bench/ is on the path)
+
 QWEN = REPO / "recipes" / "qwen2.5-math-1.5b"
 GIB = 1024**3
 CARDS_GIB = (24, 32, 80)
@@ -153,7 +154,7 @@ def worker_imports() -> list[str]:
 
 def estimate(name: str) -> float | None:
     """bench's estimator's peak bytes for a training mode (full-size model), or None."""
-    from mathgrpo.bench import gpu_estimate as est
+    from benchkit import gpu_estimate as est
 
     recipe, overrides, *_ = TRAINING[name]
     shape = est.recipe_shape(QWEN / recipe)
@@ -249,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="tiny model, same code path (runs on a CPU)")
     ap.add_argument("--modes", default=",".join(ORDER))
     ap.add_argument("--budget-s", type=float, default=540.0, help="skip a mode that would end past this")
-    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MATHGRPO_SHARED_DATA")
-                                                         or REPO.parent / "shared" / "data") / "eval")  # fmt: skip
+    ap.add_argument("--data-dir", type=Path, default=shared_data_dir() / "eval")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--eval-child", type=Path, help=argparse.SUPPRESS)
     opts = ap.parse_args(argv)

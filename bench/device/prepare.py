@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))  # a script in bench/device/: benchkit sits one folder up
+from benchkit.paths import shared_data_dir  # noqa: E402
+
 WHEELS = REPO / ".whl"
 LIMIT = 64 * 1024 * 1024  # the device tool's limit on what one call carries
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
@@ -39,7 +42,7 @@ def carried_bytes() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=shared_data_dir())
     a = ap.parse_args(argv)
     WHEELS.mkdir(exist_ok=True)
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]

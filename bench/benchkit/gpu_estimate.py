@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GIB = 1024**3
-# The bench helpers serve a checkout: src/mathgrpo/bench/ is three levels below the root.
-REPO = Path(__file__).resolve().parents[3]
+# The bench helpers serve a checkout: bench/benchkit/ is two levels below the root.
+REPO = Path(__file__).resolve().parents[2]
 RECIPE_DIR = REPO / "recipes" / "qwen2.5-math-1.5b"
 
 # How many training processes (GPUs) each recipe's batch numbers are written for, and how

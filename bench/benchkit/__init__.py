@@ -2,5 +2,5 @@
 statistics and page, and the GPU memory/time estimator. The runnable scripts stay in bench/.
 Nothing else in the package imports this subpackage.
 
-Usage: ``from mathgrpo.bench.stats import wilson``
+Usage: ``from benchkit.stats import wilson``
 """

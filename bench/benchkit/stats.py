@@ -3,7 +3,7 @@ samples, pass@k curves, Wilson intervals, bootstrap intervals for a gain (over p
 problems and training seeds),
 and the rows that tell format from arithmetic (box use, last number, written equations).
 
-Usage: ``from mathgrpo.bench.stats import metrics``; ``metrics(read_samples(Path("DIR")), n=16)["accuracy"]``
+Usage: ``from benchkit.stats import metrics``; ``metrics(read_samples(Path("DIR")), n=16)["accuracy"]``
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ CONFIGS = {"plain": [], "dynamic": ["--dynamic_sampling", "true", "--max_resampl
 
 
 def summarize(folder: Path) -> dict:
-    from mathgrpo.bench.stats import metrics, read_samples
     from mathgrpo.report.reader import newest_state
+
+    from benchkit.stats import metrics, read_samples
 
     budget = json.loads((folder / "train" / "budget.json").read_text())
     history = [h for h in (newest_state(folder / "train") or ({}, None))[0].get("log_history", []) if "reward" in h]
@@ -46,7 +47,7 @@ def summarize(folder: Path) -> dict:
 
 
 def render(results: dict, minutes: float, seeds: list[int], base: float) -> str:
-    from mathgrpo.bench.learning_setup import VALIDATION
+    from benchkit.learning_setup import VALIDATION
 
     third = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     lines = [f"Budget: {minutes:g} min of training per run on the 2-core machine; seeds {', '.join(map(str, seeds))}; "

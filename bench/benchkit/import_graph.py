@@ -88,7 +88,7 @@ def stage(module: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[0]) if argv else Path(__file__).resolve().parents[3]
+    root = Path(argv[0]) if argv else Path(__file__).resolve().parents[2]
     known = modules(root / "src" / "mathgrpo")
     graph = {name: imports_of(path, known) - {name} for name, path in known.items()}
     sys.setrecursionlimit(10_000)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mathgrpo.bench.learning_setup import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
-from mathgrpo.bench.stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
+from benchkit.learning_setup import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES_FILE, TEMPLATE, VALIDATION
+from benchkit.stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
 
 TARGET = 0.15  # the gain on unseen facts the benchmark aims at, averaged over seeds
 LABELS = {"unseen": "held-out test facts (never trained on)",

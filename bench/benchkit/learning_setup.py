@@ -1,16 +1,17 @@
 """The learning benchmark's fixed setup (model, template, sets, profiles) and its eval command, shared
 by bench/learning.py, bench/dynamic_compare.py and the page (learning_page.py).
 
-Usage: ``from mathgrpo.bench.learning_setup import SETS, eval_args``
+Usage: ``from benchkit.learning_setup import SETS, eval_args``
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-# The bench helpers serve a checkout (bench/ scripts, tests): src/mathgrpo/bench/ is three levels down.
-REPO = Path(__file__).resolve().parents[3]
+from benchkit.paths import shared_data_dir
+
+# The bench helpers serve a checkout (bench/ scripts, tests): bench/benchkit/ is two levels below the root.
+REPO = Path(__file__).resolve().parents[2]
 MODEL = "smollm2-135m-instruct"
 TEMPLATE = "boxed_example"
 MAX_OPERAND = 40
@@ -46,7 +47,7 @@ STAGES_FILE = "stages.json"
 
 
 def shared_eval_dir() -> Path:
-    return Path(os.environ.get("MATHGRPO_SHARED_DATA") or REPO.parent / "shared" / "data") / "eval"
+    return shared_data_dir() / "eval"
 
 
 def eval_args(model: str, spec: dict, out: Path, run: Path, batch: int) -> list[str]:
