@@ -19,7 +19,7 @@ from pathlib import Path
 from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, hub_id, write_atomic
 from mathgrpo.report.algorithm import Algorithm, name_algorithm
 from mathgrpo.report.reader import Run
-from mathgrpo.report.summary import Report, build_report, final_numbers, hyper_rows, table, what_rows
+from mathgrpo.report.summary import Report, build_report, final_numbers, hardware_line, hyper_rows, table, what_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,6 @@ def front_matter(run: Run) -> str:
         tags=["trl", "grpo", "math", "reasoning", "mathgrpo"],
     )
     return f"---\n{data.to_yaml()}\n---\n"
-
-
-def hardware_line(hw: dict) -> str:
-    if not hw:
-        return "unknown"
-    device = (
-        f"{hw.get('gpu_count', 1)} x {hw['gpu']}" if hw.get("gpu") else f"CPU only ({hw.get('cpu_count', '?')} cores)"
-    )
-    return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
 
 
 def run_algorithm(run: Run) -> Algorithm | None:

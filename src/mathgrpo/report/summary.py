@@ -215,6 +215,17 @@ class Report:
         return self.folder / REPORT_PAGE
 
 
+def hardware_line(hw: dict) -> str:
+    """One line for the recorded hardware (the card and the report say the same; the record always
+    writes gpu_count beside gpu, so the count is never guessed)."""
+    if not hw:
+        return "unknown"
+    device = (
+        f"{hw.get('gpu_count', '?')} x {hw['gpu']}" if hw.get("gpu") else f"CPU only ({hw.get('cpu_count', '?')} cores)"
+    )
+    return f"{device}; torch {hw.get('torch', '?')}, Python {hw.get('python', '?')}, {hw.get('platform', '?')}"
+
+
 def summary_markdown(rep: Report) -> str:
     run = rep.run
     lines = [f"# Training report: {run.path.name}", "",
@@ -222,13 +233,7 @@ def summary_markdown(rep: Report) -> str:
     wall = run.wall_time()
     lines.append(f"Wall time: {wall}." if wall else "Wall time: unknown.")
     if run.info.get("hardware"):
-        hw = run.info["hardware"]
-        lines.append(
-            f"Hardware: {hw.get('gpu_count', 0)} x {hw['gpu']}"
-            if hw.get("gpu")
-            else f"Hardware: CPU ({hw.get('cpu_count', '?')} cores)"
-        )
-        lines[-1] += f", torch {hw.get('torch', '?')}."
+        lines.append(f"Hardware: {hardware_line(run.info['hardware'])}.")
     lines += ["", "## Settings", "", table(["setting", "value"], settings_rows(run))]
     numbers = final_numbers(run)
     if numbers:
