@@ -138,7 +138,8 @@ def test_root_train_py_is_the_same_entry_point():
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert "unknown template 'chain'" in proc.stderr.strip().splitlines()[-1]
+    (line,) = proc.stderr.splitlines()  # every line of stderr, as a user sees it
+    assert "unknown template 'chain'" in line
 
 
 def test_dataset_without_answer_column(capsys, tiny_qwen_dir, tmp_path):

@@ -29,12 +29,23 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+class _CpuKernelNotice(logging.Filter):
+    """bitsandbytes (the `lowmem` extra, installed with `dev`) warns at import, on every machine without
+    its optional CPU 4-bit kernels, that it could not load them from the kernels hub. mathgrpo never
+    runs 4-bit layers on a CPU (bitsandbytes serves only the 8-bit optimizers, on GPUs), so the notice
+    says nothing about a mathgrpo run, and it would come before every one-line error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to load CPU gemm_4bit_forward" not in record.getMessage()
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_CpuKernelNotice())
 
 
 def main(argv: list[str] | None = None) -> int:

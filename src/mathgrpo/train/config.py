@@ -151,46 +151,52 @@ def build_parser(for_help: bool = False):
                   usage="mathgrpo train [--config RECIPE.yaml] [--FIELD VALUE ...]  (--help, --help-all)")  # fmt: skip
 
 
-def parse_train_args(argv: list[str] | None = None):
+def parse_train_args(argv: list[str] | None = None, recipe: dict | None = None):
     """Parse (ScriptArguments, GRPOConfig, ModelConfig) from a recipe and command-line overrides.
 
-    TRL's own config validation (e.g. generation batch not divisible by num_generations)
-    raises ValueError inside the parser; we turn it into one line for the user.
+    ``recipe``: the ``--config`` file's mapping when the caller has read it already
+    (``precheck.read_recipe``), so the file is read once. TRL's own config validation (e.g. generation
+    batch not divisible by num_generations) raises ValueError inside the parser; we turn it into one
+    line for the user.
     """
-    parser = build_parser()
+    import os
+
+    from mathgrpo.train.precheck import read_recipe, recipe_path
+
     argv = list(argv or [])
-    check_recipe_keys(argv, parser)
+    path = recipe_path(argv)
+    recipe = dict(read_recipe(argv) if recipe is None else recipe)
+    parser = build_parser()
+    check_recipe_keys(recipe, path, parser)
+    # What TrlParser.parse_args_and_config does with a --config file, on the mapping already read:
+    # the recipe's `env` goes to the environment, its fields become the parser's defaults.
+    for key, value in (recipe.pop("env", None) or {}).items():
+        os.environ[key] = str(value)
+    rest = [a for i, a in enumerate(argv) if not (a == "--config" or (i and argv[i - 1] == "--config"))]
     try:
         with warnings.catch_warnings():
             # GRPOConfig itself sets the renamed `gradient_checkpointing`; the user can do
             # nothing about transformers' rename warning, so it is not shown.
             warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
-            return parser.parse_args_and_config(args=argv)
+            parser.set_defaults_with_config(**recipe)
+            return parser.parse_args_into_dataclasses(args=rest)
     except ValueError as err:
         raise UserError(explain(" ".join(str(err).split()), argv, parser)) from None
-    except OSError as err:  # the recipe file itself
-        raise UserError(f"recipe {err.filename}: {err.strerror} (--config)") from None
 
 
-def check_recipe_keys(argv: list[str], parser) -> None:
+def check_recipe_keys(recipe: dict, path: str | None, parser) -> None:
     """Every key of the recipe is a field (checked before the fields' own validation runs)."""
-    import yaml
-
-    if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
-        return
-    recipe = argv[argv.index("--config") + 1]
-    try:
-        loaded = yaml.safe_load(open(recipe, encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"recipe {recipe}: {err.strerror} (--config)") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"recipe {recipe} is not valid YAML ({' '.join(str(err).split())[:160]})") from None
-    if not isinstance(loaded, dict):
-        raise UserError(f"recipe {recipe} must be a mapping of field: value")
     known = {a.dest for a in parser._actions} | {"env"}
-    unknown = [k for k in loaded if k not in known]
+    unknown = [k for k in recipe if k not in known]
     if unknown:
-        raise UserError(f"recipe {recipe}: unknown key {unknown[0]!r}{_closest(str(unknown[0]), parser)}")
+        raise UserError(f"recipe {path}: unknown key {unknown[0]!r}{_closest(str(unknown[0]), parser)}")
+    if "env" in recipe and not isinstance(recipe["env"], dict):
+        raise UserError(f"recipe {path}: `env` must be a mapping of VARIABLE: value")
+
+
+def check_language(language: str) -> None:
+    if language not in ("all", "en", "zh"):
+        raise UserError(f"language must be all, en or zh (got {language!r})")
 
 
 def _closest(name: str, parser) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mathgrpo.errors import UserError
 from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
-from mathgrpo.train.config import ScriptArguments, parse_train_args
+from mathgrpo.train.config import ScriptArguments, check_language, parse_train_args
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,7 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
             script_args.dynamic_sampling_metric,
             script_args.reward_funcs,
         )
-    if script_args.language not in ("all", "en", "zh"):
-        raise UserError(f"language must be all, en or zh (got {script_args.language!r})")
+    check_language(script_args.language)
     if not model_args.model_name_or_path:
         raise UserError("model_name_or_path is not set; give a hub name, a local folder or a .gguf file")
 
@@ -360,43 +359,6 @@ def after_training(out: Path, trainer, push: bool = False) -> None:
         ) from err
 
 
-def precheck(argv: list[str]) -> None:
-    """The mistakes that need only the file system -- a model folder that does not exist or holds no
-    weights, an output_dir that is a file or cannot be written -- found before TRL is imported
-    (seconds, not the import's ten on a busy machine). The full checks run again after parsing."""
-    import yaml
-
-    from mathgrpo.models import check_reference
-
-    values: dict = {}
-    if "--config" in argv and argv.index("--config") + 1 < len(argv):
-        try:
-            loaded = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
-            values.update(loaded if isinstance(loaded, dict) else {})
-        except (OSError, yaml.YAMLError):
-            return  # the parser reports the recipe itself
-    for i, arg in enumerate(argv[:-1]):
-        if arg in ("--model_name_or_path", "--output_dir", "--bf16", "--use_cpu"):
-            values[arg[2:]] = argv[i + 1]
-    truthy = lambda v: v is True or str(v).lower() in ("true", "1", "yes")  # noqa: E731
-    if truthy(values.get("bf16")) and not truthy(values.get("use_cpu")):
-        import torch
-
-        if not torch.cuda.is_available():
-            from mathgrpo.train.config import explain
-
-            raise UserError(explain("doesn't support bf16"))
-    if isinstance(values.get("model_name_or_path"), str):
-        from mathgrpo.models import check_hub_model
-
-        if check_reference(values["model_name_or_path"]) == "hub":
-            check_hub_model(values["model_name_or_path"], "model_name_or_path")
-    if isinstance(values.get("output_dir"), str):
-        from mathgrpo.files import check_writable
-
-        check_writable(Path(values["output_dir"]))
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(argv or [])
     if "--help-all" in argv or "-h" in argv or "--help" in argv:
@@ -404,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print_help(all_fields="--help-all" in argv)
         return 0
-    precheck(argv)
-    script_args, args, model_args = parse_train_args(argv)
+    from mathgrpo.train.precheck import precheck
+
+    recipe = precheck(argv)  # one read of the recipe; every check that needs no TRL, before TRL loads
+    script_args, args, model_args = parse_train_args(argv, recipe=recipe)
     run(script_args, args, model_args)
     return 0
