@@ -130,6 +130,38 @@ def tiny_run_argv(model_dir, out, *extra) -> list[str]:
     ]  # fmt: skip
 
 
+TINY_RUN_TOKEN = "hf_SECRETtokenNEVERwritten123"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_qwen_dir, tmp_path_factory):
+    """The 2-step run of ``tiny_run_argv`` (length reward on, a hub token given), trained once per session
+    for every test that would train this same run again. Read it; copy the folder before changing it."""
+    import shutil
+    from types import SimpleNamespace
+
+    from mathgrpo.train.config import parse_train_args
+    from mathgrpo.train.rewards import REWARDS
+    from mathgrpo.train.run import run
+
+    out = tmp_path_factory.mktemp("tiny-run") / "run"
+    token = os.environ.pop("HF_TOKEN", None)  # train moves the recipe's token here; leave the session as it was
+    REWARDS["length"] = length_reward
+    try:
+        trainer = run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out, "--hub_token", TINY_RUN_TOKEN)))
+    finally:
+        REWARDS.pop("length", None)
+        os.environ.pop("HF_TOKEN", None)
+        if token is not None:
+            os.environ["HF_TOKEN"] = token
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(out, dest, symlinks=True)
+        return dest
+
+    return SimpleNamespace(out=out, trainer=trainer, copy=copy)
+
+
 class RecordingHub:
     """Stands in for ``huggingface_hub.HfApi`` (no network here): records what each upload would
     send, filtered exactly as ``upload_folder`` filters, with a hash of each file at upload time."""

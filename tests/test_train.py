@@ -15,7 +15,7 @@ from mathgrpo.train.config import parse_train_args
 from mathgrpo.train.resume import last_complete_checkpoint
 from mathgrpo.train.run import run
 
-from conftest import tiny_run_argv
+from conftest import TINY_RUN_TOKEN, tiny_run_argv
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +24,8 @@ def tiny_args(model_dir, out, *extra):
     return parse_train_args(tiny_run_argv(model_dir, out, *extra))
 
 
-def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tmp_path, with_length_reward, monkeypatch):
-    out = tmp_path / "run"
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    secret = "hf_SECRETtokenNEVERwritten123"
-    trainer = run(*tiny_args(tiny_qwen_dir, out, "--hub_token", secret))
+def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tiny_run):
+    out, trainer, secret = tiny_run.out, tiny_run.trainer, TINY_RUN_TOKEN  # the session's shared run
     assert trainer.state.global_step == 2
     before, after = load_file(tiny_qwen_dir / "model.safetensors"), load_file(out / "model.safetensors")
     changed = [k for k in before if not torch.equal(before[k], after[k])]
@@ -59,7 +56,7 @@ class StopAfter(TrainerCallback):
         return control
 
 
-def test_interrupted_run_resumes_to_same_final_step(tiny_qwen_dir, tmp_path, with_length_reward):
+def test_interrupted_run_resumes_to_same_final_step(tiny_qwen_dir, tmp_path, with_length_reward, tiny_run):
     out = tmp_path / "run"
     first = run(*tiny_args(tiny_qwen_dir, out), callbacks=[StopAfter(1)])
     assert first.state.global_step == 1
@@ -72,9 +69,9 @@ def test_interrupted_run_resumes_to_same_final_step(tiny_qwen_dir, tmp_path, wit
     assert steps == [1, 2]  # step 1's log came back from the checkpoint, step 2 was trained now
 
     # Resuming with optimizer, scheduler, RNG and data position restored gives the same
-    # model as an uninterrupted run.
-    straight = tmp_path / "straight"
-    run(*tiny_args(tiny_qwen_dir, straight))
+    # model as an uninterrupted run (the session's shared one: the same flags, plus a hub token,
+    # which is moved to the environment and changes nothing trained).
+    straight = tiny_run.out
     a, b = load_file(out / "model.safetensors"), load_file(straight / "model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
