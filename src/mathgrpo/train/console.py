@@ -38,8 +38,9 @@ def step_line(logs: dict, step: int, max_steps: int, seconds_per_step: float | N
     if "reward" not in logs:
         return None
     parts = [f"step {step}/{max_steps}", f"reward {logs['reward']:.3g}"]
-    if isinstance(logs.get("rewards/accuracy/mean"), float):
-        parts.append(f"accuracy {logs['rewards/accuracy/mean']:.2f}")
+    for key, value in logs.items():  # every reward the run uses, by its registry name, in recipe order
+        if key.startswith("rewards/") and key.endswith("/mean") and isinstance(value, float):
+            parts.append(f"{key[len('rewards/') : -len('/mean')]} {value:.2f}")
     if isinstance(logs.get("completions/mean_length"), float):
         parts.append(f"length {logs['completions/mean_length']:.0f}")
     if isinstance(logs.get("frac_reward_zero_std"), float):

@@ -3,17 +3,30 @@
 Usage: ``funcs = build_reward_funcs(["accuracy", "format"], RewardOptions(max_completion_length=1024))``
 then ``GRPOTrainer(reward_funcs=funcs, args=GRPOConfig(reward_weights=[1.0, 0.5], ...))``.
 
-Every function takes ``(completions, **kwargs)`` and returns one float (or None) per completion,
-as TRL's ``GRPOTrainer._calculate_rewards`` expects. TRL logs each one as ``rewards/<__name__>/mean``,
-so the functions are named exactly ``accuracy``, ``format`` and ``soft_overlong``. Weights are not
-applied here: the recipe passes them to TRL (``GRPOConfig.reward_weights``); the raw values are
-1.0 / 0.0 for ``accuracy`` and ``format``, so with the seed recipe's weights (1.0, 0.5) a correct,
-well-formatted completion earns 1.0 + 0.5.
+Departures from the papers:
+- ``accuracy`` is 1 / 0, not DAPO's +1 / -1: the DAPO recipes weigh it 2.0, which gives the same
+  spread (group normalisation removes the shift).
+- ``accuracy`` reads the last ``\boxed{}`` only (Oat-Zero's reading), not DAPO's ``Answer:`` line:
+  the templates ask for a box, and the format reward checks for one.
+- ``format`` is ours (R1's format reward asks only for the tags): one non-empty ``<think>`` block,
+  then one boxed answer (at most ``MAX_BOXES_AFTER_THINK`` boxes), so it cannot be farmed.
+- ``soft_overlong`` is DAPO's (TRL's implementation), with its buffer scaled to our length limits.
 
-A sample whose correctness is unknown -- its gold cannot be graded, or the grader ran out of time
-twice -- is left out of training entirely: when ``accuracy`` is among the rewards, *every* reward
-function returns None for it, which is the only case in which TRL gives a sample no advantage and
-keeps it out of its group's baseline (one None among numbers would still train on the others).
+A reward is one definition: a factory in :data:`REWARDS` (``name -> factory(RewardOptions) -> function``),
+or a function with TRL's signature named by dotted path in the recipe (``reward_funcs:
+[accuracy, mypkg.rewards.my_reward]``, as TRL's GRPO script takes them). Every function takes
+``(completions, **kwargs)`` and returns one float (or None) per completion, as TRL's
+``GRPOTrainer._calculate_rewards`` expects. :func:`registered` wraps each one once, so no reward
+repeats these rules: it is logged under its registry key (``rewards/<name>/mean``; a dotted path's
+last part), which `mathgrpo grade` and the console line read; it never raises (a failure is logged
+once, counted, and gives None for that batch); and a sample whose correctness is unknown -- its gold
+cannot be graded, or the grader ran out of time twice -- gets None from *every* reward when
+``accuracy`` is in use, the only case in which TRL gives a sample no advantage and keeps it out of its
+group's baseline (one None among numbers would still train on the others).
+
+Weights are not applied here: the recipe passes them to TRL (``GRPOConfig.reward_weights``); the raw
+values are 1.0 / 0.0 for ``accuracy`` and ``format``, so with the seed recipe's weights (1.0, 0.5) a
+correct, well-formatted completion earns 1.0 + 0.5.
 """
 
 from __future__ import annotations
@@ -168,15 +181,14 @@ def make_format(opts: RewardOptions) -> RewardFunc:
 
     def format(completions, **kwargs) -> list[float | None]:  # noqa: A001 - TRL logs the name "format"
         prompts = kwargs.get("prompts") or [None] * len(completions)
-        left_out = _left_out(opts.shared, completions, kwargs)
         rewards: list[float | None] = []
-        for completion, prompt, out in zip(completions, prompts, left_out):
+        for completion, prompt in zip(completions, prompts):
             try:
                 opened = opts.think_in_prompt if opts.think_in_prompt is not None else prompt_opens_think(prompt)
-                rewards.append(None if out else 1.0 if format_ok(completion_text(completion), opened) else 0.0)
-            except Exception as err:  # never let one odd completion stop training
+                rewards.append(1.0 if format_ok(completion_text(completion), opened) else 0.0)
+            except Exception as err:  # one odd completion costs its own reward, not the batch's
                 FAILURES.note("format reward", err)
-                rewards.append(None if out else 0.0)
+                rewards.append(0.0)
         return rewards
 
     return format
@@ -193,13 +205,14 @@ def make_soft_overlong(opts: RewardOptions) -> RewardFunc:
         if ids is None:
             logger.warning("soft_overlong: no completion_ids given; rewarding 0")
             return [0.0] * len(completions)
-        left_out = _left_out(opts.shared, completions, kwargs)
-        return [None if out else opts.overlong_penalty * r for r, out in zip(punish(ids), left_out)]
+        return [opts.overlong_penalty * r for r in punish(ids)]
 
     return soft_overlong
 
 
-# name -> factory(options) -> reward function. A user's own reward: REWARDS["mine"] = factory.
+# name -> factory(options) -> reward function. A user's own reward, without editing the package:
+# `reward_funcs: [accuracy, mypkg.rewards.my_reward]` (a dotted path to a function with TRL's signature,
+# as TRL's GRPO script takes), or in code `REWARDS["mine"] = factory`.
 REWARDS: dict[str, Callable[[RewardOptions], RewardFunc]] = {
     "accuracy": make_accuracy,
     "format": make_format,
@@ -207,10 +220,70 @@ REWARDS: dict[str, Callable[[RewardOptions], RewardFunc]] = {
 }
 
 
+def reward_name(entry: str) -> str:
+    """The name a `reward_funcs` entry is logged under (``rewards/<name>/mean``): the registry key, or
+    a dotted path's last part."""
+    return entry if entry in REWARDS else entry.rsplit(".", 1)[-1]
+
+
+def import_reward(path: str) -> RewardFunc:
+    """The function a dotted path ``package.module.function`` names; one line when it cannot be had."""
+    import importlib
+
+    module_name, _, attr = path.rpartition(".")
+    try:
+        func = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise UserError(
+            f"reward {path!r} (field `reward_funcs`) cannot be imported ({type(err).__name__}: {err}); "
+            f"give a registered name ({', '.join(REWARDS)}) or a dotted path to a function on PYTHONPATH"
+        ) from None
+    if not callable(func):
+        raise UserError(f"reward {path!r} (field `reward_funcs`) is not a function")
+    return func
+
+
 def check_reward_names(names: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in REWARDS]
-    if unknown:
-        raise UserError(f"unknown reward {unknown[0]!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}")
+    for name in names:
+        if name not in REWARDS:
+            if "." not in name.strip("."):
+                raise UserError(
+                    f"unknown reward {name!r} (field `reward_funcs`); choose from: {', '.join(REWARDS)}, "
+                    "or give a dotted path package.module.function"
+                )
+            import_reward(name)
+    logged = [reward_name(n) for n in names]
+    twice = sorted({n for n in logged if logged.count(n) > 1})
+    if twice:
+        raise UserError(f"reward_funcs logs two rewards as {twice[0]!r}; each needs its own name")
+
+
+def registered(name: str, func: RewardFunc, shared: BatchVerdicts | None) -> RewardFunc:
+    """``func`` with the rules every reward follows, applied once here rather than in each reward:
+    - its name is ``name`` (TRL logs ``rewards/<__name__>/mean``, and `grade` and the console read it);
+    - a sample of unknown correctness gets None from every reward when ``accuracy`` is in use, the only
+      case in which TRL leaves a sample out of the advantage and its group's baseline;
+    - it never raises and always answers one value per completion: a failure is logged once, counted
+      (grading/failures.py), and gives None for that batch (no opinion: TRL sums the other rewards)."""
+
+    def reward(completions, **kwargs) -> list[float | None]:
+        n = len(completions)
+        try:
+            values = list(func(completions, **kwargs))
+            if len(values) != n:
+                raise ValueError(f"returned {len(values)} values for {n} completions")
+        except UserError:
+            raise  # a config error (e.g. no gold column) stops the run in one line
+        except Exception as err:
+            FAILURES.note(f"reward {name}", err)
+            values = [None] * n
+        if name != "accuracy":  # accuracy's own None is the verdict
+            values = [None if out else v for v, out in zip(values, _left_out(shared, completions, kwargs))]
+        return values
+
+    reward.__name__ = reward.__qualname__ = name
+    reward.__doc__ = func.__doc__
+    return reward
 
 
 def buffer_of(opts: RewardOptions) -> int:
@@ -231,8 +304,10 @@ def check_reward_options(names: Sequence[str], opts: RewardOptions) -> None:
 
 
 def build_reward_funcs(names: Sequence[str], opts: RewardOptions) -> list[RewardFunc]:
-    """The reward functions named (in order), ready for ``GRPOTrainer(reward_funcs=...)``."""
+    """The reward functions named (in order; registry names or dotted paths), each wrapped once by
+    :func:`registered`, ready for ``GRPOTrainer(reward_funcs=...)``."""
     check_reward_options(names, opts)
     if "accuracy" in names and opts.shared is None:
         opts.shared = BatchVerdicts(opts.verdict)
-    return [REWARDS[n](opts) for n in names]
+    funcs = [REWARDS[n](opts) if n in REWARDS else import_reward(n) for n in names]
+    return [registered(reward_name(n), f, opts.shared) for n, f in zip(names, funcs)]
