@@ -51,7 +51,10 @@ class ScriptArguments:
     )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
-        metadata={"help": "Reward names (weights: GRPOConfig's --reward_weights, same order)."},
+        metadata={
+            "help": "Reward names, or dotted paths to functions with TRL's reward signature "
+            "(weights: GRPOConfig's --reward_weights, same order)."
+        },
     )
     accuracy_verdict: str = field(
         default="strict",

@@ -68,6 +68,7 @@ def hardware_summary() -> dict:
 def build_record(script_args, args, model_args, *, run_id: str, stats, stops: list[int]) -> dict:
     from mathgrpo.report.algorithm import DEFINING, name_algorithm
     from mathgrpo.train.config import ALGORITHM_FIELDS
+    from mathgrpo.train.rewards import reward_name
 
     # Every field that names the algorithm (report/algorithm.py), so the card can name it from disk.
     algorithm = {k: getattr(args, k, None) for k in (*ALGORITHM_FIELDS, *DEFINING) if hasattr(args, k)}
@@ -79,7 +80,8 @@ def build_record(script_args, args, model_args, *, run_id: str, stats, stops: li
         "template": script_args.template,
         "dataset": script_args.dataset_name,
         "data_stats": stats.to_dict(),
-        "reward_funcs": script_args.reward_funcs,
+        "reward_funcs": [reward_name(n) for n in script_args.reward_funcs],  # as logged (completions' columns)
+        "reward_sources": script_args.reward_funcs,  # as the recipe gave them (registry names or dotted paths)
         "reward_weights": args.reward_weights or [1.0] * len(script_args.reward_funcs),
         "algorithm": algorithm,
         "algorithm_name": name_algorithm(algorithm).as_dict(),

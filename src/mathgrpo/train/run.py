@@ -29,7 +29,7 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
     """Checks that need no model and no data. Each failure is one line naming the field."""
     from mathgrpo.data.templates import get_template
-    from mathgrpo.train.rewards import check_reward_options
+    from mathgrpo.train.rewards import check_reward_options, reward_name
     from mathgrpo.train.versions import check_trl_version
 
     check_trl_version(script_args.allow_untested_trl)
@@ -65,7 +65,7 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
             script_args.max_resample_rounds,
             script_args.dynamic_sampling_oversample,
             script_args.dynamic_sampling_metric,
-            script_args.reward_funcs,
+            [reward_name(n) for n in script_args.reward_funcs],  # the names TRL logs (a dotted path's last part)
         )
     check_language(script_args.language)
     if not model_args.model_name_or_path:
