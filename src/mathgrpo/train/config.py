@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mathgrpo.data.templates import DEFAULT_TEMPLATE
 from mathgrpo.errors import UserError
@@ -158,13 +159,11 @@ def parse_train_args(argv: list[str] | None = None, recipe: dict | None = None):
     """Parse (ScriptArguments, GRPOConfig, ModelConfig) from a recipe and command-line overrides.
 
     ``recipe``: the ``--config`` file's mapping when the caller has read it already
-    (``precheck.read_recipe``), so the file is read once. TRL's own config validation (e.g. generation
+    (``read_recipe``), so the file is read once. TRL's own config validation (e.g. generation
     batch not divisible by num_generations) raises ValueError inside the parser; we turn it into one
     line for the user.
     """
     import os
-
-    from mathgrpo.train.precheck import read_recipe, recipe_path
 
     argv = list(argv or [])
     path = recipe_path(argv)
@@ -185,6 +184,33 @@ def parse_train_args(argv: list[str] | None = None, recipe: dict | None = None):
             return parser.parse_args_into_dataclasses(args=rest)
     except ValueError as err:
         raise UserError(explain(" ".join(str(err).split()), argv, parser)) from None
+
+
+def recipe_path(argv: list[str]) -> str | None:
+    if "--config" not in argv:
+        return None
+    i = argv.index("--config")
+    if i + 1 >= len(argv):
+        raise UserError("--config needs a recipe file (e.g. --config recipes/demo/smollm2-cpu.yaml)")
+    return argv[i + 1]
+
+
+def read_recipe(argv: list[str]) -> dict:
+    """The recipe named by ``--config`` (empty without one), read once: the parser reuses this mapping."""
+    import yaml
+
+    path = recipe_path(argv)
+    if path is None:
+        return {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UserError(f"recipe {path}: {err.strerror} (--config)") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"recipe {path} is not valid YAML ({' '.join(str(err).split())[:160]})") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"recipe {path} must be a mapping of field: value")
+    return loaded
 
 
 def check_recipe_keys(recipe: dict, path: str | None, parser) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mathgrpo.errors import UserError
+from mathgrpo.train.config import read_recipe
 
 # The fields checked before TRL loads (their values are plain strings, lists or booleans).
 EARLY_FIELDS = (
@@ -26,33 +27,6 @@ EARLY_FIELDS = (
     "bf16",
     "use_cpu",
 )
-
-
-def recipe_path(argv: list[str]) -> str | None:
-    if "--config" not in argv:
-        return None
-    i = argv.index("--config")
-    if i + 1 >= len(argv):
-        raise UserError("--config needs a recipe file (e.g. --config recipes/demo/smollm2-cpu.yaml)")
-    return argv[i + 1]
-
-
-def read_recipe(argv: list[str]) -> dict:
-    """The recipe named by ``--config`` (empty without one), read once: the parser reuses this mapping."""
-    import yaml
-
-    path = recipe_path(argv)
-    if path is None:
-        return {}
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UserError(f"recipe {path}: {err.strerror} (--config)") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"recipe {path} is not valid YAML ({' '.join(str(err).split())[:160]})") from None
-    if not isinstance(loaded, dict):
-        raise UserError(f"recipe {path} must be a mapping of field: value")
-    return loaded
 
 
 def command_line_values(argv: list[str]) -> dict:
