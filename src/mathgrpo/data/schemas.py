@@ -55,9 +55,9 @@ SCHEMAS = (
            "NuminaMath-1.5, OpenR1-Math-220k, DeepScaleR-Preview, Big-Math-RL-Verified, MATH-500"),
     Schema("gsm8k", "question", "answer", "GSM8K (openai/gsm8k)"),
     Schema("final_answer", "question", "final_answer", "zwhe99/DeepMath-103K"),
-    Schema("solution", "problem", "solution", "MATH, MATH-lighteval, NuminaMath-CoT/-TIR"),
-    Schema("trl-conversational", "prompt", "solution",
-           "trl-lib/DeepMath-103K, open-r1/Big-Math-RL-Verified-Processed"),
+    Schema("solution", "problem", "solution",
+           "MATH, MATH-lighteval, NuminaMath-CoT/-TIR (worked); open-r1/Big-Math-RL-Verified-Processed (bare)"),
+    Schema("trl-conversational", "prompt", "solution", "TRL's conversational format: trl-lib/DeepMath-103K"),
 )  # fmt: skip
 # Fallback detection for layouts no schema names (first present wins).
 PROBLEM_FIELDS = ("problem", "question", "prompt", "query")

@@ -1,13 +1,15 @@
-"""Read a dataset source into batches of two text columns: the raw problem and the gold answer.
+"""Read a dataset source into batches of problem text, gold(s) and the rule each gold was read by.
 
-Usage: ``for problems, answers in open_source("data.parquet").batches(): ...``
+Usage: ``for batch in open_source("data.parquet").batches(): batch.problem, batch.answer ...``
 
 A source is a hub name (``datasets.load_dataset``), a local parquet / jsonl / json file, a
-folder (``save_to_disk`` output, or a folder of such files), or ``generated:...`` (the
-project's own problem generator). Fields are auto-detected or named explicitly; a dotted
-name reaches into a struct (``reward_model.ground_truth``). Arrow-backed sources are read
+folder (``save_to_disk`` output, or a folder of such files whose names carry the split), or
+``generated:...`` (the project's own problem generator). Fields come from the schema registry
+(:mod:`mathgrpo.data.schemas`) or are named explicitly; a dotted name reaches into a struct
+(``reward_model.ground_truth``). A chat prompt (role/content or from/value turns) gives its one
+user turn; any other turn is refused, never dropped silently. Arrow-backed sources are read
 batch by batch with vectorised pyarrow ops, so a 1.79M-row file never sits in memory whole.
-:mod:`mathgrpo.data.clean` does the cleaning (wrapper strip, dedup, filters) on these batches.
+:mod:`mathgrpo.data.clean` does the cleaning (instruction strip, dedup, filters) on these batches.
 """
 
 from __future__ import annotations
