@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
+from mathgrpo.files import RUN_FILE, STATE_FILE, share_modes, write_atomic
 from mathgrpo.train.config import ScriptArguments, parse_train_args
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         ended=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
     if args.should_save:
+        share_modes(out)  # safetensors' save_file writes model.safetensors 0600: the umask's mode instead
         write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
         after_training(out, trainer, push=publish)
     return trainer
