@@ -92,7 +92,8 @@ def test_answer_column_wins_and_placeholders_are_dropped_and_counted(tmp_path):
     big_math = [{"problem": "Q", "answer": "12", "source": "amc", "domain": ["Math"], "llama8b_solve_rate": 0.5}]
     assert load(parquet(tmp_path, "big_math", big_math))[0] == [("Q", "12")]
     deepmath = [{"question": "Q", "final_answer": "\\dfrac{1}{3}", "difficulty": 5.0, "topic": "Algebra",
-                 "r1_solution_1": "... \\boxed{\\dfrac{1}{3}}", "r1_solution_2": "x", "r1_solution_3": "y"}]  # fmt: skip
+                 "r1_solution_1": "... \\boxed{\\dfrac{1}{3}}", "r1_solution_2": "x",
+                 "r1_solution_3": "y"}]  # fmt: skip
     rows, _, stats = load(parquet(tmp_path, "zwhe99", deepmath))
     assert rows == [("Q", "\\dfrac{1}{3}")] and stats.schema == "final_answer"
 
@@ -148,7 +149,9 @@ def test_skywork_json_list_golds_are_all_kept(tmp_path):
 def test_skywork_folder_split_comes_from_the_file_names(tmp_path):
     folder = tmp_path / "Skywork-OR1-RL-Data" / "data"
     folder.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([verl_row("m", "Q1", '["1"]')], schema=VERL), folder / "math-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([verl_row("m", "Q1", '["1"]')], schema=VERL), folder / "math-00000-of-00001.parquet"
+    )
     code = verl_row("c", "Write a function.", '{"inputs": ["1"], "outputs": ["2"]}')
     pq.write_table(pa.Table.from_pylist([code], schema=VERL), folder / "code-00000-of-00001.parquet")
     with pytest.raises(UserError, match=r"no file name names the split 'train' \(2 files: data/code-.*pass --split"):
@@ -171,7 +174,9 @@ def test_open_reasoner_zero_training_and_eval_json(tmp_path):
     rows, _, stats = load(path)
     assert rows == [("Compute $3 \\times 4$.", "12"), ("Find $\\tan 45^\\circ$.", "1")]
     assert stats.schema == "open-reasoner-zero"
-    aime = [{"prompt": [{"from": "user", "value": f"AIME problem {i}"}], "final_answer": str(100 + i)} for i in range(3)]
+    aime = [
+        {"prompt": [{"from": "user", "value": f"AIME problem {i}"}], "final_answer": str(100 + i)} for i in range(3)
+    ]
     path = tmp_path / "aime2024.json"
     path.write_text(json.dumps(aime))
     rows, _, stats = load(path)

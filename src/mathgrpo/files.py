@@ -43,14 +43,20 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
 
 
 def check_writable(out: Path) -> None:
-    """The output folder exists (or can be made) and takes files: checked before anything loads."""
+    """The output folder exists, or its nearest existing parent takes files so it can be made:
+    checked before anything loads, and without making it -- a run that fails later must not
+    leave an empty folder behind (the writers make it when they write)."""
     from mathgrpo.errors import UserError
 
     if out.exists() and not out.is_dir():
         raise UserError(f"output_dir {out} is a file; give a folder (field `output_dir`)")
+    probe = out.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"output_dir {out} cannot be made: {probe} is a file (field `output_dir`)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as err:
         raise UserError(
@@ -132,6 +138,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ``path``, so a reader sees the old file or the new one, never half of one, and two writers never
     share a temporary file. On an error the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # check_writable checked it can be made, without making it
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, file_mode())  # mkstemp makes it 0600: the finished file gets the umask's mode
     os.close(fd)

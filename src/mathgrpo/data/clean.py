@@ -227,7 +227,9 @@ def load_problems(
     src = open_source(
         source, split=split, problem_field=problem_field, answer_field=answer_field, config_name=config_name
     )
-    log.info("reading %s (schema %s; problem: %s, answer: %s)", src.name, src.schema, src.problem_field, src.answer_field)
+    log.info(
+        "reading %s (schema %s; problem: %s, answer: %s)", src.name, src.schema, src.problem_field, src.answer_field
+    )
     stats = PrepStats(schema=src.schema)
     deduper = Deduper() if dedup else None
     problems: list[str] = []

@@ -82,7 +82,9 @@ def strip_instructions(problem: pa.Array, counts: dict[str, int]) -> pa.Array:
     if n_exact + n_loose:
         counts["dapo"] = counts.get("dapo", 0) + n_exact + n_loose
     for name, marker, pattern in INSTRUCTIONS:
-        problem, n = _replace_where(problem, _has(problem, marker), lambda a, p=pattern: pc.replace_substring_regex(a, p, ""))
+        problem, n = _replace_where(
+            problem, _has(problem, marker), lambda a, p=pattern: pc.replace_substring_regex(a, p, "")
+        )
         if n:
             counts[name] = counts.get(name, 0) + n
     return pc.utf8_trim_whitespace(problem)

@@ -116,7 +116,9 @@ def _problem_text(arr: pa.Array, name: str, field: str, offset: int) -> pa.Array
     keys = _turn_keys(typ)
     if keys is not None:
         return _chat_problem(arr, keys, name, offset)
-    raise UserError(f"{name}: field {field!r} holds {typ}, not problem text or chat messages; pass the right field name")
+    raise UserError(
+        f"{name}: field {field!r} holds {typ}, not problem text or chat messages; pass the right field name"
+    )
 
 
 def _answer_text(arr: pa.Array, name: str, field: str) -> tuple[pa.Array, bool]:
@@ -180,8 +182,10 @@ def _py_problem(value, name: str, row: int, field: str) -> str | None:
             _refuse_turns(name, row, [m.get(keys[0]) for m in value])
         content = value[0].get(keys[1]) if value else None
         return content if isinstance(content, str) else None
-    raise UserError(f"{name} row {row + 1}, field {field!r}: the problem is {type(value).__name__} "
-                    f"{str(value)[:40]!r}, not text or chat messages; fix the row or pass the right --problem_field")  # fmt: skip
+    raise UserError(
+        f"{name} row {row + 1}, field {field!r}: the problem is {type(value).__name__} {str(value)[:40]!r}, "
+        "not text or chat messages; fix the row or pass the right --problem_field"
+    )
 
 
 def _py_answer(value, where: str) -> str | None:

@@ -239,7 +239,13 @@ def results_markdown(summary: dict) -> str:
     if summary.get("oat_zero_average"):
         rows.append(("Oat-Zero five-benchmark average", {**summary["oat_zero_average"], "problems": ""}))
     for name, s in rows:
-        cells = [name, str(s.get("problems", "")), str(s.get("unknown_problems", "")), *[_pct(get(s)) for _, get in cols], f"{s.get('mean_tokens', 0):.0f}"]
+        cells = [
+            name,
+            str(s.get("problems", "")),
+            str(s.get("unknown_problems", "")),
+            *[_pct(get(s)) for _, get in cols],
+            f"{s.get('mean_tokens', 0):.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     for name, s in summary["benchmarks"].items():
         for field in BREAKDOWNS:
