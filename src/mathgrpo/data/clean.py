@@ -12,6 +12,7 @@ batch only arrow arrays; across batches only one dict entry per *distinct* probl
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -24,6 +25,7 @@ from mathgrpo.errors import UserError
 
 log = logging.getLogger(__name__)
 
+_PLAIN_INT = re.compile(r"\s*[+-]?\d+\s*")
 HAN = r"\p{Han}"  # "zh" = the problem has CJK ideographs; "en" = it has none
 LANGUAGES = ("all", "en", "zh")
 PROGRESS_EVERY = 500_000
@@ -144,7 +146,8 @@ class Deduper:
         by_text, by_key, problems, answers = self.by_text, self.by_key, self.problems, self.answers
         before = len(answers)
         golds = _golds_of(batch)
-        for text, ans, rule in zip(batch.problem.to_pylist(), golds, batch.rule.to_pylist()):
+        new: list[int] = []  # rows of this batch that are first occurrences
+        for i, (text, ans) in enumerate(zip(batch.problem.to_pylist(), golds)):
             j = by_text.get(text)
             if j is None:
                 key = " ".join(text.split())  # str.split: every Unicode whitespace run
@@ -153,11 +156,12 @@ class Deduper:
                     by_text[text] = by_key[key] = len(answers)
                     problems.append(text)
                     answers.append(ans)
-                    self.rules.append(rule)
+                    new.append(i)
                     continue
                 by_text[text] = j
             if answers[j] != ans:
                 self.conflicted.add(j)
+        self.rules += batch.rule.take(pa.array(new, pa.int64())).to_pylist()
         stats.duplicates += len(batch.problem) - (len(answers) - before)
 
     def result(self, stats: PrepStats) -> tuple[list[str], list, list[str]]:
@@ -177,6 +181,8 @@ def _golds_of(batch: Batch) -> list:
 def gold_is_slow(gold: str) -> bool:
     """Whether grading against ``gold`` takes math-verify: the grader's fast path takes exact
     integers and plain numbers (mathgrpo.grading.checker), everything else goes to math-verify."""
+    if _PLAIN_INT.fullmatch(gold):  # every DAPO gold: skip the general number reading
+        return False
     from mathgrpo.grading.normalize import exact_number
 
     return exact_number(gold) is None

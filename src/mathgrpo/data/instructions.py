@@ -13,6 +13,8 @@ literal search first, so the regexes run only on the few rows that can match.
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,15 +47,20 @@ INSTRUCTIONS = (
      rf"|\s*Please reason step by step, and put your final answer within \$?{_BOXED}\$?\.?\s*$)"),
 )  # fmt: skip
 NAMES = ("dapo", *(name for name, _, _ in INSTRUCTIONS))
+ANY_MARKER = "|".join(re.escape(m) for m in (*DAPO_MARKERS, DAPO_ZH_MARKER, *(m for _, m, _ in INSTRUCTIONS)))
 
 
-def _replace_where(arr: pa.Array, mask: pa.Array, fn) -> tuple[pa.Array, int]:
-    """``fn`` applied to the rows of ``mask`` only; (new array, rows it changed)."""
+def _replace_where(arr: pa.Array, mask: pa.Array, fn, all_change: bool = False) -> tuple[pa.Array, int]:
+    """``fn`` applied to the rows of ``mask`` only; (new array, rows it changed). With
+    ``all_change`` every masked row is known to change (no comparison needed)."""
     if not pc.any(mask).as_py():
         return arr, 0
     before = arr.filter(mask)
     after = fn(before)
-    changed = pc.sum(pc.fill_null(pc.not_equal(before, after), False)).as_py() or 0
+    if all_change:
+        changed = len(before)
+    else:
+        changed = pc.sum(pc.fill_null(pc.not_equal(before, after), False)).as_py() or 0
     return pc.replace_with_mask(arr, mask, after), changed
 
 
@@ -68,23 +75,30 @@ def strip_instructions(problem: pa.Array, counts: dict[str, int]) -> pa.Array:
     exact = pc.and_(pc.starts_with(problem, DAPO_HEAD_TEXT), pc.ends_with(problem, DAPO_TAIL_TEXT))
     problem, n_exact = _replace_where(
         problem, pc.fill_null(exact, False),
-        lambda a: pc.utf8_slice_codeunits(a, len(DAPO_HEAD_TEXT), -len(DAPO_TAIL_TEXT)),
+        lambda a: pc.utf8_slice_codeunits(a, len(DAPO_HEAD_TEXT), -len(DAPO_TAIL_TEXT)), all_change=True,
     )  # fmt: skip
 
     def loose_strip(a: pa.Array) -> pa.Array:
         a = pc.replace_substring_regex(a, DAPO_HEAD, "", max_replacements=1)
         return pc.replace_substring_regex(a, DAPO_TAIL, "")
 
-    problem, n_loose = _replace_where(problem, _has(problem, *DAPO_MARKERS), loose_strip)
-    problem, _ = _replace_where(  # inside the wrapper already counted
-        problem, _has(problem, DAPO_ZH_MARKER), lambda a: pc.replace_substring_regex(a, DAPO_ZH_TAIL, "")
-    )
-    if n_exact + n_loose:
-        counts["dapo"] = counts.get("dapo", 0) + n_exact + n_loose
-    for name, marker, pattern in INSTRUCTIONS:
-        problem, n = _replace_where(
-            problem, _has(problem, marker), lambda a, p=pattern: pc.replace_substring_regex(a, p, "")
+    # One regex scan for every marker finds the few rows worth the regexes: on 20 copies of DAPO
+    # (358,340 problems, wrapper stripped) it took 0.16 s of CPU, the four literal searches 0.60 s.
+    candidates = pc.fill_null(pc.match_substring_regex(problem, ANY_MARKER), False)
+    if pc.any(candidates).as_py():
+        some = problem.filter(candidates)
+        some, n_loose = _replace_where(some, _has(some, *DAPO_MARKERS), loose_strip)
+        some, _ = _replace_where(  # inside the wrapper already counted
+            some, _has(some, DAPO_ZH_MARKER), lambda a: pc.replace_substring_regex(a, DAPO_ZH_TAIL, "")
         )
-        if n:
-            counts[name] = counts.get(name, 0) + n
+        if n_exact + n_loose:
+            counts["dapo"] = counts.get("dapo", 0) + n_exact + n_loose
+        for name, marker, pattern in INSTRUCTIONS:
+            strip = lambda a, p=pattern: pc.replace_substring_regex(a, p, "")  # noqa: E731
+            some, n = _replace_where(some, _has(some, marker), strip)
+            if n:
+                counts[name] = counts.get(name, 0) + n
+        problem = pc.replace_with_mask(problem, candidates, some)
+    elif n_exact:
+        counts["dapo"] = counts.get("dapo", 0) + n_exact
     return pc.utf8_trim_whitespace(problem)

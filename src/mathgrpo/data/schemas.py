@@ -168,11 +168,10 @@ def read_golds(text: pa.Array, worked: bool) -> tuple[pa.Array, list | None, pa.
     is_json = pc.fill_null(pc.and_(pc.starts_with(trimmed, '["'), pc.ends_with(trimmed, "]")), False)
     is_gsm = pc.fill_null(pc.match_substring(text, "####"), False)
     is_box = pc.fill_null(pc.match_substring(text, "\\boxed"), False)
-    rule = pc.if_else(is_box, "boxed", "answer")
-    rule = pc.if_else(is_gsm, "gsm8k_marker", rule)
     special = pc.or_(pc.or_(is_json, is_gsm), is_box)
     if not worked and not pc.any(special).as_py():
-        return text, None, rule  # the common case (DAPO, bare answers): no per-row work
+        return text, None, pa.repeat(pa.scalar("answer"), n)  # the common case (DAPO, bare answers)
+    rule = pc.if_else(is_gsm, "gsm8k_marker", pc.if_else(is_box, "boxed", "answer"))
     values = text.to_pylist()
     rules = rule.to_pylist()
     first: list[str | None] = [None if worked else v for v in values]

@@ -139,7 +139,7 @@ def _golds(answer: pa.Array, joined: pa.Array | bool, worked: bool) -> tuple[pa.
 
     first, more, rule = read_golds(answer, worked)
     if isinstance(joined, bool):
-        joined = pa.array([joined] * len(answer))
+        return first, more, (pa.repeat(pa.scalar("joined_list"), len(answer)) if joined else rule)
     return first, more, pc.if_else(joined, "joined_list", rule)
 
 
