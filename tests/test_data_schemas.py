@@ -144,6 +144,11 @@ def test_skywork_json_list_golds_are_all_kept(tmp_path):
     assert golds == [["9"], ["\\frac{1}{2}", "0.5"], ["[1, 2]"]]
     assert stats.golds == {"json_list": {"rows": 2, "slow": 0}, "answer": {"rows": 1, "slow": 1}}
     assert json_golds('["a", 1]') is None and json_golds("[]") is None
+    for fmt in ("jsonl", "parquet", "json"):  # prepare-data's output keeps every gold, and reads back
+        out = tmp_path / f"prepared.{fmt}"
+        assert cli.main(["prepare-data", "--dataset", str(tmp_path / "skywork.parquet"), "--output", str(out)]) == 0
+        again, golds_again, stats = load(out)
+        assert again == got and golds_again == golds and stats.schema == "mathgrpo", fmt
 
 
 def test_skywork_folder_split_comes_from_the_file_names(tmp_path):

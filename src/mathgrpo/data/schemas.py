@@ -13,7 +13,8 @@ rule                what becomes the gold
 ``answer``          the field as it is (numbers written out; a lone ``\\boxed{x}`` is x)
 ``boxed``           the last ``\\boxed{}`` of a worked solution (rows without one: no gold)
 ``gsm8k_marker``    GSM8K's number after ``####``, thousands separators removed
-``json_list``       a JSON-encoded list of strings (Skywork-OR1): every item is a gold
+``json_list``       a JSON-encoded list of strings (Skywork-OR1), or mathgrpo's own ``answers``
+                    column: every item is a gold
 ``joined_list``     a list column (OlympiadBench's parts of one answer), joined with ", "
 ==================  ==================================================================
 
@@ -47,6 +48,7 @@ class Schema:
 # First match wins, so the more specific layouts come first. An explicit --problem_field /
 # --answer_field overrides the schema's field.
 SCHEMAS = (
+    Schema("mathgrpo", "problem", "answers", "mathgrpo prepare-data output with several golds (`answers`)"),
     Schema("verl", "prompt", "reward_model.ground_truth",
            "DAPO-Math-17k, Skywork-OR1, verl's GSM8K/MATH parquet, DeepScaleR (verl)"),
     Schema("open-reasoner-zero", "0.value", "1.ground_truth.value", "Open-Reasoner-Zero training JSON"),
@@ -69,7 +71,7 @@ RULES = {
     "answer": "answer field",
     "boxed": "last \\boxed{} of a worked solution",
     "gsm8k_marker": "GSM8K #### number",
-    "json_list": "JSON list of golds",
+    "json_list": "list of golds (JSON-encoded, or mathgrpo's answers column)",
     "joined_list": "list joined",
 }
 

@@ -41,6 +41,7 @@ SPLIT_WORD = r"(^|[/_.-]){}([/_.-]|$)"
 # Chat turns: role/content (OpenAI, TRL, verl) or from/value (ShareGPT, Open-Reasoner-Zero).
 TURN_KEYS = (("role", "content"), ("from", "value"))
 USER_ROLES = ("user", "human")
+GOLDS_FIELD = "answers"  # mathgrpo's column of several golds (prepare-data output): a list is alternatives
 
 
 class Batch(NamedTuple):
@@ -126,6 +127,10 @@ def _answer_text(arr: pa.Array, name: str, field: str) -> tuple[pa.Array, bool]:
     typ = arr.type
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         return arr.cast(pa.string()), False
+    if (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and field.rpartition(".")[2] == GOLDS_FIELD:
+        # mathgrpo's own `answers` column: several golds, read as a JSON list of them is.
+        golds = arr.cast(pa.list_(pa.string())).to_pylist()
+        return pa.array([json.dumps(g) if g else None for g in golds], pa.string()), False
     if pa.types.is_list(typ) or pa.types.is_large_list(typ):
         # A list of parts of one answer (OlympiadBench's final_answer) becomes one string.
         return pc.binary_join(arr.cast(pa.list_(pa.string())), ", "), True
@@ -201,6 +206,8 @@ def _py_answer(value, where: str) -> str | None:
         from mathgrpo.grading.normalize import number_text
 
         return number_text(value)
+    if isinstance(value, list) and where.endswith(f"field {GOLDS_FIELD!r}"):
+        return json.dumps([str(_py_answer(v, where)) for v in value if v is not None]) if value else None
     if isinstance(value, list):
         return ", ".join(str(_py_answer(v, where)) for v in value if v is not None)
     raise UserError(f"{where}: the answer is {type(value).__name__}, not text or a number")
@@ -218,7 +225,7 @@ def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field:
             raw = [_py_get(r, a_field) for r in chunk]
             answers = pa.array([_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}")
                                 for i, v in enumerate(raw)], pa.string())  # fmt: skip
-            joined = pa.array([isinstance(v, list) for v in raw])
+            joined = pa.array([isinstance(v, list) and a_field != GOLDS_FIELD for v in raw])
             if worked is None:
                 worked = not pc.any(joined).as_py() and looks_worked(answers)
             seen += len(chunk)
