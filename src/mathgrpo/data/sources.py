@@ -193,7 +193,7 @@ def _py_problem(value, name: str, row: int, field: str) -> str | None:
     )
 
 
-def _py_answer(value, where: str) -> str | None:
+def _py_answer(value, where: str, several: bool = False) -> str | None:
     """A JSON answer as text, by the rules parquet columns follow (_answer_text): text as it is, numbers
     written out (27.0 -> 27; integers keep every digit), a list of answers joined; a dict or a
     boolean is no answer and is refused, as the same column in parquet would be."""
@@ -206,7 +206,7 @@ def _py_answer(value, where: str) -> str | None:
         from mathgrpo.grading.normalize import number_text
 
         return number_text(value)
-    if isinstance(value, list) and where.endswith(f"field {GOLDS_FIELD!r}"):
+    if isinstance(value, list) and several:  # mathgrpo's `answers`: alternatives, not parts
         return json.dumps([str(_py_answer(v, where)) for v in value if v is not None]) if value else None
     if isinstance(value, list):
         return ", ".join(str(_py_answer(v, where)) for v in value if v is not None)
@@ -223,9 +223,10 @@ def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field:
             problems = pa.array([_py_problem(_py_get(r, p_field), name, seen + i, p_field)
                                  for i, r in enumerate(chunk)], pa.string())  # fmt: skip
             raw = [_py_get(r, a_field) for r in chunk]
-            answers = pa.array([_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}")
+            several = a_field.rpartition(".")[2] == GOLDS_FIELD
+            answers = pa.array([_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}", several)
                                 for i, v in enumerate(raw)], pa.string())  # fmt: skip
-            joined = pa.array([isinstance(v, list) and a_field != GOLDS_FIELD for v in raw])
+            joined = pa.array([isinstance(v, list) and not several for v in raw])
             if worked is None:
                 worked = not pc.any(joined).as_py() and looks_worked(answers)
             seen += len(chunk)
