@@ -76,7 +76,7 @@ def rows_of(ds) -> list[tuple[str, str]]:
 
 def accounted(stats: PrepStats) -> int:
     s = stats
-    return (s.missing_answer + s.missing_problem + s.language_filtered + s.duplicates + s.conflicts
+    return (s.missing_answer + s.placeholder_gold + s.missing_problem + s.language_filtered + s.duplicates + s.conflicts
             + s.over_limit + s.ungradeable + s.too_long + s.out_of_band + s.rows_out)  # fmt: skip
 
 
@@ -96,6 +96,8 @@ def test_hub_schema_rows_are_normalised(hub_parquet):
     assert stats.to_dict() == {
         "rows_in": 11, "duplicates": 3, "conflicts": 1, "missing_answer": 2, "language_filtered": 0,
         "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0, "ungradeable": 0, "out_of_band": 0,
+        "placeholder_gold": 0, "schema": "verl", "golds": {"answer": {"rows": 5, "slow": 0}},
+        "instructions": {"dapo": 11},
     }  # fmt: skip
     assert accounted(stats) == stats.rows_in
     summary = stats.summary()
@@ -129,6 +131,7 @@ def test_missing_problem_is_counted(tmp_path):
 
 
 def write_all_formats(tmp_path: Path, rows: list[dict], schema=None) -> dict[str, Path]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist(rows, schema=schema)
     out = {"parquet": tmp_path / "d.parquet", "jsonl": tmp_path / "d.jsonl", "json": tmp_path / "d.json"}
     pq.write_table(table, out["parquet"])
@@ -155,16 +158,27 @@ def test_every_format_gives_the_same_rows(tmp_path):
         assert stats.rows_in == len(HUB_ROWS), name
 
 
-def test_chat_prompts_use_the_last_user_message(tmp_path):
-    chats = [
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q1"}],
-        [{"role": "user", "content": "Q2"}, {"role": "assistant", "content": "A draft"}],
-        [{"role": "system", "content": "no user turn"}],
-    ]
-    rows = [{"prompt": c, "answer": str(i)} for i, c in enumerate(chats)]
-    for name, path in write_all_formats(tmp_path, rows).items():
+def test_chat_prompts_take_the_one_user_turn_and_refuse_others(tmp_path):
+    # One user turn (role/content or ShareGPT's from/value) is the problem; a system or few-shot
+    # turn is never dropped silently: the file is refused in one line naming the row and its turns.
+    good = [[{"role": "user", "content": "Q1"}], [{"role": "user", "content": "Q2"}], []]
+    rows = [{"prompt": c, "answer": str(i)} for i, c in enumerate(good)]
+    for name, path in write_all_formats(tmp_path / "good", rows).items():
         ds, stats = load_problems(str(path))
         assert rows_of(ds) == [("Q1", "0"), ("Q2", "1")] and stats.missing_problem == 1, name
+    sharegpt = [{"prompt": [{"from": "human", "value": f"Q{i}"}], "answer": str(i)} for i in range(2)]
+    for name, path in write_all_formats(tmp_path / "sharegpt", sharegpt).items():
+        assert rows_of(load_problems(str(path))[0]) == [("Q0", "0"), ("Q1", "1")], name
+    for turns in (
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q1"}],
+        [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}],
+        [{"role": "system", "content": "no user turn"}],
+    ):
+        rows = [{"prompt": [{"role": "user", "content": "Q0"}], "answer": "0"}, {"prompt": turns, "answer": "1"}]
+        for name, path in write_all_formats(tmp_path / str(len(turns)) / turns[-1]["role"], rows).items():
+            with pytest.raises(UserError, match=r"row 2: the chat prompt has turns \[") as err:
+                load_problems(str(path))
+            assert "\n" not in str(err.value) and turns[0]["role"] in str(err.value), name
 
 
 def test_save_to_disk_dataset_dict_split(tmp_path):

@@ -314,6 +314,36 @@ def test_stale_verdicts_are_regraded(first_run, tiny_qwen_dir, eval_dir, tmp_pat
     assert json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]["accuracy"] > 0
 
 
+def test_an_injected_timeout_is_unknown_never_wrong_and_regraded_on_resume(
+    first_run, tiny_qwen_dir, eval_dir, tmp_path, no_generation, monkeypatch
+):
+    import mathgrpo.grading as grading
+
+    out = tmp_path / "timeout"
+    shutil.copytree(first_run, out)
+    records = lines(out / SAMPLES_FILE)
+    right = dict(records[0], completion="\\boxed{" + str(records[0]["gold"]) + "}", grader="an older grader")
+    (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in [right, *records[1:]]))
+    real_grade = grading.grade
+
+    def timed_out(completion, gold, **kwargs):  # math-verify out of time twice, for this sample only
+        return None if completion == right["completion"] else real_grade(completion, gold, **kwargs)
+
+    monkeypatch.setattr(grading, "grade", timed_out)
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
+    stored = lines(out / SAMPLES_FILE)[0]
+    assert stored["correct"] is None and stored["correct_strict"] is None and stored["gold_ok"] is True
+    math500 = json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]
+    assert (math500["unknown"], math500["unknown_problems"], math500["graded"], math500["ungradeable"]) == (1, 1, 1, 0)
+    others = [r for r in records[1:] if r["benchmark"] == "math500" and r["id"] != right["id"]]
+    assert math500["accuracy"] == sum(r["correct"] is True for r in others) / len(others)  # not counted wrong
+    assert "neither right nor wrong" in (out / TABLE_FILE).read_text()
+    monkeypatch.setattr(grading, "grade", real_grade)  # the machine is free again: a resume re-grades it
+    assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
+    assert lines(out / SAMPLES_FILE)[0]["correct"] is True
+    assert json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]["unknown"] == 0
+
+
 def test_resume_refuses_another_dtype_or_backend(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):
     out = tmp_path / "mixed"
     shutil.copytree(first_run, out)

@@ -45,3 +45,44 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
+
+
+@pytest.fixture(params=[0o022, 0o027])
+def user_umask(request):
+    import os
+
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_written_files_and_folders_get_the_mode_the_umask_gives(tmp_path, user_umask):
+    # mkstemp / mkdtemp make 0600 / 0700, and safetensors' save_file makes 0600: a colleague of the
+    # same group could not read the run record, the card, the eval summary or the model.
+    import os
+    import stat
+
+    import torch
+    from safetensors.torch import save_file
+
+    from mathgrpo.files import atomic_dir, share_modes, umask
+
+    assert umask() == user_umask
+    want_file, want_dir = 0o666 & ~user_umask, 0o777 & ~user_umask
+    write_atomic(tmp_path / "record.json", "{}")
+    with atomic_path(tmp_path / "data.parquet") as tmp:
+        tmp.write_bytes(b"x")
+    with atomic_dir(tmp_path / "model") as tmp:
+        save_file({"w": torch.zeros(2)}, str(tmp / "model.safetensors"))
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "record.json") == mode(tmp_path / "data.parquet") == want_file
+    assert mode(tmp_path / "model") == want_dir and mode(tmp_path / "model" / "model.safetensors") == want_file
+    # A folder written by others (Trainer's checkpoints): only the private modes change.
+    (tmp_path / "run" / "checkpoint-1").mkdir(parents=True, mode=0o700)
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "run" / "checkpoint-1" / "model.safetensors"))
+    (tmp_path / "run" / "script.sh").write_text("")
+    os.chmod(tmp_path / "run" / "script.sh", 0o750)
+    assert share_modes(tmp_path / "run") == 2
+    assert mode(tmp_path / "run" / "checkpoint-1") == want_dir
+    assert mode(tmp_path / "run" / "checkpoint-1" / "model.safetensors") == want_file
+    assert mode(tmp_path / "run" / "script.sh") == 0o750

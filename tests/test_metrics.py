@@ -106,22 +106,31 @@ def test_summarize_counts_accuracy_pass_at_k_majority_and_truncation():
         # p2: 3 of 4 correct, one truncated without an answer.
         rec("p2", 0, True, "9"), rec("p2", 1, True, "9"), rec("p2", 2, False, None, truncated=True, n_tokens=30),
         rec("p2", 3, True, "9"),
-        # p3: gold not gradeable -> counted wrong and reported.
-        rec("p3", 0, None, "1"), rec("p3", 1, None, "1"), rec("p3", 2, None, "1"), rec("p3", 3, None, "1"),
+        # p3: gold not gradeable -> unknown: left out (never counted wrong), and reported.
+        *(dict(rec("p3", i, None, "1"), gold_ok=False) for i in range(4)),
+        # p4: one timeout among right answers -> unknown: left out until re-graded.
+        rec("p4", 0, True, "2"), rec("p4", 1, None, "2"), rec("p4", 2, True, "2"), rec("p4", 3, True, "2"),
     ]  # fmt: skip
     s = summarize(records, n=4, equivalent=exact)
-    assert s["problems"] == 3 and s["samples_per_problem"] == 4
-    assert s["accuracy"] == pytest.approx((2 / 4 + 3 / 4 + 0) / 3)
-    assert s["pass_at_k"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + pass_at_k(4, 3, 2)) / 3)
-    assert s["pass_at_k"]["4"] == pytest.approx(2 / 3)
+    assert s["problems"] == 4 and s["samples_per_problem"] == 4 and s["graded"] == 2
+    assert s["unknown"] == 5 and s["unknown_problems"] == 2 and s["ungradeable"] == 1
+    assert s["accuracy"] == pytest.approx((2 / 4 + 3 / 4) / 2)
+    assert s["pass_at_k"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + pass_at_k(4, 3, 2)) / 2)
+    assert s["pass_at_k"]["4"] == pytest.approx(1.0)
     # p1's majority "5" holds a correct sample (sample 3) but its first member is wrong: the vote
     # is judged by the representative answer, which is the answer the vote returns.
-    assert s["majority"] == pytest.approx(1 / 3) == s["maj_at_k"]["4"]
-    assert s["maj_at_k"]["1"] == pytest.approx(2 / 3)  # the first sample alone: p1 and p2 right
+    assert s["majority"] == pytest.approx(1 / 2) == s["maj_at_k"]["4"]
+    assert s["maj_at_k"]["1"] == pytest.approx(1.0)  # the first sample alone: p1 and p2 right
     assert set(s["pass_at_k"]) == set(s["maj_at_k"]) == {"1", "2", "3", "4"}  # every k <= n
-    assert s["truncated"] == pytest.approx(1 / 12)
-    assert s["mean_tokens"] == pytest.approx((11 * 10 + 30) / 12)
-    assert s["ungradeable"] == 1
+    assert s["truncated"] == pytest.approx(1 / 8)
+    assert s["mean_tokens"] == pytest.approx((7 * 10 + 30) / 8)
+    # Had the unknowns counted as wrong, accuracy would be (2/4 + 3/4 + 0 + 3/4) / 4.
+    assert s["accuracy"] != pytest.approx((2 / 4 + 3 / 4 + 0 + 3 / 4) / 4)
+    strict_unknown = [dict(r, correct_strict=None if r["id"] == "p1" and r["sample"] == 0 else r["correct"])
+                      for r in records]  # fmt: skip
+    assert summarize(strict_unknown, n=4, equivalent=exact)["unknown_problems"] == 3
+    everything_unknown = summarize([r for r in records if r["id"] == "p3"], n=4, equivalent=exact)
+    assert everything_unknown["graded"] == 0 and "accuracy" not in everything_unknown
 
 
 def test_summarize_uses_only_the_first_n_samples_and_needs_all_of_them():
@@ -134,7 +143,7 @@ def test_summarize_uses_only_the_first_n_samples_and_needs_all_of_them():
 def fake_summary(model, acc, n=4):
     bench = {"problems": 10, "samples_per_problem": n, "accuracy": acc, "accuracy_strict": acc - 0.1,
              "pass_at_k": {"1": acc, "4": acc + 0.1}, "maj_at_k": {"4": acc}, "majority": acc, "truncated": 0.05,
-             "mean_tokens": 100.0, "ungradeable": 0}  # fmt: skip
+             "mean_tokens": 100.0, "ungradeable": 0, "unknown": 0, "unknown_problems": 0, "graded": 10}  # fmt: skip
     benches = {"math500": bench, "aime24": {**bench, "accuracy": acc / 2}}
     return {
         "settings": {
@@ -154,9 +163,13 @@ def fake_summary(model, acc, n=4):
 def test_tables_show_percentages_and_deltas():
     base, trained = fake_summary("base", 0.30), fake_summary("trained", 0.45)
     table = results_markdown(base)
-    assert "| benchmark | problems | mean@4 | strict | pass@4 | maj@4 | truncated % | mean tokens |" in table
-    assert "| math500 | 10 | 30.0 | 20.0 | 40.0 | 30.0 | 5.0 | 100 |" in table
-    assert "| average |  | 22.5 |" in table
+    assert "| benchmark | problems | unknown | mean@4 | strict | pass@4 | maj@4 | truncated % | mean tokens |" in table
+    assert "| math500 | 10 | 0 | 30.0 | 20.0 | 40.0 | 30.0 | 5.0 | 100 |" in table
+    assert "| average |  |  | 22.5 |" in table and "Left out" not in table
+    base["benchmarks"]["aime24"].update(unknown_problems=2, unknown=3, ungradeable=1)
+    table = results_markdown(base)
+    assert "| aime24 | 10 | 2 | 15.0 |" in table
+    assert "neither right nor wrong" in table and "aime24 2 problem(s), 3 sample(s), 1 with a gold" in table
     diff = compare_markdown(base, trained, "base", "trained")
     assert "| math500 | mean@4 | 30.0 | 45.0 | +15.0 |" in diff
     assert "| aime24 | mean@4 | 15.0 | 22.5 | +7.5 |" in diff

@@ -161,6 +161,30 @@ def test_the_bf16_warning_reads_each_optimizers_arguments(optim, optim_args, com
     assert (warned is None) is compensated, (optim, optim_args, warned)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+@pytest.mark.parametrize("optim", ["adamw_torch", "adamw_bnb_8bit", "paged_adamw_8bit", "ademamix", "stable_adamw"])
+def test_precision_advice_for_each_dtype_and_optim(dtype, optim):
+    # The advice is float32 weights for every 16-bit full fine-tune that rounds its updates away;
+    # an 8-bit optimizer is never advised to a run already on one (it keeps 16-bit weights' rounding).
+    from types import SimpleNamespace
+
+    import torch
+
+    from mathgrpo.train.checks import bnb_optimizers
+
+    model = torch.nn.Linear(2, 2).to(getattr(torch, dtype))
+    args = SimpleNamespace(optim=optim, optim_args=None, learning_rate=1e-6)
+    warned = check_update_precision(model, args, SimpleNamespace(use_peft=False))
+    if dtype == "float32" or optim == "stable_adamw":
+        assert warned is None
+        return
+    assert "Use `dtype: float32`" in warned and "\n" not in warned
+    if optim in bnb_optimizers():
+        assert "add `optim: adamw_bnb_8bit`" not in warned and f"`optim: {optim}` keeps its small states" in warned
+    else:
+        assert "add `optim: adamw_bnb_8bit`" in warned
+
+
 def test_stable_adamw_kahan_reading_matches_what_transformers_builds():
     """The reading above against transformers itself: the kwargs it hands optimi's StableAdamW."""
     pytest.importorskip("optimi")

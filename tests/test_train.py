@@ -38,6 +38,11 @@ def test_two_grpo_steps_change_weights_and_log_rewards(tiny_qwen_dir, tiny_run):
     info = json.loads((out / RUN_FILE).read_text())
     assert info["finished"] and info["template"] == "think_boxed" and info["global_step"] == 2
     assert info["data_stats"]["rows_out"] == 16
+    assert info["data_stats"]["golds"] == {"answer": {"rows": 16, "slow": 0}}  # how each gold was read
+    from mathgrpo.files import file_mode
+
+    for name in ("model.safetensors", RUN_FILE, "trainer_state.json"):  # not mkstemp's / save_file's 0600
+        assert (out / name).stat().st_mode & 0o777 == file_mode(), name
     # Safe defaults: weights as safetensors only, and the token never lands on disk.
     assert not list(out.rglob("*.bin")) or all(p.name == "training_args.bin" for p in out.rglob("*.bin"))
     for path in out.rglob("*"):

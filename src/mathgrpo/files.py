@@ -43,14 +43,20 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
 
 
 def check_writable(out: Path) -> None:
-    """The output folder exists (or can be made) and takes files: checked before anything loads."""
+    """The output folder exists, or its nearest existing parent takes files so it can be made:
+    checked before anything loads, and without making it -- a run that fails later must not
+    leave an empty folder behind (the writers make it when they write)."""
     from mathgrpo.errors import UserError
 
     if out.exists() and not out.is_dir():
         raise UserError(f"output_dir {out} is a file; give a folder (field `output_dir`)")
+    probe = out.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"output_dir {out} cannot be made: {probe} is a file (field `output_dir`)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as err:
         raise UserError(
@@ -83,13 +89,58 @@ def read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc), else by the
+    set-and-restore dance."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file under the user's umask (0644 under 022)."""
+    return 0o666 & ~umask()
+
+
+def dir_mode() -> int:
+    """The mode ``mkdir`` gives a new folder under the user's umask (0755 under 022)."""
+    return 0o777 & ~umask()
+
+
+def share_modes(root: str | os.PathLike) -> int:
+    """Give the files and folders under ``root`` that were created private (0600 / 0700: ``mkstemp``,
+    ``mkdtemp``, and safetensors' ``save_file`` make them so) the mode the user's umask gives; other
+    modes are left as they are. Returns how many were changed."""
+    changed = 0
+    want_file, want_dir = file_mode(), dir_mode()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name, private, want in [*((d, 0o700, want_dir) for d in dirnames),
+                                    *((f, 0o600, want_file) for f in filenames)]:  # fmt: skip
+            full = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(full)
+                if not os.path.islink(full) and st.st_mode & 0o777 == private != want:
+                    os.chmod(full, want)
+                    changed += 1
+    return changed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A unique temporary path beside ``path``; on success it is flushed to disk and renamed over
     ``path``, so a reader sees the old file or the new one, never half of one, and two writers never
     share a temporary file. On an error the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # check_writable checked it can be made, without making it
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, file_mode())  # mkstemp makes it 0600: the finished file gets the umask's mode
     os.close(fd)
     try:
         yield Path(tmp)
@@ -110,8 +161,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    os.chmod(tmp, dir_mode())  # mkdtemp makes it 0700: the finished folder gets the umask's mode
     try:
         yield tmp
+        share_modes(tmp)  # what was written inside by save_file (0600) too
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

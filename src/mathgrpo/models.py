@@ -46,6 +46,9 @@ def packaged_file(package: str, filename: str) -> Path:
 
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+# Any one of these makes a folder's tokenizer loadable (fast, sentencepiece, BPE or WordPiece files).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
+                   "spiece.model")  # fmt: skip
 HUB_PROBE_SECONDS = 3.0
 
 
@@ -110,6 +113,13 @@ def check_model_folder(path: Path, field: str) -> None:
         raise UserError(
             f"model folder {path} has a config but no weights (*.safetensors or *.bin; field `{field}`): "
             "point it at a finished run or a checkpoint-N folder"
+        )
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        # transformers 5 "loads" such a folder as an empty tokenizer, which fails far later (an
+        # IndexError in train after the run record is written, a RuntimeError in eval).
+        raise UserError(
+            f"model folder {path} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}...; field `{field}`): "
+            "save the base model's tokenizer into it (AutoTokenizer.from_pretrained(BASE).save_pretrained(FOLDER))"
         )
 
 

@@ -1,13 +1,15 @@
-"""Read a dataset source into batches of two text columns: the raw problem and the gold answer.
+"""Read a dataset source into batches of problem text, gold(s) and the rule each gold was read by.
 
-Usage: ``for problems, answers in open_source("data.parquet").batches(): ...``
+Usage: ``for batch in open_source("data.parquet").batches(): batch.problem, batch.answer ...``
 
 A source is a hub name (``datasets.load_dataset``), a local parquet / jsonl / json file, a
-folder (``save_to_disk`` output, or a folder of such files), or ``generated:...`` (the
-project's own problem generator). Fields are auto-detected or named explicitly; a dotted
-name reaches into a struct (``reward_model.ground_truth``). Arrow-backed sources are read
+folder (``save_to_disk`` output, or a folder of such files whose names carry the split), or
+``generated:...`` (the project's own problem generator). Fields come from the schema registry
+(:mod:`mathgrpo.data.schemas`) or are named explicitly; a dotted name reaches into a struct
+(``reward_model.ground_truth``). A chat prompt (role/content or from/value turns) gives its one
+user turn; any other turn is refused, never dropped silently. Arrow-backed sources are read
 batch by batch with vectorised pyarrow ops, so a 1.79M-row file never sits in memory whole.
-:mod:`mathgrpo.data.clean` does the cleaning (wrapper strip, dedup, filters) on these batches.
+:mod:`mathgrpo.data.clean` does the cleaning (instruction strip, dedup, filters) on these batches.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mathgrpo.data.schemas import choose_fields
 from mathgrpo.errors import UserError
 from mathgrpo.files import looks_like_path, read_jsonl
 
@@ -30,70 +34,36 @@ log = logging.getLogger(__name__)
 
 BATCH_ROWS = 16_384  # bounds memory: ~25 MB of problem text per batch; larger batches are no faster
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
-# Auto-detection order (first present wins); explicit --problem-field/--answer-field override.
-PROBLEM_FIELDS = ("problem", "question", "prompt", "query")
-ANSWER_FIELDS = ("answer", "final_answer", "ground_truth", "gold", "target", "solution")
-DAPO_FIELDS = ("prompt", "reward_model.ground_truth")
-# A field of worked solutions: its gold is the last \boxed{} in it; rows without one have no answer.
-SOLUTION_FIELDS = ("solution",)
 # JSON files in a dataset folder that describe it rather than hold rows.
 METADATA_FILES = ("dataset_info.json", "dataset_infos.json", "dataset_dict.json", "state.json")
+# Split names a hub folder's file names carry (data/train-00000-of-00002.parquet, math/..., code/...).
+SPLIT_WORD = r"(^|[/_.-]){}([/_.-]|$)"
+# Chat turns: role/content (OpenAI, TRL, verl) or from/value (ShareGPT, Open-Reasoner-Zero).
+TURN_KEYS = (("role", "content"), ("from", "value"))
+USER_ROLES = ("user", "human")
+GOLDS_FIELD = "answers"  # mathgrpo's column of several golds (prepare-data output): a list is alternatives
 
-Batch = tuple[pa.Array, pa.Array]  # (problem text or null, answer text or null)
+
+class Batch(NamedTuple):
+    """One batch of rows: problem text, first gold, the other golds (None: no row has more) and
+    the gold rule of each row (mathgrpo.data.schemas.RULES)."""
+
+    problem: pa.Array
+    answer: pa.Array
+    more: list | None
+    rule: pa.Array
 
 
 @dataclass
 class Source:
-    """An opened source: its name, its top-level columns and the chosen fields."""
+    """An opened source: its name, its top-level columns, the chosen fields and the schema read."""
 
     name: str
     columns: list[str]
     problem_field: str
     answer_field: str
     batches: Callable[[], Iterator[Batch]]
-
-
-# --------------------------------------------------------------------------- fields
-
-
-def _has_path(schema_or_keys, path: str) -> bool:
-    """Whether a dotted ``path`` exists in an arrow schema (or, for JSON, a set of keys)."""
-    head, _, rest = path.partition(".")
-    if isinstance(schema_or_keys, pa.Schema):
-        if head not in schema_or_keys.names:
-            return False
-        typ = schema_or_keys.field(head).type
-        for part in rest.split(".") if rest else []:
-            if not pa.types.is_struct(typ) or typ.get_field_index(part) < 0:
-                return False
-            typ = typ.field(part).type
-        return True
-    return head in schema_or_keys  # JSON rows: nested keys are resolved (or missing) per row
-
-
-def choose_fields(name: str, columns, problem_field: str | None, answer_field: str | None) -> tuple[str, str]:
-    """Pick the problem and answer fields: explicit names, else DAPO's schema, else common names."""
-    names = list(columns.names) if isinstance(columns, pa.Schema) else sorted(columns)
-    listed = ", ".join(names) or "none"
-    if problem_field is None and answer_field is None and all(_has_path(columns, f) for f in DAPO_FIELDS):
-        return DAPO_FIELDS
-    if problem_field is None:
-        problem_field = next((f for f in PROBLEM_FIELDS if _has_path(columns, f)), None)
-        if problem_field is None:
-            raise UserError(
-                f"{name}: no problem column found (columns: {listed}); set the problem column with --problem_field NAME"
-            )
-    elif not _has_path(columns, problem_field):
-        raise UserError(f"{name}: no field {problem_field!r} for the problem (columns: {listed})")
-    if answer_field is None:
-        answer_field = next((f for f in ("reward_model.ground_truth", *ANSWER_FIELDS) if _has_path(columns, f)), None)
-        if answer_field is None:
-            raise UserError(
-                f"{name}: no answer column found (columns: {listed}); set the answer column with --answer_field NAME"
-            )
-    elif not _has_path(columns, answer_field):
-        raise UserError(f"{name}: no field {answer_field!r} for the answer (columns: {listed})")
-    return problem_field, answer_field
+    schema: str = "fields"
 
 
 # --------------------------------------------------------------------------- arrow extraction
@@ -107,62 +77,91 @@ def _arrow_field(batch: pa.RecordBatch, path: str) -> pa.Array:
     return arr
 
 
-def _last_user_message(messages: pa.Array) -> pa.Array:
-    """Content of each row's last ``user`` message (chat-format prompts such as DAPO's)."""
+def _turn_keys(typ) -> tuple[str, str] | None:
+    if not (pa.types.is_list(typ) or pa.types.is_large_list(typ)) or not pa.types.is_struct(typ.value_type):
+        return None
+    names = {typ.value_type.field(i).name for i in range(typ.value_type.num_fields)}
+    return next((k for k in TURN_KEYS if set(k) <= names), None)
+
+
+def _refuse_turns(name: str, row: int, roles: list) -> None:
+    raise UserError(
+        f"{name} row {row + 1}: the chat prompt has turns {roles}, not one user turn; mathgrpo renders the "
+        "problem with its own template and will not drop system or few-shot turns silently -- keep only the "
+        "user turn in the data, or give the problem as text with --problem_field"
+    )
+
+
+def _chat_problem(messages: pa.Array, keys: tuple[str, str], name: str, offset: int) -> pa.Array:
+    """The content of each row's one user turn; a row with any other turn is refused."""
+    role_key, content_key = keys
+    lengths = pc.fill_null(pc.list_value_length(messages), 0).to_numpy(zero_copy_only=False)
     flat = pc.list_flatten(messages)
+    roles = pc.utf8_lower(flat.field(role_key).cast(pa.string()))
+    is_user = pc.fill_null(pc.is_in(roles, pa.array(USER_ROLES)), False).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(messages).to_numpy()
-    is_user = pc.fill_null(pc.equal(flat.field("role"), "user"), False).to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(is_user)
-    par = parents[idx]
-    last = np.ones(len(idx), dtype=bool)
-    last[:-1] = par[1:] != par[:-1]  # parents are sorted: keep the last user message of each row
+    bad = np.flatnonzero(lengths > 1)
+    not_user = parents[~is_user] if len(parents) else np.array([], dtype=np.int64)
+    if len(bad) or len(not_user):
+        row = int(min(bad.min() if len(bad) else len(messages), not_user.min() if len(not_user) else len(messages)))
+        _refuse_turns(name, offset + row, [t.get(role_key) for t in messages[row].as_py()])
     take = np.full(len(messages), -1, dtype=np.int64)
-    take[par[last]] = idx[last]
-    return flat.field("content").take(pa.array(take, mask=take < 0))
+    take[parents] = np.arange(len(parents))
+    return flat.field(content_key).cast(pa.string()).take(pa.array(take, mask=take < 0))
 
 
-def _as_text(arr: pa.Array, name: str, field: str, *, messages_ok: bool) -> pa.Array:
+def _problem_text(arr: pa.Array, name: str, field: str, offset: int) -> pa.Array:
     typ = arr.type
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         return arr.cast(pa.string())
-    if (
-        messages_ok
-        and pa.types.is_list(typ)
-        and pa.types.is_struct(typ.value_type)
-        and (typ.value_type.get_field_index("content") >= 0 and typ.value_type.get_field_index("role") >= 0)
-    ):
-        return _last_user_message(arr)
-    if not messages_ok and (pa.types.is_list(typ) or pa.types.is_large_list(typ)):
-        # A list of gold answers (e.g. OlympiadBench's final_answer) becomes one string.
-        return pc.binary_join(arr.cast(pa.list_(pa.string())), ", ")
-    if not messages_ok and (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)):
-        return arr.cast(pa.string())  # 27.0 -> "27"; integers keep every digit
-    kind = "problem text or chat messages" if messages_ok else "answers"
-    raise UserError(f"{name}: field {field!r} holds {typ}, not {kind}; pass the right field name")
+    keys = _turn_keys(typ)
+    if keys is not None:
+        return _chat_problem(arr, keys, name, offset)
+    raise UserError(
+        f"{name}: field {field!r} holds {typ}, not problem text or chat messages; pass the right field name"
+    )
 
 
-def _boxed(answers: pa.Array, solution_field: bool) -> pa.Array:
-    """Replace answers holding a \\boxed{} by its content (worked solutions, boxed golds)."""
-    has_box = pc.fill_null(pc.match_substring(answers, "\\boxed"), False)
-    if not solution_field and not pc.any(has_box).as_py():
-        return answers
-    from mathgrpo.grading import extract_boxed
+def _answer_text(arr: pa.Array, name: str, field: str) -> tuple[pa.Array, bool]:
+    """(answers as text, whether they are joined lists)."""
+    typ = arr.type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return arr.cast(pa.string()), False
+    if (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and field.rpartition(".")[2] == GOLDS_FIELD:
+        # mathgrpo's own `answers` column: several golds, read as a JSON list of them is.
+        golds = arr.cast(pa.list_(pa.string())).to_pylist()
+        return pa.array([json.dumps(g) if g else None for g in golds], pa.string()), False
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        # A list of parts of one answer (OlympiadBench's final_answer) becomes one string.
+        return pc.binary_join(arr.cast(pa.list_(pa.string())), ", "), True
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return arr.cast(pa.string()), False  # 27.0 -> "27"; integers keep every digit
+    raise UserError(f"{name}: field {field!r} holds {typ}, not answers; pass the right field name")
 
-    values = answers.to_pylist()
-    flags = has_box.to_pylist()
-    out = [extract_boxed(v) if f else (None if solution_field else v) for v, f in zip(values, flags)]
-    return pa.array(out, pa.string())
+
+def _golds(answer: pa.Array, joined: pa.Array | bool, worked: bool) -> tuple[pa.Array, list | None, pa.Array]:
+    from mathgrpo.data.schemas import read_golds
+
+    first, more, rule = read_golds(answer, worked)
+    if isinstance(joined, bool):
+        return first, more, (pa.repeat(pa.scalar("joined_list"), len(answer)) if joined else rule)
+    return first, more, pc.if_else(joined, "joined_list", rule)
 
 
 def arrow_batches(name: str, tables: Callable[[], Iterator[pa.RecordBatch]], p_field: str, a_field: str):
-    """Batches of (problem, answer) text from arrow record batches."""
-    solution = a_field.rpartition(".")[2] in SOLUTION_FIELDS
+    """Batches of (problem, golds) from arrow record batches."""
+    from mathgrpo.data.schemas import looks_worked
 
     def gen() -> Iterator[Batch]:
+        worked = None  # decided once per source, on its first batch's values
+        seen = 0
         for batch in tables():
-            problem = _as_text(_arrow_field(batch, p_field), name, p_field, messages_ok=True)
-            answer = _as_text(_arrow_field(batch, a_field), name, a_field, messages_ok=False)
-            yield problem, _boxed(answer, solution)
+            problem = _problem_text(_arrow_field(batch, p_field), name, p_field, seen)
+            answer, joined = _answer_text(_arrow_field(batch, a_field), name, a_field)
+            if worked is None:
+                worked = not joined and looks_worked(answer)
+            seen += len(batch)
+            yield Batch(problem, *_golds(answer, joined, worked))
 
     return gen
 
@@ -179,19 +178,23 @@ def _py_get(row: dict, path: str):
     return value
 
 
-def _py_problem(value, where: str) -> str | None:
+def _py_problem(value, name: str, row: int, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        users = [m for m in value if m.get("role") == "user"]
-        content = users[-1].get("content") if users else None
+    if isinstance(value, list) and all(isinstance(m, dict) for m in value):
+        keys = next((k for k in TURN_KEYS if value and all(k[0] in m for m in value)), TURN_KEYS[0])
+        if len(value) > 1 or (value and str(value[0].get(keys[0])).lower() not in USER_ROLES):
+            _refuse_turns(name, row, [m.get(keys[0]) for m in value])
+        content = value[0].get(keys[1]) if value else None
         return content if isinstance(content, str) else None
-    raise UserError(f"{where}: the problem is {type(value).__name__} {str(value)[:40]!r}, not text or chat "
-                    "messages; fix the row or pass the right --problem_field")  # fmt: skip
+    raise UserError(
+        f"{name} row {row + 1}, field {field!r}: the problem is {type(value).__name__} {str(value)[:40]!r}, "
+        "not text or chat messages; fix the row or pass the right --problem_field"
+    )
 
 
-def _py_answer(value, where: str) -> str | None:
-    """A JSON answer as text, by the rules parquet columns follow (_as_text): text as it is, numbers
+def _py_answer(value, where: str, several: bool = False) -> str | None:
+    """A JSON answer as text, by the rules parquet columns follow (_answer_text): text as it is, numbers
     written out (27.0 -> 27; integers keep every digit), a list of answers joined; a dict or a
     boolean is no answer and is refused, as the same column in parquet would be."""
     if value is None or isinstance(value, str):
@@ -203,23 +206,31 @@ def _py_answer(value, where: str) -> str | None:
         from mathgrpo.grading.normalize import number_text
 
         return number_text(value)
+    if isinstance(value, list) and several:  # mathgrpo's `answers`: alternatives, not parts
+        return json.dumps([str(_py_answer(v, where)) for v in value if v is not None]) if value else None
     if isinstance(value, list):
         return ", ".join(str(_py_answer(v, where)) for v in value if v is not None)
     raise UserError(f"{where}: the answer is {type(value).__name__}, not text or a number")
 
 
 def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field: str, a_field: str):
-    solution = a_field.rpartition(".")[2] in SOLUTION_FIELDS
+    from mathgrpo.data.schemas import looks_worked
 
     def gen() -> Iterator[Batch]:
+        worked = None  # decided once per source, on its first batch's values
         seen = 0
         for chunk in rows():
-            problems = pa.array([_py_problem(_py_get(r, p_field), f"{name} row {seen + i + 1}, field {p_field!r}")
+            problems = pa.array([_py_problem(_py_get(r, p_field), name, seen + i, p_field)
                                  for i, r in enumerate(chunk)], pa.string())  # fmt: skip
-            answers = pa.array([_py_answer(_py_get(r, a_field), f"{name} row {seen + i + 1}, field {a_field!r}")
-                                for i, r in enumerate(chunk)], pa.string())  # fmt: skip
+            raw = [_py_get(r, a_field) for r in chunk]
+            several = a_field.rpartition(".")[2] == GOLDS_FIELD
+            answers = pa.array([_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}", several)
+                                for i, v in enumerate(raw)], pa.string())  # fmt: skip
+            joined = pa.array([isinstance(v, list) and not several for v in raw])
+            if worked is None:
+                worked = not pc.any(joined).as_py() and looks_worked(answers)
             seen += len(chunk)
-            yield problems, _boxed(answers, solution)
+            yield Batch(problems, *_golds(answers, joined, worked))
 
     return gen
 
@@ -253,8 +264,11 @@ def _json_chunks(path: Path) -> Callable[[], Iterator[list[dict]]]:
             raise UserError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
         except UnicodeDecodeError:
             raise UserError(f"{path}: not valid UTF-8; save the file as UTF-8") from None
+        if rows and all(isinstance(r, list) for r in rows):
+            # A row written as a list of turns (Open-Reasoner-Zero's training JSON): turn i is field "i".
+            rows = [{str(i): turn for i, turn in enumerate(r)} for r in rows]
         if not all(isinstance(r, dict) for r in rows):
-            raise UserError(f"{path}: expected a JSON array of objects")
+            raise UserError(f"{path}: expected a JSON array of objects (or of lists of turns)")
         for i in range(0, len(rows), BATCH_ROWS):
             yield rows[i : i + BATCH_ROWS]
 
@@ -275,7 +289,7 @@ def _open_file(path: Path, fields: tuple[str | None, str | None]) -> Source:
             schema = pq.read_schema(path)
         except (pa.ArrowException, OSError) as err:
             raise UserError(f"{path}: not a readable parquet file ({err})") from None
-        p_field, a_field = choose_fields(str(path), schema, *fields)
+        p_field, a_field, label = choose_fields(str(path), schema, *fields)
         cols = sorted({p_field.split(".")[0], a_field.split(".")[0]})
 
         def tables() -> Iterator[pa.RecordBatch]:
@@ -283,27 +297,30 @@ def _open_file(path: Path, fields: tuple[str | None, str | None]) -> Source:
             # most of the file (290 MiB for the hub-sized copy) instead of one batch.
             yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=BATCH_ROWS, columns=cols)
 
-        return Source(str(path), schema.names, p_field, a_field, arrow_batches(str(path), tables, p_field, a_field))
+        batches = arrow_batches(str(path), tables, p_field, a_field)
+        return Source(str(path), schema.names, p_field, a_field, batches, label)
     if suffix in (".jsonl", ".json"):
         chunks = (lambda: _jsonl_chunks(path)) if suffix == ".jsonl" else _json_chunks(path)
         keys = _json_keys(chunks)
         if not keys:
             raise UserError(f"{path} is empty (no JSON rows); give a file with problem and answer fields")
-        p_field, a_field = choose_fields(str(path), keys, *fields)
-        return Source(str(path), sorted(keys), p_field, a_field, python_batches(str(path), chunks, p_field, a_field))
+        p_field, a_field, label = choose_fields(str(path), keys, *fields)
+        batches = python_batches(str(path), chunks, p_field, a_field)
+        return Source(str(path), sorted(keys), p_field, a_field, batches, label)
     raise UserError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet, .jsonl or .json")
 
 
 def from_dataset(name: str, ds, fields: tuple[str | None, str | None]) -> Source:
     """A ``datasets.Dataset`` (hub download or ``load_from_disk``), read in arrow batches."""
-    p_field, a_field = choose_fields(name, ds.data.schema, *fields)
+    p_field, a_field, label = choose_fields(name, ds.data.schema, *fields)
     cols = sorted({p_field.split(".")[0], a_field.split(".")[0]})
 
     def tables() -> Iterator[pa.RecordBatch]:
         for table in ds.select_columns(cols).with_format("arrow").iter(batch_size=BATCH_ROWS):
             yield from table.to_batches()
 
-    return Source(name, list(ds.column_names), p_field, a_field, arrow_batches(name, tables, p_field, a_field))
+    batches = arrow_batches(name, tables, p_field, a_field)
+    return Source(name, list(ds.column_names), p_field, a_field, batches, label)
 
 
 def _pick_split(name: str, dd, split: str):
@@ -327,9 +344,18 @@ def _open_folder(path: Path, split: str, fields) -> Source:
     )  # fmt: skip
     if not files:
         raise UserError(f"{path}: no save_to_disk dataset and no .parquet/.jsonl/.json files in this folder")
-    # A hub-style folder (data/train-00000-of-00002.parquet, data/test-...) holds several splits.
-    word = re.compile(rf"(^|[/_.-]){re.escape(split)}([/_.-]|$)")
+    # A hub-style folder (data/train-00000-of-00002.parquet, data/test-..., math/..., code/...) holds
+    # several splits: the files of the asked split are those whose path names it as a word. A
+    # folder whose file names name no split is read whole only if it is one file; otherwise it
+    # is refused -- reading every file took code-*.parquet rows, test cases for golds, as math.
+    word = re.compile(SPLIT_WORD.format(re.escape(split)))
     of_split = [p for p in files if word.search(p.relative_to(path).as_posix())]
+    if not of_split and len(files) > 1:
+        names = ", ".join(p.relative_to(path).as_posix() for p in files[:6]) + (", ..." if len(files) > 6 else "")
+        raise UserError(
+            f"{path}: no file name names the split {split!r} ({len(files)} files: {names}); pass --split "
+            "with the word the file names carry (train, test, math...), or give one file"
+        )
     files = of_split or files
     parts = [_open_file(p, fields) for p in files]
     first = parts[0]
@@ -339,7 +365,7 @@ def _open_folder(path: Path, split: str, fields) -> Source:
         for part in parts:
             yield from part.batches()
 
-    return Source(str(path), first.columns, first.problem_field, first.answer_field, gen)
+    return Source(str(path), first.columns, first.problem_field, first.answer_field, gen, first.schema)
 
 
 def open_source(
@@ -357,9 +383,9 @@ def open_source(
 
         rows = generate(source)
         keys = set().union(*(r.keys() for r in rows)) if rows else {"problem", "answer"}
-        p_field, a_field = choose_fields(source, keys, *fields)
+        p_field, a_field, label = choose_fields(source, keys, *fields)
         batches = python_batches(source, lambda: iter([rows]), p_field, a_field)
-        return Source(source, sorted(keys), p_field, a_field, batches)
+        return Source(source, sorted(keys), p_field, a_field, batches, label)
     path = Path(source).expanduser()
     if path.is_dir():
         return _open_folder(path, split, fields)

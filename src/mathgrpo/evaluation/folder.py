@@ -8,7 +8,8 @@ Usage: ``with EvalFolder(out).writing(): done = folder.open(settings); folder.ap
 - A rerun resumes only with the same settings (:data:`COMPARED`, the backend and dtype included):
   one folder never averages two kinds of samples into one number.
 - Every sample records the grader version it was graded under; :meth:`regrade` re-grades those
-  graded under another version (grading is cheap; generation is not).
+  graded under another version, and those whose verdict stayed unknown (a math-verify timeout),
+  at every run: grading is cheap; generation is not.
 - ``.lock`` is held (``flock``) while a process writes: a second writer is refused in one line.
 """
 
@@ -33,11 +34,16 @@ COMPARED = ("model", "template", "temperature", "top_p", "max_new_tokens", "seed
 
 
 def grade_record(completion: str, gold) -> dict:
-    """The verdict fields of one sample: the extracted answer, both verdicts, the grader version."""
-    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, extract_boxed, grade
+    """The verdict fields of one sample: the extracted answer, both verdicts (None: unknown, stored
+    as such, never as wrong), whether the grader can read the gold, the grader version."""
+    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, default_grader, extract_boxed, grade
 
-    return {"answer": extract_boxed(completion), "correct": grade(completion, gold, verdict=EQUIVALENT),
-            "correct_strict": grade(completion, gold, verdict=STRICT), "grader": GRADER_VERSION}  # fmt: skip
+    correct = grade(completion, gold, verdict=EQUIVALENT)
+    strict = grade(completion, gold, verdict=STRICT)
+    # An unknown verdict is a timeout (re-graded on resume) or a gold the grader cannot read.
+    gold_ok = None if correct is not None and strict is not None else default_grader().gradeable(gold)
+    return {"answer": extract_boxed(completion), "correct": correct, "correct_strict": strict,
+            "gold_ok": gold_ok, "grader": GRADER_VERSION}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -123,11 +129,16 @@ class EvalFolder:
             os.fsync(fh.fileno())
 
     def regrade(self, records: dict, everything: bool = False) -> int:
-        """Re-grade the samples graded under another grader version (all of them with
-        ``everything``), rewrite the samples file atomically, and return how many changed."""
+        """Re-grade the samples graded under another grader version or left unknown (a timeout
+        on a busy machine), all of them with ``everything``; rewrite the samples file atomically,
+        and return how many were re-graded."""
         from mathgrpo.grading import GRADER_VERSION
 
-        stale = [r for r in records.values() if everything or r.get("grader") != GRADER_VERSION]
+        def stale_(r: dict) -> bool:
+            unknown = r.get("correct") is None or r.get("correct_strict", False) is None
+            return everything or r.get("grader") != GRADER_VERSION or (unknown and r.get("gold_ok") is not False)
+
+        stale = [r for r in records.values() if stale_(r)]
         changed = 0
         for rec in stale:
             fields = grade_record(rec.get("completion", ""), rec.get("gold"))

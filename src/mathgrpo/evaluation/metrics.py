@@ -93,6 +93,11 @@ OAT_ZERO_BENCHMARKS = ("aime24", "amc23", "math500", "minerva", "olympiadbench")
 BREAKDOWNS = ("level", "subject")  # per-problem fields some benchmarks carry (MATH-500)
 
 
+def _unknown(rec: dict) -> bool:
+    """A verdict neither right nor wrong (the strict one too, where the record has it)."""
+    return rec.get("correct") is None or ("correct_strict" in rec and rec["correct_strict"] is None)
+
+
 def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], bool] | None = None) -> dict:
     """Numbers of one benchmark from its per-sample records (samples ``0..n-1`` of each problem).
 
@@ -104,8 +109,12 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
       for every k <= n (``majority`` is maj@n).
     - ``truncated``: share of samples that hit the token limit without a stop token.
     - ``by_level`` / ``by_subject``: accuracy per value where the records carry those fields.
-    A sample whose gold cannot be graded (``correct`` is None) counts as wrong; such problems
-    are counted in ``ungradeable`` so that a broken gold is never silent.
+    An *unknown* verdict (``correct`` or ``correct_strict`` is None: math-verify ran out of time
+    twice, or the gold cannot be read) is never counted as wrong, nor as right: a problem with an
+    unknown sample is left out of every metric above (they are over ``graded`` problems) and counted
+    in ``unknown_problems``; ``unknown`` counts its samples, ``ungradeable`` the problems whose gold
+    the grader cannot read (a subset). A resumed eval re-grades unknown samples (folder.regrade),
+    so a timeout on a busy machine goes away by itself; a gold that cannot be read stays unknown.
     """
     by_problem: dict[str, dict[int, dict]] = defaultdict(dict)
     for rec in records:
@@ -114,18 +123,22 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
     incomplete = [pid for pid, samples in by_problem.items() if len(samples) != n]
     if incomplete:
         raise ValueError(f"problems {incomplete[:3]} lack some of their {n} samples")
-    problems = len(by_problem)
-    out: dict = {"problems": problems, "samples_per_problem": n}
+    out: dict = {"problems": len(by_problem), "samples_per_problem": n}
+    known = {pid: samples for pid, samples in by_problem.items() if not any(_unknown(r) for r in samples.values())}
+    unknown = sum(_unknown(r) for samples in by_problem.values() for r in samples.values())
+    ungradeable = sum(any(r.get("gold_ok") is False for r in samples.values()) for samples in by_problem.values())
+    out.update(graded=len(known), unknown=unknown, unknown_problems=len(by_problem) - len(known),
+               ungradeable=ungradeable)  # fmt: skip
+    problems = len(known)
     if problems == 0:
         return out
     ks = range(1, n + 1)
-    share, share_strict, truncated, tokens, ungradeable = 0.0, 0.0, 0, 0, 0
+    share, share_strict, truncated, tokens = 0.0, 0.0, 0, 0
     pass_sums, maj_sums = dict.fromkeys(ks, 0.0), dict.fromkeys(ks, 0)
     groups: dict[str, dict[str, list[float]]] = {b: defaultdict(list) for b in BREAKDOWNS}
-    for samples in by_problem.values():
+    for samples in known.values():
         ordered = [samples[i] for i in range(n)]
         c = sum(1 for r in ordered if r.get("correct") is True)
-        ungradeable += any(r.get("correct") is None for r in ordered)
         share += c / n
         share_strict += sum(1 for r in ordered if r.get("correct_strict", r.get("correct")) is True) / n
         for k in ks:
@@ -145,7 +158,6 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
         majority=maj_sums[n] / problems,
         truncated=truncated / (problems * n),
         mean_tokens=tokens / (problems * n),
-        ungradeable=ungradeable,
     )
     for field in BREAKDOWNS:
         if groups[field]:
@@ -156,7 +168,7 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
 
 def average(summaries: dict[str, dict]) -> dict:
     """Unweighted mean over benchmarks of each shared metric (the "Avg." column of papers)."""
-    filled = [s for s in summaries.values() if s.get("problems")]
+    filled = [s for s in summaries.values() if s.get("graded", s.get("problems"))]  # "graded": see summarize
     if not filled:
         return {}
     out: dict = {"benchmarks": len(filled)}
@@ -170,7 +182,7 @@ def average(summaries: dict[str, dict]) -> dict:
 
 def oat_zero_average(summaries: dict[str, dict]) -> dict:
     """The average over Oat-Zero's five benchmarks, when all five were evaluated (else empty)."""
-    if not all(summaries.get(b, {}).get("problems") for b in OAT_ZERO_BENCHMARKS):
+    if not all(summaries.get(b, {}).get("graded", summaries.get(b, {}).get("problems")) for b in OAT_ZERO_BENCHMARKS):
         return {}
     return {"benchmarks": list(OAT_ZERO_BENCHMARKS), **average({b: summaries[b] for b in OAT_ZERO_BENCHMARKS})}
 
@@ -205,7 +217,7 @@ def results_markdown(summary: dict) -> str:
     """The run's table: one row per benchmark (accuracies in %), plus the unweighted average."""
     st, run = summary["settings"], summary["run"]
     cols = _columns(summary)
-    head = ["benchmark", "problems", *[c for c, _ in cols], "mean tokens"]
+    head = ["benchmark", "problems", "unknown", *[c for c, _ in cols], "mean tokens"]
     lines = [
         f"# Evaluation of `{st['model']}`",
         "",
@@ -227,7 +239,13 @@ def results_markdown(summary: dict) -> str:
     if summary.get("oat_zero_average"):
         rows.append(("Oat-Zero five-benchmark average", {**summary["oat_zero_average"], "problems": ""}))
     for name, s in rows:
-        cells = [name, str(s.get("problems", "")), *[_pct(get(s)) for _, get in cols], f"{s.get('mean_tokens', 0):.0f}"]
+        cells = [
+            name,
+            str(s.get("problems", "")),
+            str(s.get("unknown_problems", "")),
+            *[_pct(get(s)) for _, get in cols],
+            f"{s.get('mean_tokens', 0):.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     for name, s in summary["benchmarks"].items():
         for field in BREAKDOWNS:
@@ -235,10 +253,13 @@ def results_markdown(summary: dict) -> str:
             if groups:
                 lines += ["", f"{name} by {field}:", "", f"| {field} | problems | accuracy |", "|---|---|---|"]
                 lines += [f"| {v} | {g['problems']} | {_pct(g['accuracy'])} |" for v, g in groups.items()]
-    bad = {name: s["ungradeable"] for name, s in summary["benchmarks"].items() if s.get("ungradeable")}
-    if bad:
-        lines += ["", "Problems whose gold the grader could not read (counted wrong): "
-                  + ", ".join(f"{k} {v}" for k, v in bad.items())]  # fmt: skip
+    unknown = {name: s for name, s in summary["benchmarks"].items() if s.get("unknown_problems")}
+    if unknown:
+        lines += ["", "Left out of the numbers above, neither right nor wrong (unknown verdicts; a resumed eval "
+                  "re-grades them): " + ", ".join(
+                      f"{k} {s['unknown_problems']} problem(s), {s['unknown']} sample(s)"
+                      + (f", {s['ungradeable']} with a gold the grader cannot read" if s.get("ungradeable") else "")
+                      for k, s in unknown.items())]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -67,6 +67,8 @@ def data_processing(stats: dict) -> str:
     labels = {"duplicates": "duplicates", "conflicts": "with conflicting answers",
               "missing_answer": "without an answer", "missing_problem": "without a problem",
               "language_filtered": "in another language",
+              "placeholder_gold": "with a placeholder gold (proof/notfound)",
+              "ungradeable": "with a gold the grader cannot read",
               "too_long": "with too long prompts", "over_limit": "over max_train_samples"}  # fmt: skip
     dropped = [f"{stats[k]} {label}" for k, label in labels.items() if stats.get(k)]
     return (f"{stats.get('rows_in', '?')} rows in; dropped " + (", ".join(dropped) if dropped else "none")

@@ -65,8 +65,19 @@ def check_update_precision(model, args, model_args) -> str | None:
     message = (
         f"the weights are {name} (field `dtype`) and `optim: {optim}` writes each update into them: at "
         f"learning_rate {args.learning_rate:g} most updates round away (bench/precision.py, 3 steps at 1e-6: "
-        "0.4% of the weights moved). Use `dtype: float32` (bf16: true still computes in bf16), or "
-        "`optim: adamw_bnb_8bit` to save memory without losing updates"
+        f"0.4% of the weights moved). {_advice(optim)}"
     )
     log.warning(message)
     return message
+
+
+def _advice(optim: str) -> str:
+    """What fixes it, for this optimizer. The fix is float32 weights, whatever the optimizer: an
+    8-bit optimizer (bitsandbytes) keeps small *states* but still writes each update into the
+    16-bit weights, so it is never the advice to a run already on it, nor alone to any run."""
+    from mathgrpo.train.checks import bnb_optimizers
+
+    fix = "Use `dtype: float32` (bf16: true still computes in bf16)"
+    if optim in bnb_optimizers():
+        return f"{fix}; `optim: {optim}` keeps its small states there, and every update lands"
+    return f"{fix}; to save optimizer memory with float32 weights, add `optim: adamw_bnb_8bit` (8-bit states)"

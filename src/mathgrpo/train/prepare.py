@@ -141,6 +141,8 @@ def main(argv: list[str]) -> int:
         limit = args.max_prompt_length if args.max_prompt_length and args.max_prompt_length > 0 else None
         ds, stats.too_long = add_prompts(ds, tokenizer, template, limit)
         stats.rows_out = len(ds)
+    if not len(ds):  # every row filtered out: an empty file would only hide it
+        raise UserError(f"{args.dataset}: no rows left ({stats.summary()}); nothing written")
     out = write_rows(ds, args.output)
     print(f"{args.dataset}: {stats.summary()}")  # noqa: T201 - the verb's result
     print(f"wrote {len(ds):,} rows ({', '.join(ds.column_names)}) to {out}")  # noqa: T201

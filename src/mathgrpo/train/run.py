@@ -17,13 +17,11 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import RUN_FILE, STATE_FILE, write_atomic
+from mathgrpo.files import RUN_FILE, STATE_FILE, share_modes, write_atomic
+from mathgrpo.train.checks import check_attention, check_optimizer, hub_token_rule
 from mathgrpo.train.config import ScriptArguments, check_language, parse_train_args
 
 log = logging.getLogger(__name__)
-
-# `optim` values that need bitsandbytes (transformers' names for its optimizers).
-BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_", "rmsprop_bnb")
 
 
 def check_config(script_args: ScriptArguments, args, model_args) -> None:
@@ -40,12 +38,8 @@ def check_config(script_args: ScriptArguments, args, model_args) -> None:
             f"reward_weights has {len(args.reward_weights)} values but reward_funcs has "
             f"{len(script_args.reward_funcs)} ({', '.join(script_args.reward_funcs)}); give one weight each"
         )
-    optim = str(getattr(args.optim, "value", args.optim))
-    if optim.startswith(BNB_OPTIMIZERS) and importlib.util.find_spec("bitsandbytes") is None:
-        raise UserError(
-            f"optim {optim} needs bitsandbytes, which is not installed: "
-            "pip install 'mathgrpo[lowmem]', or set --optim adamw_torch"
-        )
+    check_optimizer(args.optim)  # the bitsandbytes ones, as transformers lists them (train/checks.py)
+    check_attention(model_args, args)
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise UserError(
             "use_vllm is true but vLLM is not installed: pip install 'mathgrpo[vllm]', or set --use_vllm false"
@@ -141,15 +135,6 @@ class _UnscorableNotice(logging.Filter):
         return not str(record.msg).startswith("All reward functions returned None")
 
 
-def hide_hub_token(args) -> None:
-    """Trainer pickles its arguments into every checkpoint (training_args.bin). A token set in
-    the recipe moves to the environment (where huggingface_hub reads it) so it is never written."""
-    token = getattr(args, "hub_token", None)
-    if token:
-        os.environ.setdefault("HF_TOKEN", token)
-        args.hub_token = None
-
-
 def build_datasets(script_args: ScriptArguments, tokenizer, template):
     from mathgrpo.data.clean import add_prompts, training_rows
 
@@ -214,7 +199,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     started = time.time()
     silence_noise()
     check_config(script_args, args, model_args)
-    hide_hub_token(args)
+    hub_token_rule(args)  # the recipe's hub_token wins over HF_TOKEN, and is never pickled (train/checks.py)
     run_id = shared_run_id(new_run_id)  # minted once, so every rank stamps the same id
     plan = plan_start(script_args, args, new_run_id=lambda: run_id)
     out = Path(args.output_dir)
@@ -307,6 +292,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         ended=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
     if args.should_save:
+        share_modes(out)  # safetensors' save_file writes model.safetensors 0600: the umask's mode instead
         write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
         after_training(out, trainer, push=publish)
     return trainer
