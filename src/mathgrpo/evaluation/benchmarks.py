@@ -67,10 +67,11 @@ def latex_list(value) -> str | None:
 
 def after_hashes(value) -> str | None:
     """GSM8K's gold: the text after the last ``#### `` of the worked answer, thousands commas dropped."""
+    from mathgrpo.data.schemas import gsm8k_gold  # the one GSM8K rule, shared with training data
+
     if value is None or "####" not in str(value):
         return None
-    text = str(value).rsplit("####", 1)[1].strip()
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text) or None
+    return gsm8k_gold(str(value))
 
 
 def last_boxed(value) -> str | None:
