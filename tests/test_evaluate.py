@@ -314,6 +314,25 @@ def test_stale_verdicts_are_regraded(first_run, tiny_qwen_dir, eval_dir, tmp_pat
     assert json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]["accuracy"] > 0
 
 
+def test_the_reading_is_named_and_a_folder_can_be_reread(first_run, tmp_path, no_generation):
+    out = tmp_path / "reread"
+    shutil.copytree(first_run, out)
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["run"]["extraction"] == "boxed"  # the default
+    assert all(r["extraction"] == "boxed" for r in lines(out / SAMPLES_FILE))
+    assert "answers read: boxed" in (out / TABLE_FILE).read_text()
+    records = lines(out / SAMPLES_FILE)
+    stated = dict(records[0], completion=f"The final answer is ${records[0]['gold']}$.")
+    (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in [stated, *records[1:]]))
+    assert main(["--regrade", str(out), "--extraction", "text"]) == 0
+    reread = lines(out / SAMPLES_FILE)
+    assert all(r["extraction"] == "text" for r in reread) and reread[0]["correct"] is True
+    assert json.loads((out / SUMMARY_FILE).read_text())["run"]["extraction"] == "text"
+    assert "answers read: text" in (out / TABLE_FILE).read_text()
+    assert main(["--regrade", str(out)]) == 0  # the folder keeps its reading
+    assert lines(out / SAMPLES_FILE)[0]["correct"] is True
+
+
 def test_resume_refuses_another_dtype_or_backend(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):
     out = tmp_path / "mixed"
     shutil.copytree(first_run, out)

@@ -32,12 +32,16 @@ log = logging.getLogger(__name__)
 COMPARED = ("model", "template", "temperature", "top_p", "max_new_tokens", "seed", "backend", "dtype")
 
 
-def grade_record(completion: str, gold) -> dict:
-    """The verdict fields of one sample: the extracted answer, both verdicts, the grader version."""
-    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, extract_boxed, grade
+def grade_record(completion: str, gold, extraction: str = "boxed") -> dict:
+    """The verdict fields of one sample: the answer the ``extraction`` reading finds, both verdicts
+    against the gold (or list of golds), the grader version and the reading."""
+    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, default_grader
 
-    return {"answer": extract_boxed(completion), "correct": grade(completion, gold, verdict=EQUIVALENT),
-            "correct_strict": grade(completion, gold, verdict=STRICT), "grader": GRADER_VERSION}  # fmt: skip
+    grader = default_grader()
+    answer, known = grader.answer(completion, extraction)  # read once, graded twice
+    verdicts = [grader.grade_answer(answer, gold, v) if known else None for v in (EQUIVALENT, STRICT)]
+    return {"answer": answer, "correct": verdicts[0], "correct_strict": verdicts[1], "grader": GRADER_VERSION,
+            "extraction": extraction}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -122,15 +126,16 @@ class EvalFolder:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def regrade(self, records: dict, everything: bool = False) -> int:
-        """Re-grade the samples graded under another grader version (all of them with
-        ``everything``), rewrite the samples file atomically, and return how many changed."""
+    def regrade(self, records: dict, everything: bool = False, extraction: str = "boxed") -> int:
+        """Re-grade the samples graded under another grader version or another reading (all of them
+        with ``everything``), rewrite the samples file atomically, and return how many changed."""
         from mathgrpo.grading import GRADER_VERSION
 
-        stale = [r for r in records.values() if everything or r.get("grader") != GRADER_VERSION]
+        stale = [r for r in records.values() if everything or r.get("grader") != GRADER_VERSION
+                 or r.get("extraction", "boxed") != extraction]  # fmt: skip
         changed = 0
         for rec in stale:
-            fields = grade_record(rec.get("completion", ""), rec.get("gold"))
+            fields = grade_record(rec.get("completion", ""), rec.get("gold"), extraction)
             changed += any(rec.get(k) != v for k, v in fields.items() if k != "grader")
             rec.update(fields)
         if stale:

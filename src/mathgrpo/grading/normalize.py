@@ -37,7 +37,8 @@ _LOOSE_SPACE = re.compile(r"(?<=\W) | (?=\W)")
 # Decorations that do not change an answer's value. Each is anchored at the start or the end.
 _UNIT_TEXT = re.compile(
     # Two letters at least: a single letter is a variable or a constant (`3\mathrm{i}`), never a unit.
-    r"(?<=[\d}.])\s*\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][ .]*[A-Za-z][A-Za-z .]*\}(?:\^\{?[23]\}?)?$"
+    r"(?<=[\d}.])\s*\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][ .]*[A-Za-z][A-Za-z .]*\}"
+    r"(?:\^\{?[23]\}?)?$"
 )
 _UNIT_WORD = re.compile(
     r"(?<=[\d\s])(?:square |sq\.? |cubic )?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|feet|foot|ft|"
@@ -92,11 +93,16 @@ def unwrap_boxed(s: str) -> str:
     return s
 
 
+def upright_constants(s: str) -> str:
+    """``\\mathrm{e}``, ``\\operatorname{i}``, ``{\\rm e}`` ... -> ``e``, ``i`` (see ``_UPRIGHT_CONSTANT``)."""
+    return _UPRIGHT_CONSTANT.sub(lambda m: m.group(1) or m.group(2), s)
+
+
 def basic_clean(s: str) -> str:
     """Meaning-preserving clean-up shared by every path: control characters, dollars, spacing."""
     s = _CTRL.sub(" ", s.translate(_UNICODE))
     s = s.replace("\\$", "").replace("$", "")
-    s = _UPRIGHT_CONSTANT.sub(lambda m: m.group(1) or m.group(2), s)
+    s = upright_constants(s)
     # `10,\!080`, `1{,}000`, `1\,000`: digit-group separators; math-verify reads `10\,080` as 90.
     s = _THOUSANDS.sub(lambda m: "," if "," in m.group(0) else "", s)
     s = _NEG_SPACE.sub(lambda m: m.group(1) or "", s)
