@@ -53,6 +53,13 @@ def test_final_boxes_are_read_together(text, expected):
         ("$\\boxed{7}$. The final answer is $8$. I hope it is correct.", "8"),
         ("The final answer is $\\boxed{7}$.", "7"),
         ("no number at all", None),
+        # what the text states, without its surroundings
+        ("La réponse est (35 + 70 = 105).", "105"),
+        ("The answer is **92**.", "92"),
+        ("So the set is $[0,1)$.", "[0,1)"),
+        ("The count is $96+48 = {144}$.", "{144}"),  # a worked chain ends in its value
+        ("The circle is $x^2+y^2=25$.", "x^2+y^2=25"),  # an equation is no chain
+        ("$\\boxed{1}$ papers and $\\boxed{2}$ bins", "1, 2"),  # one unit word before the joiner
     ],
 )
 def test_text_reading_finds_the_stated_answer(grader, completion, answer):
@@ -71,6 +78,11 @@ def test_boxed_reading_is_the_training_rewards(grader):
     assert grade("nothing", "\\frac{1}{", extraction=TEXT, grader=grader) is None  # the gold decides None
     with pytest.raises(ValueError, match="extraction"):
         grade("\\boxed{1}", "1", extraction="last_number", grader=grader)
+
+
+def test_an_extracted_answer_with_a_stray_final_backslash_is_its_integer(grader):
+    assert grader.grade_answer("185\\", "185", STRICT) is True  # NeMo-Skills' test table has this one
+    assert grader.grade_answer("185\\\\", "185", STRICT) is False  # `\\` is a line break, not a stray
 
 
 def test_a_gold_that_is_a_worked_solution_is_read_by_its_final_boxes(grader):

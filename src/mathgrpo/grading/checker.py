@@ -258,7 +258,8 @@ class Grader:
         found = self._call("extract", args, time.monotonic() + self.time_limit, retry=True, failed=status_unknown)
         if found is status_unknown:
             return None, False
-        return (found if isinstance(found, str) else None), True
+        # A stated chain `3^3 = 27` ends in its answer (math-verify compares an equation by its last side).
+        return (N.stated_value(N.clean_stated(found)) or None if isinstance(found, str) else None), True
 
     def grade(self, completion, gold, verdict: str | None = None, extraction: str = BOXED) -> bool | None:
         """Grade a completion's answer (``extraction``: boxed or text) against the gold or golds

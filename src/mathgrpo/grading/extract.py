@@ -120,8 +120,12 @@ _JOINERS = re.compile(
 MAX_JOINED_BOXES = 8
 
 
+# One unit word may follow a box before the joiner: `\boxed{1} papers and \boxed{2} bins`.
+_UNIT_BEFORE_JOINER = re.compile(r"^\s*\$?\s*[A-Za-z]{2,12}(?=\s+(?:and|or)\b)")
+
+
 def _only_joiners(gap: str) -> bool:
-    return len(gap) <= 40 and not _JOINERS.sub("", gap)
+    return len(gap) <= 40 and not _JOINERS.sub("", _UNIT_BEFORE_JOINER.sub("", gap, count=1))
 
 
 def extract_final_boxes(text: str) -> str | None:

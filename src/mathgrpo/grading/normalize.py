@@ -123,12 +123,65 @@ def canonical(s: str) -> str:
     return s.rstrip(".").strip()
 
 
+def _top_level_split(s: str, sep: str) -> list[str]:
+    """``s`` split at each ``sep`` outside braces and brackets (linear)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(s):
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+    return [*parts, s[start:]]
+
+
+_LETTER = re.compile(r"[A-Za-z]")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+def stated_value(s: str) -> str:
+    """The integer at the end of a worked equation chain the text states (``96+48 = {144}``,
+    ``a+b=-1+5=4``), else ``s`` unchanged. Only a chain of arithmetic (no letters on its left) or of
+    three sides or more qualifies: ``x^2+y^2=25`` is an equation, not a computation of 25."""
+    if "=" not in s or any(op in s for op in ("<=", ">=", "!=", "==")) or len(_top_level_split(s, ",")) > 1:
+        return s
+    sides = _top_level_split(s, "=")
+    last = sides[-1].strip()
+    if len(sides) < 2 or integer_literal(last) is None:
+        return s
+    if len(sides) >= 3 or not _LETTER.search(_COMMAND.sub("", sides[0])):
+        return last
+    return s
+
+
+_MARKDOWN = re.compile(r"\*\*|__")
+
+
+def clean_stated(s: str) -> str:
+    """An answer found in running text without its surroundings: markdown bold (``**92**.``), a final
+    period or comma, a closing parenthesis whose opening one the match left behind (``105).``)."""
+    s = _MARKDOWN.sub("", s).strip()
+    for _ in range(3):
+        before = s
+        s = s.rstrip(".,;:").strip()
+        # `[0,1)` is a half-open interval: brackets of either shape count as a pair
+        if s.endswith(")") and s.count(")") + s.count("]") > s.count("(") + s.count("["):
+            s = s[:-1].strip()
+        if s == before:
+            break
+    return s
+
+
 def strip_decorations(s: str) -> str:
     """Drop what does not change a number's value: ``x =``, units, ``^\\circ``, ``\\%``, a final period."""
     s = basic_clean(unwrap_boxed(s))
     for _ in range(3):  # `5\text{ cm}^2.` peels in a few rounds; the bound keeps it linear
         before = s
         s = s.rstrip(". ").strip()
+        if s.endswith("\\") and not s.endswith("\\\\"):  # a stray backslash at the end (`185\`)
+            s = s[:-1].strip()
         s = _UNIT_TEXT.sub("", s).strip()
         s = _UNIT_WORD.sub("", s).strip()
         s = _DEGREE.sub("", s).strip()
