@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -11,12 +12,18 @@ from mathgrpo.grading import (
     EQUIVALENT,
     STRICT,
     TEXT,
+    TIME_LIMIT_S,
     Grader,
     extract_answer,
     extract_final_boxes,
     grade,
 )
+from mathgrpo.grading.pool import WALL_FACTOR
 from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
+
+from conftest import within
+
+BOUND_S = 2 * TIME_LIMIT_S * WALL_FACTOR + 1.0  # the grader's contract (tests/test_grading_bounds.py)
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +139,15 @@ def test_grade_cli_reads_lists_of_golds_and_the_text_reading(tmp_path, capsys):
         assert [r["correct"] for r in graded] == correct
         assert [r["accuracy_reward"] for r in graded] == [0.0, 1.0, 0.0]  # the training reward: boxes only
         assert f"reading {extraction}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["$" * 100_000, "x = 1 + " * 25_000, "The final answer is " + "(" * 20_000, "Answer: " + "9^{" * 10_000],
+    ids=["dollars", "a long sum", "open parentheses", "a power tower"],
+)
+def test_the_text_reading_is_bounded_on_hostile_text(grader, text):
+    start = time.monotonic()
+    for verdict in (STRICT, EQUIVALENT):
+        assert grader.grade(text, "5", verdict, TEXT) in (False, None)
+    assert time.monotonic() - start < within(2 * BOUND_S)
