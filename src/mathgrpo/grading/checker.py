@@ -264,6 +264,8 @@ class Grader:
     def grade(self, completion, gold, verdict: str | None = None, extraction: str = BOXED) -> bool | None:
         """Grade a completion's answer (``extraction``: boxed or text) against the gold or golds
         (``verdict``: strict or equivalent)."""
+        if extraction == BOXED:  # the training reward's path: no detour
+            return self.grade_answer(extract_boxed(completion_text(completion)), gold, verdict)
         pred, known = self.answer(completion, extraction)
         if not known:  # the text reading could not finish: unknown, unless no gold is gradeable anyway
             verdict = verdict or self.verdict
@@ -283,6 +285,14 @@ class Grader:
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         self.stats.add("calls")
+        if isinstance(gold, str) and isinstance(pred, str):  # every training row: the short path, inlined
+            one = self.gold(gold, time.monotonic() + self.time_limit)
+            if one is None:
+                return None
+            if not pred.strip() or len(pred) > self.max_chars:
+                self.stats.add("no_box" if not pred.strip() else "too_long")
+                return False
+            return self._verdict(pred, one, verdict)
         parsed, unknown = [], False
         for item in gold_list(gold):
             before = self.stats.unknown
@@ -293,6 +303,18 @@ class Grader:
                 parsed.append(one)
         if not parsed:
             return None
+        checked = self._answer_text(pred)
+        if checked is False:
+            return False
+        for one in parsed:
+            result = self._verdict(checked, one, verdict)
+            if result is True:
+                return True
+            unknown |= result is None
+        return None if unknown else False
+
+    def _answer_text(self, pred) -> str | bool:
+        """The answer as text, or False (counted) when there is none or it is too long to read."""
         if isinstance(pred, (int, float)) and not isinstance(pred, bool):  # a number read from JSON
             pred = N.number_text(pred)
         if not isinstance(pred, str) or not pred.strip():
@@ -301,12 +323,7 @@ class Grader:
         if len(pred) > self.max_chars:
             self.stats.add("too_long")
             return False
-        for one in parsed:
-            result = self._verdict(pred, one, verdict)
-            if result is True:
-                return True
-            unknown |= result is None
-        return None if unknown else False
+        return pred
 
     def _verdict(self, pred: str, parsed: Gold, verdict: str) -> bool | None:
         key = (pred, parsed.raw, parsed.integer, verdict)

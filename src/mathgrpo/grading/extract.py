@@ -107,7 +107,15 @@ def extract_boxed(text: str) -> str | None:
     if not isinstance(text, str) or not text:
         return None
     found = _last_command(text)
-    return None if found is None else _box_content(text, found[1])[0]
+    if found is None:
+        return None
+    end = found[1]
+    # The common case, one `{...}` without nesting or escapes, without the general scan.
+    if text.startswith("{", end):
+        close = text.find("}", end)
+        if close > 0 and "{" not in text[end + 1 : close] and "\\" not in text[end + 1 : close]:
+            return text[end + 1 : close]
+    return _box_content(text, end)[0]
 
 
 # What may stand between the boxes of one final answer: `\boxed{(2,2)} and \boxed{(6,2)}`,
