@@ -39,6 +39,8 @@ def grader():
         ("so $\\boxed{(2,2)}$ and $\\boxed{(6,2)}$.", "(2,2), (6,2)"),
         ("\\boxed{1}, \\boxed{2} or \\boxed{3}", "1, 2, 3"),
         ("\\(y_1 = \\boxed{2x}\\) and \\(y_2 = \\boxed{3x}\\)", "2x, 3x"),
+        ("$$\\boxed{(3,3)} \\text{ for part (a) and } \\boxed{(1,1)}$$", "(3,3), (1,1)"),
+        ("\\boxed{5} \\text{ is wrong; so } \\boxed{6}", "6"),
         ("\\boxed{5} so the answer is \\boxed{5}", "5"),  # a restated answer is one answer
         ("\\boxed{5} is wrong; the answer is \\boxed{6}", "6"),  # words between: only the last
         ("\\boxed{1} and \\boxed{2", None),  # the last box truncated: no answer, no fallback

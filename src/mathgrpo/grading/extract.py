@@ -124,6 +124,8 @@ def extract_boxed(text: str) -> str | None:
 _JOINERS = re.compile(
     r"\s+|\$|\\[()\[\]]|[,;]|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\}|\\q?quad(?![a-zA-Z])"
     r"|(?<![A-Za-z])[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=(?!=)"
+    # a short note ending in a joiner: `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}`
+    r"|\\text\{[^{}]{0,30}\b(?:and|or)\s*\}"
 )
 MAX_JOINED_BOXES = 8
 
