@@ -2,11 +2,14 @@
 
 Usage: ``python bench/grading.py [--dapo-golds 2000] [--markdown grading.md]``
 
-Sets: (a) DAPO-Math-17k golds, each with a right and a wrong (+1) boxed answer at the end of a
+Sets (the boxed reading, the training reward's, unless named): (a) DAPO-Math-17k golds, each
+with a right and a wrong (+1) boxed answer at the end of a
 realistic reasoning text (a MATH-500 solution with its boxes removed); (b) MATH-500 reference
 solutions against their answers; (d) each MATH-500 solution against the next problem's answer
 (wrong answers that only sympy can reject: our worst case); (c) the labelled cases of
-tests/grading_cases.py (accuracy; an ungradeable gold counts as right only when graded None).
+tests/grading_cases.py (accuracy; an ungradeable gold counts as right only when graded None);
+(e) and (f) as (b) and (d) with every box removed, graded with the text reading (the answer the
+text states, found by math-verify's extraction in our worker): the text reading's worst case.
 Plain math-verify means what its README does: ``verify(parse("$" + gold + "$"), parse(completion))``.
 Each (answer, gold) pair occurs once in a set (two completions boxing the same answer for the same
 gold count once), and our grader runs with its caches off (``cache_size=0``) and fresh worker
@@ -87,7 +90,7 @@ def _workers_cpu(grader) -> float:
     return sum(_proc_cpu(w.proc.pid) for w in (list(idle._items) if idle else []))
 
 
-def run_mathgrpo(pairs, repeat: int) -> tuple[float, float, list]:
+def run_mathgrpo(pairs, repeat: int, extraction: str = "boxed") -> tuple[float, float, list]:
     """Median of ``repeat`` runs, each with a fresh grader (empty caches, warm workers)."""
     from mathgrpo.grading import Grader
 
@@ -96,7 +99,7 @@ def run_mathgrpo(pairs, repeat: int) -> tuple[float, float, list]:
         grader = Grader(cache_size=0)  # caches off: every pair is graded from scratch
         grader.warm_up(timeout=120)
         cpu0, w0, t0 = time.process_time(), _workers_cpu(grader), time.perf_counter()
-        verdicts = [grader.grade(c, g) for c, g, _ in pairs]
+        verdicts = [grader.grade(c, g, extraction=extraction) for c, g, _ in pairs]
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0 + _workers_cpu(grader) - w0  # a killed worker's CPU is lost: rare
         grader.close()
@@ -132,6 +135,7 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=shared_data())
     p.add_argument("--dapo-golds", type=int, default=2000, help="DAPO golds to use (2 pairs each)")
     p.add_argument("--repeat", type=int, default=5, help="mathgrpo runs per set (median reported)")
+    p.add_argument("--sets", default="abcdef", help="which sets to run, by letter (default: all, abcdef)")
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = p.parse_args()
     logging.disable(logging.WARNING)  # math-verify warns on every timeout-less call
@@ -151,11 +155,22 @@ def main() -> int:
         "(c) our labelled cases (tests/grading_cases.py: they encode our rules)": [
             (c, g, e) for c, g, e, _ in load_cases()
         ],
+        # The text reading's worst case: no box anywhere, so every completion goes through
+        # math-verify's extraction over its whole text (and, in (f), sympy to reject the answer).
+        "(e) text reading: MATH-500 solutions with their boxes removed": [
+            (b, r["answer"], True) for b, r in zip(bodies, math500)
+        ],
+        "(f) text reading: box-less MATH-500 solution vs the next problem's answer": [
+            (bodies[i], math500[i + 1]["answer"], False)
+            for i in range(len(math500) - 1)
+            if not _same_value(math500[i]["answer"], math500[i + 1]["answer"])
+        ],
     }
+    sets = {name: pairs for name, pairs in sets.items() if name[1] in args.sets}
     rows = []
     for name, pairs in sets.items():
         labels = [e for *_, e in pairs]
-        ours = run_mathgrpo(pairs, args.repeat)
+        ours = run_mathgrpo(pairs, args.repeat, "text" if "text reading" in name else "boxed")
         theirs = run_math_verify(pairs)
         n = len(pairs)
         rows.append(
@@ -182,7 +197,9 @@ def main() -> int:
         f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
         f"math-verify {version('math-verify')}, sympy {version('sympy')}. "
         f"Date: {datetime.date.today().isoformat()}. "
-        f"Command: `python bench/grading.py --dapo-golds {args.dapo_golds} --repeat {args.repeat}`.",
+        f"Command: `python bench/grading.py --dapo-golds {args.dapo_golds} --repeat {args.repeat}"
+        + (f" --sets {args.sets}" if args.sets != "abcdef" else "")
+        + "`.",
         "",
         "| set | pairs | mathgrpo grades/s | math-verify grades/s | speed-up (wall) | speed-up (CPU) "
         "| mathgrpo accuracy | math-verify accuracy |",
@@ -193,10 +210,14 @@ def main() -> int:
             f"| {name} | {n} | {ours_rate:,.0f} | {theirs_rate:,.0f} | {wall_x:,.1f}x | {cpu_x:,.1f}x "
             f"| {acc_ours:.3f} | {acc_theirs:.3f} |"
         )
-    speed = [(r[4], r[0]) for r in rows if not r[0].startswith("(c)")]
-    best, worst = max(speed), min(speed)
-    lines += ["", f"Speed-up over plain math-verify (wall): best {best[0]:,.1f}x on {best[1]}; "
+    speed = [(r[4], r[0]) for r in rows if not r[0].startswith("(c)") and "text reading" not in r[0]]
+    best, worst = max(speed, default=(0.0, "-")), min(speed, default=(0.0, "-"))
+    lines += ["", f"Speed-up over plain math-verify (wall), boxed reading: best {best[0]:,.1f}x on {best[1]}; "
                   f"worst {worst[0]:,.1f}x on {worst[1]}."]  # fmt: skip
+    text = [(r[2], r[0]) for r in rows if "text reading" in r[0]]
+    if text:
+        slow = min(text)
+        lines.append(f"Text reading, worst case: {slow[0]:,.0f} grades/s on {slow[1]}.")
     table = "\n".join(lines)
     print(table)
     if args.markdown:

@@ -317,19 +317,20 @@ def test_stale_verdicts_are_regraded(first_run, tiny_qwen_dir, eval_dir, tmp_pat
 def test_an_injected_timeout_is_unknown_never_wrong_and_regraded_on_resume(
     first_run, tiny_qwen_dir, eval_dir, tmp_path, no_generation, monkeypatch
 ):
-    import mathgrpo.grading as grading
+    from mathgrpo.grading import Grader
 
     out = tmp_path / "timeout"
     shutil.copytree(first_run, out)
     records = lines(out / SAMPLES_FILE)
     right = dict(records[0], completion="\\boxed{" + str(records[0]["gold"]) + "}", grader="an older grader")
     (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in [right, *records[1:]]))
-    real_grade = grading.grade
+    real_grade = Grader.grade_answer
+    target = str(records[0]["gold"])  # the answer the right completion's box holds
 
-    def timed_out(completion, gold, **kwargs):  # math-verify out of time twice, for this sample only
-        return None if completion == right["completion"] else real_grade(completion, gold, **kwargs)
+    def timed_out(self, pred, gold, verdict=None):  # math-verify out of time twice, for this sample only
+        return None if pred == target else real_grade(self, pred, gold, verdict)
 
-    monkeypatch.setattr(grading, "grade", timed_out)
+    monkeypatch.setattr(Grader, "grade_answer", timed_out)
     assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
     stored = lines(out / SAMPLES_FILE)[0]
     assert stored["correct"] is None and stored["correct_strict"] is None and stored["gold_ok"] is True
@@ -338,10 +339,29 @@ def test_an_injected_timeout_is_unknown_never_wrong_and_regraded_on_resume(
     others = [r for r in records[1:] if r["benchmark"] == "math500" and r["id"] != right["id"]]
     assert math500["accuracy"] == sum(r["correct"] is True for r in others) / len(others)  # not counted wrong
     assert "neither right nor wrong" in (out / TABLE_FILE).read_text()
-    monkeypatch.setattr(grading, "grade", real_grade)  # the machine is free again: a resume re-grades it
+    monkeypatch.setattr(Grader, "grade_answer", real_grade)  # the machine is free again: a resume re-grades it
     assert main(eval_args(tiny_qwen_dir, out, eval_dir)) == 0
     assert lines(out / SAMPLES_FILE)[0]["correct"] is True
     assert json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["math500"]["unknown"] == 0
+
+
+def test_the_reading_is_named_and_a_folder_can_be_reread(first_run, tmp_path, no_generation):
+    out = tmp_path / "reread"
+    shutil.copytree(first_run, out)
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["run"]["extraction"] == "boxed"  # the default
+    assert all(r["extraction"] == "boxed" for r in lines(out / SAMPLES_FILE))
+    assert "answers read: boxed" in (out / TABLE_FILE).read_text()
+    records = lines(out / SAMPLES_FILE)
+    stated = dict(records[0], completion=f"The final answer is ${records[0]['gold']}$.")
+    (out / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in [stated, *records[1:]]))
+    assert main(["--regrade", str(out), "--extraction", "text"]) == 0
+    reread = lines(out / SAMPLES_FILE)
+    assert all(r["extraction"] == "text" for r in reread) and reread[0]["correct"] is True
+    assert json.loads((out / SUMMARY_FILE).read_text())["run"]["extraction"] == "text"
+    assert "answers read: text" in (out / TABLE_FILE).read_text()
+    assert main(["--regrade", str(out)]) == 0  # the folder keeps its reading
+    assert lines(out / SAMPLES_FILE)[0]["correct"] is True
 
 
 def test_resume_refuses_another_dtype_or_backend(first_run, tiny_qwen_dir, eval_dir, tmp_path, capsys):

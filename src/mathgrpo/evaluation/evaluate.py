@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="re-grade every sample of an output folder with this grader, rewrite its summary",
     )
+    opt(
+        "--extraction",
+        default=None,
+        choices=("boxed", "text"),
+        help="how a completion's answer is read: boxed (the last \\boxed{}, as the training reward and Oat-Zero "
+        "read; the default) or text (the final box, several boxes of one answer together, else the answer the "
+        "text states, as math-verify, lighteval and the Qwen2.5-Math harness read). With --regrade: the "
+        "folder's own reading unless given",
+    )
     opt("--limit", type=int, default=None, help="evaluate the first N problems of each benchmark")
     opt("--n", type=int, default=1, help="samples per problem (default 1)")
     opt(
@@ -189,7 +198,9 @@ def load_tasks(args, tokenizer, template) -> list[dict]:
                             problem_field=args.problem_field, answer_field=args.answer_field)  # fmt: skip
         prompts = [template.render(p, tokenizer) for p in ds["problem"]]
         extra = {k: ds[k] for k in ("level", "subject") if k in ds.column_names}
-        tasks.append({"label": label, "ids": ds["id"], "answers": ds["answer"], "prompts": prompts, "extra": extra})
+        # A benchmark with several golds per problem carries them all in `answers` (any may match).
+        golds = ds["answers"] if "answers" in ds.column_names else ds["answer"]
+        tasks.append({"label": label, "ids": ds["id"], "answers": golds, "prompts": prompts, "extra": extra})
         log.info("%s: %d problems", label, len(ds))
     if not tasks:
         raise UserError("--benchmarks is empty; name at least one benchmark")
@@ -235,7 +246,8 @@ def generate_missing(args, tasks, tokenizer, model_path, folder: EvalFolder, don
                     "benchmark": task["label"], "id": task["ids"][i], "sample": s,
                     **{k: v[i] for k, v in task["extra"].items()},
                     "prompt": task["prompts"][i], "completion": comp.text, "gold": gold,
-                    **grade_record(comp.text, gold), "truncated": comp.truncated, "n_tokens": comp.n_tokens,
+                    **grade_record(comp.text, gold, args.extraction),
+                    "truncated": comp.truncated, "n_tokens": comp.n_tokens,
                 })  # fmt: skip
             folder.append(records)
             bar.update(len(batch))
@@ -261,6 +273,7 @@ def summarize_run(args, settings, ks, tasks, records: dict, template_source: str
             "template_from": template_source,
             "benchmarks": [t["label"] for t in tasks],
             "grader": GRADER_VERSION,
+            "extraction": args.extraction,
         },  # fmt: skip
         "benchmarks": per_benchmark,
         "average": average(per_benchmark) if len(per_benchmark) > 1 else {},
@@ -298,6 +311,7 @@ def run(args) -> dict:
     from mathgrpo.models import load_error, load_tokenizer, resolve_model, stop_token_ids
 
     ks = check_args(args)
+    args.extraction = getattr(args, "extraction", None) or "boxed"  # the default reading: see docs/evaluation.md
     folder = EvalFolder(Path(args.output).expanduser())
     # The model is checked before the output folder is made: a wrong --model leaves nothing behind.
     model_path = resolve_model(args.model, field="--model")
@@ -320,7 +334,7 @@ def run(args) -> dict:
         tasks = load_tasks(args, tokenizer, get_template(template_name))
         generate_missing(args, tasks, tokenizer, model_path, folder, done)
         records = folder.read()
-        folder.regrade(records)
+        folder.regrade(records, extraction=args.extraction)
         summary = summarize_run(args, settings, ks, tasks, records, source)
         write_summary(folder.path, summary)
     return summary
@@ -333,8 +347,9 @@ def write_summary(out: Path, summary: dict) -> None:
     write_atomic(out / EVAL_TABLE, results_markdown(summary))
 
 
-def regrade(directory: str) -> dict:
-    """Re-grade every sample of a finished output folder under this grader; rewrite its summary."""
+def regrade(directory: str, extraction: str | None = None) -> dict:
+    """Re-grade every sample of a finished output folder under this grader and the folder's reading
+    (or ``extraction``); rewrite its summary."""
     from mathgrpo.evaluation.metrics import average, oat_zero_average, summarize
 
     folder = EvalFolder(Path(directory).expanduser())
@@ -343,7 +358,8 @@ def regrade(directory: str) -> dict:
         records = folder.read()
         if not records:
             raise UserError(f"{folder.samples_path} holds no samples; nothing to re-grade")
-        folder.regrade(records, everything=True)
+        extraction = extraction or old["run"].get("extraction", "boxed")
+        folder.regrade(records, everything=True, extraction=extraction)
         from mathgrpo.grading import GRADER_VERSION
 
         n = old["run"]["n"]
@@ -353,6 +369,7 @@ def regrade(directory: str) -> dict:
         old.update(benchmarks=per_benchmark, average=average(per_benchmark) if len(per_benchmark) > 1 else {},
                    oat_zero_average=oat_zero_average(per_benchmark))  # fmt: skip
         old["run"]["grader"] = GRADER_VERSION
+        old["run"]["extraction"] = extraction
         write_summary(folder.path, old)
     return old
 
@@ -365,6 +382,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         print(compare(*args.compare))  # noqa: T201 - the verb's result
         return 0
-    summary = regrade(args.regrade) if args.regrade else run(args)
+    summary = regrade(args.regrade, args.extraction) if args.regrade else run(args)
     print(results_markdown(summary))  # noqa: T201 - the verb's result
     return 0

@@ -33,17 +33,19 @@ log = logging.getLogger(__name__)
 COMPARED = ("model", "template", "temperature", "top_p", "max_new_tokens", "seed", "backend", "dtype")
 
 
-def grade_record(completion: str, gold) -> dict:
-    """The verdict fields of one sample: the extracted answer, both verdicts (None: unknown, stored
-    as such, never as wrong), whether the grader can read the gold, the grader version."""
-    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, default_grader, extract_boxed, grade
+def grade_record(completion: str, gold, extraction: str = "boxed") -> dict:
+    """The verdict fields of one sample: the answer the ``extraction`` reading finds, both verdicts
+    against the gold (or list of golds; None: unknown, stored as such, never as wrong), whether the
+    grader can read the gold, the grader version and the reading."""
+    from mathgrpo.grading import EQUIVALENT, GRADER_VERSION, STRICT, default_grader
 
-    correct = grade(completion, gold, verdict=EQUIVALENT)
-    strict = grade(completion, gold, verdict=STRICT)
+    grader = default_grader()
+    answer, known = grader.answer(completion, extraction)  # read once, graded twice
+    correct, strict = [grader.grade_answer(answer, gold, v) if known else None for v in (EQUIVALENT, STRICT)]
     # An unknown verdict is a timeout (re-graded on resume) or a gold the grader cannot read.
-    gold_ok = None if correct is not None and strict is not None else default_grader().gradeable(gold)
-    return {"answer": extract_boxed(completion), "correct": correct, "correct_strict": strict,
-            "gold_ok": gold_ok, "grader": GRADER_VERSION}  # fmt: skip
+    gold_ok = None if correct is not None and strict is not None else grader.gradeable(gold)
+    return {"answer": answer, "correct": correct, "correct_strict": strict, "gold_ok": gold_ok,
+            "grader": GRADER_VERSION, "extraction": extraction}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -128,20 +130,21 @@ class EvalFolder:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def regrade(self, records: dict, everything: bool = False) -> int:
-        """Re-grade the samples graded under another grader version or left unknown (a timeout
-        on a busy machine), all of them with ``everything``; rewrite the samples file atomically,
-        and return how many were re-graded."""
+    def regrade(self, records: dict, everything: bool = False, extraction: str = "boxed") -> int:
+        """Re-grade the samples graded under another grader version or another reading, or left
+        unknown (a timeout on a busy machine), all of them with ``everything``; rewrite the samples
+        file atomically, and return how many changed."""
         from mathgrpo.grading import GRADER_VERSION
 
         def stale_(r: dict) -> bool:
             unknown = r.get("correct") is None or r.get("correct_strict", False) is None
-            return everything or r.get("grader") != GRADER_VERSION or (unknown and r.get("gold_ok") is not False)
+            return (everything or r.get("grader") != GRADER_VERSION or r.get("extraction", "boxed") != extraction
+                    or (unknown and r.get("gold_ok") is not False))  # fmt: skip
 
         stale = [r for r in records.values() if stale_(r)]
         changed = 0
         for rec in stale:
-            fields = grade_record(rec.get("completion", ""), rec.get("gold"))
+            fields = grade_record(rec.get("completion", ""), rec.get("gold"), extraction)
             changed += any(rec.get(k) != v for k, v in fields.items() if k != "grader")
             rec.update(fields)
         if stale:

@@ -213,6 +213,18 @@ def _columns(summary: dict) -> list[tuple[str, Callable[[dict], float | None]]]:
     return cols
 
 
+READINGS = {
+    "boxed": "Answers are read from the last `\\boxed{}` only, as the training reward and Oat-Zero read them.",
+    "text": "Answers are read as math-verify, lighteval and the Qwen2.5-Math harness read them: the final box, "
+    "else the answer the text states.",
+}
+
+
+def reading(summary: dict) -> str:
+    """How the run read its answers (``boxed`` for summaries written before the choice existed)."""
+    return summary.get("run", {}).get("extraction") or "boxed"
+
+
 def results_markdown(summary: dict) -> str:
     """The run's table: one row per benchmark (accuracies in %), plus the unweighted average."""
     st, run = summary["settings"], summary["run"]
@@ -224,11 +236,13 @@ def results_markdown(summary: dict) -> str:
         (
             f"template `{st['template']}`, temperature {st['temperature']}, top-p {st['top_p']}, "
             f"max new tokens {st['max_new_tokens']}, {run['n']} sample(s) per problem, seed {st['seed']}; "
-            f"backend {st.get('backend', '?')}, {st.get('dtype', '?')}; grader {run.get('grader', '?')}"
+            f"backend {st.get('backend', '?')}, {st.get('dtype', '?')}; grader {run.get('grader', '?')}; "
+            f"answers read: {reading(summary)}"
         ),
         "",
         "Accuracy is the `equivalent` verdict (mathematically equal answers count, as published graders "
-        "count them); `strict` is the training reward's (an integer gold wants an integer written).",
+        "count them); `strict` is the training reward's (an integer gold wants an integer written). "
+        + READINGS[reading(summary)],
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -271,9 +285,12 @@ def compare_markdown(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -
     if a.get("average") and b.get("average") and set(a["benchmarks"]) == set(b["benchmarks"]):
         names.append("average")
     lines = [
-        f"A = {label_a}: `{a['settings']['model']}` (template `{a['settings']['template']}`)",
-        f"B = {label_b}: `{b['settings']['model']}` (template `{b['settings']['template']}`)",
+        f"A = {label_a}: `{a['settings']['model']}` (template `{a['settings']['template']}`; answers {reading(a)})",
+        f"B = {label_b}: `{b['settings']['model']}` (template `{b['settings']['template']}`; answers {reading(b)})",
     ]
+    if reading(a) != reading(b):
+        lines.append(f"Note: the runs read answers differently ({reading(a)} vs {reading(b)}); "
+                     "`mathgrpo eval --regrade DIR --extraction X` re-reads one folder")  # fmt: skip
     differ = [
         k
         for k in ("template", "temperature", "top_p", "max_new_tokens")

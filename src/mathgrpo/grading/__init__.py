@@ -3,6 +3,11 @@
 Usage: ``from mathgrpo.grading import grade; grade(completion, "42")  # True / False / None``
 
 - ``extract_boxed``: the last ``\\boxed{...}`` (``\\boxed 5``, ``\\fbox`` too); a truncated box is no answer.
+- two readings of a completion (``extraction=``): ``boxed``, the last box only (the training reward's,
+  as Oat-Zero's grader reads); ``text``, the final box with the boxes of the same answer just before
+  it (``\\boxed{(2,2)}`` and ``\\boxed{(6,2)}``), or without a box the answer the text states, found by
+  math-verify's own extraction, as math-verify, lighteval and the Qwen2.5-Math harness read.
+- ``gold`` is one gold or a list of golds, any of which may match.
 - ``grade``: two verdicts from one set of rules. ``strict`` (the training reward's default): an
   integer gold wants an integer written, as DAPO's verifier and PRM800K's grader do. ``equivalent``
   (evaluation's headline): mathematically equal answers count, as math-verify and the Qwen2.5-Math
@@ -19,25 +24,31 @@ import os
 import threading
 
 from mathgrpo.grading.checker import (
+    BOXED,
     EQUIVALENT,
+    EXTRACTIONS,
     MAX_ANSWER_CHARS,
     STRICT,
+    TEXT,
     TIME_LIMIT_S,
     VERDICTS,
     Grader,
     GradingStats,
 )
-from mathgrpo.grading.extract import completion_text, count_boxes, extract_boxed
+from mathgrpo.grading.extract import completion_text, count_boxes, extract_boxed, extract_final_boxes
 
 # Changes whenever a rule that can change a verdict changes: evaluation folders record it, and
 # their summaries re-grade samples graded under another version.
-GRADER_VERSION = "2026-11-30"
+GRADER_VERSION = "2026-12-07"
 
 __all__ = [
+    "BOXED",
     "EQUIVALENT",
+    "EXTRACTIONS",
     "GRADER_VERSION",
     "MAX_ANSWER_CHARS",
     "STRICT",
+    "TEXT",
     "TIME_LIMIT_S",
     "VERDICTS",
     "Grader",
@@ -46,7 +57,9 @@ __all__ = [
     "completion_text",
     "count_boxes",
     "default_grader",
+    "extract_answer",
     "extract_boxed",
+    "extract_final_boxes",
     "grade",
 ]
 
@@ -66,10 +79,18 @@ def default_grader() -> Grader:
         return grader
 
 
-def grade(completion, gold, *, verdict: str = STRICT, grader: Grader | None = None) -> bool | None:
-    """True/False for the completion's last boxed answer against ``gold``; None when the gold
-    cannot be graded (or the verdict stayed unknown). No box (or a truncated one) is False."""
-    return (grader or default_grader()).grade(completion, gold, verdict)
+def grade(
+    completion, gold, *, verdict: str = STRICT, extraction: str = BOXED, grader: Grader | None = None
+) -> bool | None:
+    """True/False for the completion's answer (``extraction``: the last box, or the text reading)
+    against ``gold`` (a gold or a list of golds, any may match); None when no gold can be graded
+    or the verdict stayed unknown. No answer (no box, or a truncated one) is False."""
+    return (grader or default_grader()).grade(completion, gold, verdict, extraction)
+
+
+def extract_answer(completion, extraction: str = BOXED, *, grader: Grader | None = None) -> str | None:
+    """The answer the ``extraction`` reading finds in a completion (None: none, or out of time)."""
+    return (grader or default_grader()).answer(completion, extraction)[0]
 
 
 def answers_equivalent(a: str, b: str, *, grader: Grader | None = None) -> bool:

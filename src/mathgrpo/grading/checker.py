@@ -21,7 +21,12 @@ Order of the paths, cheapest first:
    that still runs out of time is retried once on a fresh worker; if that too runs out, the verdict
    is unknown: None, counted, and never cached.
 A gold that is empty, over-long, malformed (unbalanced braces) or that math-verify cannot parse
-is ungradeable: None, counted, logged once per gold -- never True.
+is ungradeable: None, counted, logged once per gold -- never True. A list of golds is True when
+any gold matches, None when none matched and a comparison stayed unknown (or no gold is gradeable).
+
+The answer is read first (``extraction=``): ``boxed`` takes the last box; ``text`` takes the final
+box (with the boxes of the same answer just before it) and, without a box, asks math-verify's own
+extraction in a worker, under the same deadline, for the answer the text states.
 """
 
 from __future__ import annotations
@@ -30,13 +35,19 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
 from mathgrpo.grading import normalize as N
-from mathgrpo.grading.extract import completion_text, extract_boxed
+from mathgrpo.grading.extract import (
+    completion_text,
+    count_boxes,
+    extract_boxed,
+    extract_final_boxes,
+    last_box_end,
+)
 from mathgrpo.grading.failures import FAILURES
+from mathgrpo.grading.lru import LRU as _LRU
 from mathgrpo.grading.pool import OK, TIMEOUT, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -45,6 +56,14 @@ MAX_ANSWER_CHARS = 1000  # longer answers are not parsed: no competition answer 
 TIME_LIMIT_S = 1.5  # math-verify CPU seconds per comparison (one retry after a timeout)
 STRICT, EQUIVALENT = "strict", "equivalent"
 VERDICTS = (STRICT, EQUIVALENT)
+# Readings of a completion's answer: `boxed`, the last box only (the training reward's, Oat-Zero's);
+# `text`, the final box (several boxes of one answer together) or, without a box, the answer the
+# text states as math-verify, lighteval and the Qwen2.5-Math harness find it.
+BOXED, TEXT = "boxed", "text"
+EXTRACTIONS = (BOXED, TEXT)
+# The text reading hands math-verify at most this much of a box-less completion's end: a final
+# answer is stated last, and math-verify's regexes scan the whole text they are given.
+MAX_TEXT_CHARS = 20_000
 
 
 @dataclass
@@ -53,6 +72,7 @@ class GradingStats:
 
     calls: int = 0
     no_box: int = 0
+    text_extractions: int = 0  # box-less completions read by math-verify's extraction (text reading)
     integer_path: int = 0
     exact_path: int = 0
     math_verify: int = 0
@@ -83,6 +103,13 @@ class Gold:
     certain: bool  # known to parse without asking math-verify (a number or simple LaTeX)
 
 
+def gold_list(gold) -> list:
+    """The golds of one problem: a list/tuple (or array) of golds as a list, anything else as one."""
+    if hasattr(gold, "tolist") and not isinstance(gold, (str, bytes)):  # numpy/pandas arrays
+        gold = gold.tolist()
+    return list(gold) if isinstance(gold, (list, tuple)) else [gold]
+
+
 def gold_text(gold) -> str | None:
     """A gold answer as text: strings, ints and floats (AMC stores ``27.0``); lists of one item."""
     if isinstance(gold, (list, tuple)) and len(gold) == 1:
@@ -105,27 +132,7 @@ def _mv_text(s: str) -> str:
     return _SUBSCRIPTED_E.sub(r"\\mathrm{\1}", N.basic_clean(N.unwrap_boxed(s)))
 
 
-class _LRU:
-    """A small thread-safe LRU map (functools.lru_cache cannot take a per-call deadline)."""
-
-    _MISSING = object()
-
-    def __init__(self, size: int) -> None:
-        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._data.get(key, self._MISSING)
-            if value is not self._MISSING:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
+_FINAL_ANSWER = re.compile(r"final answer.{0,100}?\sis", re.IGNORECASE | re.DOTALL)
 
 
 class Grader:
@@ -167,6 +174,8 @@ class Grader:
         if _PLAIN_INT.fullmatch(plain):  # every DAPO gold: skip the general normalisation
             return Gold(plain, plain, int(plain), Fraction(int(plain)), True)
         raw = N.unwrap_boxed(text.strip())
+        if count_boxes(raw):  # a worked solution given as the gold: its final answer, as math-verify reads it
+            raw = extract_final_boxes(raw) or ""
         if not raw or len(raw) > self.max_chars or not N.balanced(raw):
             return None
         canonical = N.canonical(raw)
@@ -208,12 +217,15 @@ class Grader:
         return parsed
 
     def gradeable(self, gold) -> bool | None:
-        """Whether the grader can read ``gold`` (None: could not tell in time, the machine is busy)."""
-        unknown = self.stats.unknown
-        parsed = self.gold(gold)
-        if parsed is None and self.stats.unknown > unknown:
-            return None
-        return parsed is not None
+        """Whether the grader can read ``gold`` (any of a list of golds); None: could not tell in time
+        (the machine is busy)."""
+        unknown = False
+        for item in gold_list(gold):
+            before = self.stats.unknown
+            if self.gold(item) is not None:
+                return True
+            unknown |= self.stats.unknown > before
+        return None if unknown else False
 
     def _ungradeable(self, text: str | None) -> None:
         self.stats.add("ungradeable_gold")
@@ -226,26 +238,94 @@ class Grader:
             logger.warning("ungradeable gold answer %s: scored None (left out), never correct", key)
 
     # -- comparing -------------------------------------------------------------------------
-    def grade(self, completion, gold, verdict: str | None = None) -> bool | None:
-        """Grade a completion's last boxed answer against the gold (``verdict``: strict or equivalent)."""
-        return self.grade_answer(extract_boxed(completion_text(completion)), gold, verdict)
+    def answer(self, completion, extraction: str = BOXED) -> tuple[str | None, bool]:
+        """``(answer, known)``: the answer the ``extraction`` reading finds in a completion (None: no
+        answer), and False when math-verify's text extraction ran out of time twice."""
+        if extraction not in EXTRACTIONS:
+            raise ValueError(f"extraction must be one of {EXTRACTIONS}, got {extraction!r}")
+        text = completion_text(completion)
+        if extraction == BOXED:
+            return extract_boxed(text), True
+        found = extract_final_boxes(text)
+        # "... \boxed{255} ... The final answer is $10,455$." states its answer after the box: a box
+        # is the answer unless such a statement follows it (math-verify ranks the later one first).
+        if not text.strip() or (found is not None and not _FINAL_ANSWER.search(text, last_box_end(text))):
+            return found, True
+        self.stats.add("text_extractions")
+        # Upright constants first, for the reason normalize gives; the final answer sits at the end.
+        args = (N.upright_constants(text[-MAX_TEXT_CHARS:]),)
+        status_unknown = object()
+        found = self._call("extract", args, time.monotonic() + self.time_limit, retry=True, failed=status_unknown)
+        if found is status_unknown:
+            return None, False
+        # A stated chain `3^3 = 27` ends in its answer (math-verify compares an equation by its last side).
+        return (N.stated_value(N.clean_stated(found)) or None if isinstance(found, str) else None), True
+
+    def grade(self, completion, gold, verdict: str | None = None, extraction: str = BOXED) -> bool | None:
+        """Grade a completion's answer (``extraction``: boxed or text) against the gold or golds
+        (``verdict``: strict or equivalent)."""
+        if extraction == BOXED:  # the training reward's path: no detour
+            return self.grade_answer(extract_boxed(completion_text(completion)), gold, verdict)
+        pred, known = self.answer(completion, extraction)
+        if not known:  # the text reading could not finish: unknown, unless no gold is gradeable anyway
+            verdict = verdict or self.verdict
+            if verdict not in VERDICTS:
+                raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+            self.stats.add("calls")
+            self.stats.add("unknown")
+            return None
+        return self.grade_answer(pred, gold, verdict)
 
     def grade_answer(self, pred: str | None, gold, verdict: str | None = None) -> bool | None:
-        """Grade an already extracted answer (None = no answer) against the gold."""
+        """Grade an already extracted answer (None = no answer) against the gold, or a list of golds
+        of which any may match: True when one matches; None when none matched and a comparison
+        stayed unknown, or when no gold can be graded; False otherwise. Each gold gets its own
+        ``time_limit`` of math-verify time."""
         verdict = verdict or self.verdict
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        deadline = time.monotonic() + self.time_limit
         self.stats.add("calls")
-        parsed = self.gold(gold, deadline)
-        if parsed is None:
+        if isinstance(gold, str) and isinstance(pred, str):  # every training row: the short path, inlined
+            one = self.gold(gold, time.monotonic() + self.time_limit)
+            if one is None:
+                return None
+            if not pred.strip() or len(pred) > self.max_chars:
+                self.stats.add("no_box" if not pred.strip() else "too_long")
+                return False
+            return self._verdict(pred, one, verdict)
+        parsed, unknown = [], False
+        for item in gold_list(gold):
+            before = self.stats.unknown
+            one = self.gold(item, time.monotonic() + self.time_limit)
+            if one is None:
+                unknown |= self.stats.unknown > before  # out of time on the gold check, not a bad gold
+            else:
+                parsed.append(one)
+        if not parsed:
             return None
-        if pred is None or not pred.strip():
+        checked = self._answer_text(pred)
+        if checked is False:
+            return False
+        for one in parsed:
+            result = self._verdict(checked, one, verdict)
+            if result is True:
+                return True
+            unknown |= result is None
+        return None if unknown else False
+
+    def _answer_text(self, pred) -> str | bool:
+        """The answer as text, or False (counted) when there is none or it is too long to read."""
+        if isinstance(pred, (int, float)) and not isinstance(pred, bool):  # a number read from JSON
+            pred = N.number_text(pred)
+        if not isinstance(pred, str) or not pred.strip():
             self.stats.add("no_box")
             return False
         if len(pred) > self.max_chars:
             self.stats.add("too_long")
             return False
+        return pred
+
+    def _verdict(self, pred: str, parsed: Gold, verdict: str) -> bool | None:
         key = (pred, parsed.raw, parsed.integer, verdict)
         result = self._verdicts.get(key)
         if result is _LRU._MISSING:
@@ -286,9 +366,9 @@ class Grader:
         result = self._call("equal", (gold.raw, mv_pred), time.monotonic() + self.time_limit, retry=True)
         return None if result is None else result is True
 
-    def _call(self, op: str, args: tuple, deadline: float, retry: bool = False):
-        """A math-verify call within the deadline (of the worker's CPU time); None when it timed
-        out or failed. With ``retry``, a timeout is tried once more on a fresh worker."""
+    def _call(self, op: str, args: tuple, deadline: float, retry: bool = False, failed=None):
+        """A math-verify call within the deadline (of the worker's CPU time); ``failed`` (None unless
+        given) when it timed out or failed. With ``retry``, a timeout is tried once more on a fresh worker."""
         self.stats.add("math_verify")
         remaining = deadline - time.monotonic()
         # Out of budget already (a slow gold check): do not hand a worker work only to kill it.
@@ -304,7 +384,7 @@ class Grader:
         else:
             self.stats.add("worker_errors")
             FAILURES.note("grading worker", str(value))
-        return None
+        return failed
 
     def equivalent(self, a: str | None, b: str | None) -> bool:
         """Symmetric equivalence of two extracted answers (majority voting groups with this)."""

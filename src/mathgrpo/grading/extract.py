@@ -5,6 +5,8 @@ Usage: ``extract_boxed(completion_text(completion))  # "42", or None without a (
 
 from __future__ import annotations
 
+import re
+
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # `\boxed 5` style: the token ends at whitespace, a math delimiter or the end of the text.
 _TOKEN_END = frozenset(" \t\r\n$")
@@ -59,25 +61,17 @@ def _last_command(text: str) -> tuple[int, int] | None:
     return best
 
 
-def extract_boxed(text: str) -> str | None:
-    """Content of the LAST ``\\boxed{...}`` (nested braces, escaped ``\\{``), or of ``\\boxed 5``.
-
-    A truncated last box (cut by the token limit, braces never closed) is no answer: None.
-    We deliberately do not fall back to an earlier box: the model's final answer is the last one.
-    """
-    if not isinstance(text, str) or not text:
-        return None
-    found = _last_command(text)
-    if found is None:
-        return None
-    i, n = found[1], len(text)
+def _box_content(text: str, end: int) -> tuple[str | None, int]:
+    """The argument of the box command ending at ``end`` and where it ends; (None, end) when the
+    box is empty or truncated."""
+    i, n = end, len(text)
     while i < n and text[i].isspace():
         i += 1
     if i >= n:
-        return None
+        return None, n
     if text[i] != "{":
         if text[i] == "}":  # `{\boxed}` -- a command with no argument
-            return None
+            return None, i
         start = i
         if text[i] == "\\":  # `\boxed \pi`: a control word is one token
             i += 1
@@ -87,7 +81,7 @@ def extract_boxed(text: str) -> str | None:
         while i < n and text[i] not in _TOKEN_END:
             i += 1
         token = text[start:i].rstrip(".,;:")
-        return token or None
+        return token or None, i
     depth, start = 0, i + 1
     while i < n:
         c = text[i]
@@ -99,9 +93,81 @@ def extract_boxed(text: str) -> str | None:
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return text[start:i]
+                return text[start:i], i + 1
         i += 1
-    return None
+    return None, n
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the LAST ``\\boxed{...}`` (nested braces, escaped ``\\{``), or of ``\\boxed 5``.
+
+    A truncated last box (cut by the token limit, braces never closed) is no answer: None.
+    We deliberately do not fall back to an earlier box: the model's final answer is the last one.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    found = _last_command(text)
+    if found is None:
+        return None
+    end = found[1]
+    # The common case, one `{...}` without nesting or escapes, without the general scan.
+    if text.startswith("{", end):
+        close = text.find("}", end)
+        if close > 0 and "{" not in text[end + 1 : close] and "\\" not in text[end + 1 : close]:
+            return text[end + 1 : close]
+    return _box_content(text, end)[0]
+
+
+# What may stand between the boxes of one final answer: `\boxed{(2,2)} and \boxed{(6,2)}`,
+# `$\boxed{1}$, $\boxed{3}$`, `\(y_1 = \boxed{..}\) and \(y_2 = \boxed{..}\)` (math-verify joins boxes
+# separated by `,`, `and`, `or` the same way).
+_JOINERS = re.compile(
+    r"\s+|\$|\\[()\[\]]|[,;]|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\}|\\q?quad(?![a-zA-Z])"
+    r"|(?<![A-Za-z])[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=(?!=)"
+    # a short note ending in a joiner: `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}`
+    r"|\\text\{[^{}]{0,30}\b(?:and|or)\s*\}"
+)
+MAX_JOINED_BOXES = 8
+
+
+# One unit word may follow a box before the joiner: `\boxed{1} papers and \boxed{2} bins`.
+_UNIT_BEFORE_JOINER = re.compile(r"^\s*\$?\s*[A-Za-z]{2,12}(?=\s+(?:and|or)\b)")
+
+
+def _only_joiners(gap: str) -> bool:
+    return len(gap) <= 40 and not _JOINERS.sub("", _UNIT_BEFORE_JOINER.sub("", gap, count=1))
+
+
+def extract_final_boxes(text: str) -> str | None:
+    """The final answer when it is written across several boxes: the last box, joined (``, ``)
+    with the boxes right before it that only ``,``/``and``/``or``/spaces/``$`` separate from it.
+    One box (or a repeat of the same box) gives just that box, as :func:`extract_boxed`."""
+    if not isinstance(text, str) or not text:
+        return None
+    found = _last_command(text)
+    if found is None:
+        return None
+    last, _ = _box_content(text, found[1])
+    if last is None:
+        return None
+    parts, start = [last], found[0]
+    while len(parts) < MAX_JOINED_BOXES:
+        prev = _last_command(text[:start])
+        if prev is None:
+            break
+        content, end = _box_content(text, prev[1])
+        if content is None or end > start or not _only_joiners(text[end:start]):
+            break
+        if content.strip() not in (p.strip() for p in parts):
+            parts.append(content)
+        start = prev[0]
+    return ", ".join(reversed(parts))
+
+
+def last_box_end(text: str) -> int:
+    """Where the last box command's argument ends (0 without a box)."""
+    found = _last_command(text) if isinstance(text, str) else None
+    return 0 if found is None else _box_content(text, found[1])[1]
 
 
 def count_boxes(text: str) -> int:

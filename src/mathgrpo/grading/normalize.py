@@ -22,18 +22,28 @@ _SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?!
 _STYLE = re.compile(r"\\(?:displaystyle|textstyle)(?![a-zA-Z])")
 _FRAC = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+# An upright e or i (`\mathrm{e}`, `\operatorname{i}`, `{\rm e}`) is Euler's number or the imaginary
+# unit, written the way ISO 80000-2 asks. math-verify stops parsing at `\mathrm{e}` after an operator
+# (`1 + \frac{1}{\mathrm{e}}` reads as 1) and a unit rule would strip `3\mathrm{i}` to 3, so every path
+# sees the bare letter instead.
+_UPRIGHT_CONSTANT = re.compile(
+    r"\\(?:mathrm|text|textrm|textnormal|textup|mathup|operatorname|mathit|mbox)\s*\{\s*([ei])\s*\}"
+    r"|\{\s*\\rm\s+([ei])\s*\}"
+)
 _SPACES = re.compile(r"\s+")
 # A space matters only between two word characters (`\pi r`, `1 000`); elsewhere drop it.
 _LOOSE_SPACE = re.compile(r"(?<=\W) | (?=\W)")
 
 # Decorations that do not change an answer's value. Each is anchored at the start or the end.
 _UNIT_TEXT = re.compile(
-    r"(?<=[\d}.])\s*\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?[23]\}?)?$"
+    # Two letters at least: a single letter is a variable or a constant (`3\mathrm{i}`), never a unit.
+    r"(?<=[\d}.])\s*\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][ .]*[A-Za-z][A-Za-z .]*\}"
+    r"(?:\^\{?[23]\}?)?$"
 )
 _UNIT_WORD = re.compile(
     r"(?<=[\d\s])(?:square |sq\.? |cubic )?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|feet|foot|ft|"
     r"yards?|miles?|degrees?|dollars?|cents?|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
-    r"ways?|people|persons?|students?|times|points?|grams?|kg|pounds?|lbs?|mph|percent)\.?(?:\^\{?[23]\}?)?$",
+    r"ways?|people|persons?|students?|times|points?|grams?|kg|pounds?|lbs?|mph|percent(?:age)?|pct)\.?(?:\^\{?[23]\}?)?$",
     re.IGNORECASE,
 )
 _DEGREE = re.compile(r"(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|°)$")
@@ -41,7 +51,9 @@ _PERCENT = re.compile(r"\\?%$")
 _ASSIGN = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*=(?!=)")
 
 _NUMBER_SPACE = re.compile(r"(?<=[+\-/{}]) | (?=[/{}])")
-_DECIMAL = re.compile(r"^([+-]?)(\d{1,3}(?:[, ]\d{3})+|\d*)(?:\.(\d*))?$")
+# Digit groups (`1,000`, `1 000`) only after a leading group that is not 0: `0,111` is no integer
+# (math-verify reads it as the decimal 0.111), and the caller never applies this inside a tuple.
+_DECIMAL = re.compile(r"^([+-]?)([1-9]\d{0,2}(?:[, ]\d{3})+|\d*)(?:\.(\d*))?$")
 _FRACTION = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$")
 _FRACTION_SHORT = re.compile(r"^([+-]?)\\frac(\d)(\d)$")
 _SLASH = re.compile(r"^([+-]?)(\d+)/(\d+)$")
@@ -81,10 +93,16 @@ def unwrap_boxed(s: str) -> str:
     return s
 
 
+def upright_constants(s: str) -> str:
+    """``\\mathrm{e}``, ``\\operatorname{i}``, ``{\\rm e}`` ... -> ``e``, ``i`` (see ``_UPRIGHT_CONSTANT``)."""
+    return _UPRIGHT_CONSTANT.sub(lambda m: m.group(1) or m.group(2), s)
+
+
 def basic_clean(s: str) -> str:
     """Meaning-preserving clean-up shared by every path: control characters, dollars, spacing."""
     s = _CTRL.sub(" ", s.translate(_UNICODE))
     s = s.replace("\\$", "").replace("$", "")
+    s = upright_constants(s)
     # `10,\!080`, `1{,}000`, `1\,000`: digit-group separators; math-verify reads `10\,080` as 90.
     s = _THOUSANDS.sub(lambda m: "," if "," in m.group(0) else "", s)
     s = _NEG_SPACE.sub(lambda m: m.group(1) or "", s)
@@ -105,12 +123,65 @@ def canonical(s: str) -> str:
     return s.rstrip(".").strip()
 
 
+def _top_level_split(s: str, sep: str) -> list[str]:
+    """``s`` split at each ``sep`` outside braces and brackets (linear)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(s):
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+    return [*parts, s[start:]]
+
+
+_LETTER = re.compile(r"[A-Za-z]")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+def stated_value(s: str) -> str:
+    """The integer at the end of a worked equation chain the text states (``96+48 = {144}``,
+    ``a+b=-1+5=4``), else ``s`` unchanged. Only a chain of arithmetic (no letters on its left) or of
+    three sides or more qualifies: ``x^2+y^2=25`` is an equation, not a computation of 25."""
+    if "=" not in s or any(op in s for op in ("<=", ">=", "!=", "==")) or len(_top_level_split(s, ",")) > 1:
+        return s
+    sides = _top_level_split(s, "=")
+    last = sides[-1].strip()
+    if len(sides) < 2 or integer_literal(last) is None:
+        return s
+    if len(sides) >= 3 or not _LETTER.search(_COMMAND.sub("", sides[0])):
+        return last
+    return s
+
+
+_MARKDOWN = re.compile(r"\*\*|__")
+
+
+def clean_stated(s: str) -> str:
+    """An answer found in running text without its surroundings: markdown bold (``**92**.``), a final
+    period or comma, a closing parenthesis whose opening one the match left behind (``105).``)."""
+    s = _MARKDOWN.sub("", s).strip()
+    for _ in range(3):
+        before = s
+        s = s.rstrip(".,;:").strip()
+        # `[0,1)` is a half-open interval: brackets of either shape count as a pair
+        if s.endswith(")") and s.count(")") + s.count("]") > s.count("(") + s.count("["):
+            s = s[:-1].strip()
+        if s == before:
+            break
+    return s
+
+
 def strip_decorations(s: str) -> str:
     """Drop what does not change a number's value: ``x =``, units, ``^\\circ``, ``\\%``, a final period."""
     s = basic_clean(unwrap_boxed(s))
     for _ in range(3):  # `5\text{ cm}^2.` peels in a few rounds; the bound keeps it linear
         before = s
         s = s.rstrip(". ").strip()
+        if s.endswith("\\") and not s.endswith("\\\\"):  # a stray backslash at the end (`185\`)
+            s = s[:-1].strip()
         s = _UNIT_TEXT.sub("", s).strip()
         s = _UNIT_WORD.sub("", s).strip()
         s = _DEGREE.sub("", s).strip()
@@ -130,7 +201,9 @@ def _number_text(s: str) -> str:
     # Spaces go only beside signs, slashes and braces: `1, 234` stays a pair, `- 5` becomes `-5`.
     t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
     inner = t[1:-1].strip()
-    if t.startswith("(") and t.endswith(")") and any(c.isdigit() for c in inner) and _DECIMAL.match(inner):
+    # A comma inside parentheses makes a pair, never a grouped integer: `(10,100)` is not 10100.
+    if t.startswith("(") and t.endswith(")") and "," not in inner and any(c.isdigit() for c in inner) \
+            and _DECIMAL.match(inner):  # fmt: skip
         return inner
     return t
 

@@ -62,6 +62,14 @@ class Checker:
             return None
         return bool(self._verify(list(g), list(self.parse(pred)), timeout_seconds=None))
 
+    def extract(self, text: str) -> str | None:
+        """The answer a completion states, as math-verify finds it (its default LaTeX-then-expression
+        extraction: "final answer is", "Answer:", the last formula, the last number...), or None."""
+        found = self._parse_fn(text, parsing_timeout=None)
+        # parse() appends the text of the first match it tried as its last, string item.
+        strings = [x for x in found if isinstance(x, str) and x.strip()]
+        return strings[-1] if strings else None
+
     def equivalent(self, a: str, b: str) -> bool:
         """Symmetric: equal when math-verify accepts either one as the gold of the other."""
         pa, pb = self.parse(a), self.parse(b)
@@ -79,7 +87,12 @@ def serve(conn_in: Connection, conn_out: Connection) -> int:
         conn_out.send(("ready", os.getpid()))
     except OSError:  # the parent is gone (it exited, or killed us as too slow to start)
         return 0
-    ops = {"gold_ok": checker.gold_ok, "equal": checker.equal, "equivalent": checker.equivalent}
+    ops = {
+        "gold_ok": checker.gold_ok,
+        "equal": checker.equal,
+        "equivalent": checker.equivalent,
+        "extract": checker.extract,
+    }
     while True:
         try:
             op, args = conn_in.recv()

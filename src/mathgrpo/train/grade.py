@@ -5,7 +5,9 @@ Usage: ``mathgrpo grade samples.jsonl -o graded.jsonl --answer-field answer --co
 Each input line is a JSON object; each output line is the same object with ``correct``
 (true / false / null where the gold cannot be graded), ``accuracy_reward`` and ``format_reward``
 added. The rewards are the training reward functions themselves (mathgrpo.train.rewards), times the
-weights (defaults: the seed recipe's accuracy 1.0, format 0.5).
+weights (defaults: the seed recipe's accuracy 1.0, format 0.5). The gold field may hold a list of
+golds (any may match). ``--extraction text`` makes ``correct`` read the answer as published graders
+do (no box needed); the rewards always read the box, as in training.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from mathgrpo.errors import ArgumentParser, UserError
 from mathgrpo.evaluation.folder import exclusive
 from mathgrpo.files import atomic_path, check_output_file, iter_jsonl
-from mathgrpo.grading import STRICT, VERDICTS
+from mathgrpo.grading import BOXED, EXTRACTIONS, STRICT, TEXT, VERDICTS, default_grader
 from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
 # The seed recipe's reward weights (recipes/qwen2.5-math-1.5b/seed.yaml): the default scale of the
@@ -67,6 +69,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="strict (the training reward's: an integer gold wants an integer written) or "
         "equivalent (mathematically equal answers count, as published graders do)",
     )
+    p.add_argument(
+        "--extraction",
+        choices=EXTRACTIONS,
+        default=BOXED,
+        help="how `correct` reads a completion's answer: boxed (the last \\boxed{}, the training reward's) or "
+        "text (the final box, several boxes of one answer together, else the answer the text states, as "
+        "math-verify, lighteval and the Qwen2.5-Math harness read); accuracy_reward always reads the box",
+    )
     p.add_argument("--accuracy-weight", type=float, default=SEED_WEIGHTS["accuracy"])
     p.add_argument("--format-weight", type=float, default=SEED_WEIGHTS["format"])
     return p.parse_args(argv)
@@ -84,7 +94,8 @@ def _read(path: str):
 
 
 class _Summary:
-    def __init__(self) -> None:
+    def __init__(self, extraction: str = BOXED) -> None:
+        self.extraction = extraction
         self.rows = self.correct = self.ungradeable = self.formatted = self.bad_lines = 0
         self.started = time.monotonic()
 
@@ -93,7 +104,8 @@ class _Summary:
         acc = f"{self.correct / graded:.4f}" if graded else "n/a"
         fmt = f"{self.formatted / self.rows:.4f}" if self.rows else "n/a"
         return (
-            f"rows {self.rows}  accuracy {acc} ({self.correct}/{graded})  ungradeable {self.ungradeable}  "
+            f"rows {self.rows}  accuracy {acc} ({self.correct}/{graded})  reading {self.extraction}  "
+            f"ungradeable {self.ungradeable}  "
             f"format {fmt}  malformed lines {self.bad_lines}  seconds {time.monotonic() - self.started:.1f}"
         )
 
@@ -111,13 +123,19 @@ def grade_rows(rows: list[dict], args, accuracy, fmt, summary: _Summary) -> list
     prompts = [r.get(args.prompt_field) for r in rows]
     acc = accuracy(completions, answer=[r.get(args.answer_field) for r in rows])
     form = fmt(completions, prompts=prompts)
-    for row, a, f in zip(rows, acc, form):
-        row["correct"] = None if a is None else a == 1.0
+    if args.extraction == TEXT:
+        grader = default_grader()
+        golds = [r.get(args.answer_field) for r in rows]
+        correct = [grader.grade(c, g, args.verdict, TEXT) for c, g in zip(completions, golds)]
+    else:
+        correct = [None if a is None else a == 1.0 for a in acc]
+    for row, a, f, ok in zip(rows, acc, form, correct):
+        row["correct"] = ok
         row["accuracy_reward"] = None if a is None else a * args.accuracy_weight
         row["format_reward"] = f * args.format_weight
         summary.rows += 1
-        summary.correct += a == 1.0
-        summary.ungradeable += a is None
+        summary.correct += ok is True
+        summary.ungradeable += ok is None
         summary.formatted += f == 1.0
     return rows
 
@@ -141,7 +159,7 @@ def run(args) -> _Summary:
 
 
 def _grade_into(args, out, accuracy, fmt) -> _Summary:
-    summary = _Summary()
+    summary = _Summary(args.extraction)
     batch: list[dict] = []
     checked = False
     for number, row, error in _read(args.input):

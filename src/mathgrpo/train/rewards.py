@@ -88,12 +88,15 @@ class BatchVerdicts:
 
 
 def _answers(kwargs: dict, n: int) -> list:
-    if "answer" not in kwargs:
+    """The golds of each completion: the ``answers`` column (a list of golds per row, any of which
+    may match) when the dataset has one, else ``answer`` (one gold, or a list)."""
+    column = "answers" if kwargs.get("answers") is not None else "answer"
+    if column not in kwargs:
         raise UserError(
             "reward 'accuracy' needs the dataset column 'answer' (gold answers); "
             "prepare the data with `mathgrpo prepare-data` or rename your gold column to 'answer'"
         )
-    answers = list(kwargs["answer"])
+    answers = list(kwargs[column])
     if len(answers) != n:
         raise UserError(f"reward 'accuracy' got {n} completions but {len(answers)} answers")
     return answers
@@ -113,14 +116,15 @@ class RewardOptions:
 
 def _left_out(shared: BatchVerdicts | None, completions, kwargs: dict) -> list[bool]:
     """Which samples every reward must leave out (unknown correctness), when accuracy is in use."""
-    if shared is None or "answer" not in kwargs:
+    if shared is None or ("answer" not in kwargs and kwargs.get("answers") is None):
         return [False] * len(completions)
     return [v is None for v in shared.get(completions, kwargs)]
 
 
 def make_accuracy(opts: RewardOptions) -> RewardFunc:
-    """1.0 when the last ``\\boxed{}`` answer equals the gold, 0.0 otherwise (no box = 0.0: the
-    template asks for one); None where the verdict is unknown. Starts the grader's math-verify
+    """1.0 when the last ``\\boxed{}`` answer equals the gold (any of the row's ``answers`` when the
+    dataset has that column), 0.0 otherwise (no box = 0.0: the template asks for one, and the reward
+    reads boxes only); None where the verdict is unknown. Starts the grader's math-verify
     workers now, so the first batch is inside the time bound."""
     shared = opts.shared or BatchVerdicts(opts.verdict)
     (shared.grader or default_grader()).warm_up()
