@@ -266,3 +266,13 @@ def test_mostly_slow_golds_get_one_warning_with_the_measured_cost(tmp_path, capl
     with caplog.at_level("WARNING", logger="mathgrpo.data.clean"):
         training_rows(ScriptArguments(dataset_name=str(path)))
     assert not [r for r in caplog.records if "need math-verify" in r.getMessage()]
+
+
+def test_a_multi_gold_file_evaluated_as_a_benchmark_keeps_every_gold(tmp_path):
+    # The same file given to `mathgrpo eval --benchmarks FILE`: any gold may match, as in training.
+    from mathgrpo.evaluation.benchmarks import load_benchmark
+
+    rows = [verl_row("train-math-numinamath", "Q2", '["\\\\frac{1}{2}", "0.5"]', 0),
+            verl_row("train-math-deepscaler", "Q1", '["9"]', 1)]  # fmt: skip
+    ds = load_benchmark(str(parquet(tmp_path, "skywork-eval", rows, VERL)))
+    assert ds["answers"] == [["\\frac{1}{2}", "0.5"], ["9"]] and ds["answer"] == ["\\frac{1}{2}", "9"]

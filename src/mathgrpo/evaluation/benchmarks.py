@@ -261,7 +261,8 @@ def _user_source(source: str, problem_field: str | None, answer_field: str | Non
     ds, _ = load_problems(source, problem_field=problem_field, answer_field=answer_field, dedup=False)
     ids = [str(i) for i in range(len(ds))]
     ds = ds.add_column("id", ids, feature=datasets.Value("string"))
-    return ds.select_columns(["problem", "answer", "id"])
+    # A file with several golds per row (Skywork-OR1's lists) keeps them all: any may match.
+    return ds.select_columns(["problem", "answer", "id", *(["answers"] if "answers" in ds.column_names else [])])
 
 
 def is_user_source(name: str) -> bool:
