@@ -427,3 +427,29 @@ def test_a_prompt_sampled_several_times_is_read_once_and_generates_the_same(tmp_
     assert calls[1] == (5, 1)  # then each copy goes on from the shared cache: the last prompt token
     alone = [backend.generate([ids], [0])[0] for ids in (a, b, a, b, a)]
     assert [c.text for c in together] == [c.text for c in alone]
+
+
+def test_a_benchmark_defined_here_runs_through_eval(tiny_qwen_dir, tmp_path, monkeypatch):
+    # One keyword definition (question, gold, breakdown field) is all a new benchmark needs.
+    from mathgrpo.evaluation import benchmarks
+    from mathgrpo.evaluation.benchmarks import Benchmark, plain_gold, register_benchmark
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"q": f"What is {i} + {i}?", "sol": str(2 * i), "band": "easy" if i < 2 else "hard", "key": f"p{i}"}
+            for i in range(3)]  # fmt: skip
+    (data / "doubling.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(benchmarks, "BENCHMARKS", dict(benchmarks.BENCHMARKS))  # the registry as it was, after
+    register_benchmark(
+        Benchmark(name="doubling", files=("doubling.jsonl",), question=("q",), gold=(("sol", plain_gold),),
+                  id_field="key", breakdowns=("band",))
+    )  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["--model", str(tiny_qwen_dir), "--benchmarks", "doubling", "--n", "1", "--max-new-tokens", "4",
+            "--data-dir", str(data), "--output", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    records = lines(out / SAMPLES_FILE)
+    assert sorted(r["id"] for r in records) == ["p0", "p1", "p2"] and {r["gold"] for r in records} == {"0", "2", "4"}
+    doubling = json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["doubling"]
+    assert set(doubling["by_band"]) == {"easy", "hard"} and doubling["by_band"]["easy"]["problems"] == 2
+    assert "doubling by band:" in (out / TABLE_FILE).read_text()

@@ -182,8 +182,9 @@ def test_two_verdicts_breakdowns_and_the_oat_zero_average():
     records = [{**rec("a", 0, True, "10^3"), "correct_strict": False, "level": "Level 1", "subject": "Algebra"},
                {**rec("b", 0, True, "7"), "correct_strict": True, "level": "Level 5",
                 "subject": "Algebra"}]  # fmt: skip
-    s = summarize(records, n=1, equivalent=exact)
+    s = summarize(records, n=1, equivalent=exact, breakdowns=("level", "subject"))
     assert (s["accuracy"], s["accuracy_strict"]) == (1.0, 0.5)
+    assert "by_level" not in summarize(records, n=1, equivalent=exact)  # only the fields the benchmark names
     assert s["by_level"] == {"Level 1": {"problems": 1, "accuracy": 1.0}, "Level 5": {"problems": 1, "accuracy": 1.0}}
     assert s["by_subject"] == {"Algebra": {"problems": 2, "accuracy": 1.0}}
     five = {b: {**s, "accuracy": i / 10} for i, b in enumerate(OAT_ZERO_BENCHMARKS)}

@@ -87,29 +87,34 @@ def last_boxed(value) -> str | None:
 # --------------------------------------------------------------------------- definitions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Benchmark:
-    """Where a benchmark lives and how to read it. Field lists are tried in order, so one
-    definition reads both the harness's local file and the hub copy (whose names differ)."""
+    """One benchmark: where it lives and how to read its question and gold. Field lists are tried in
+    order, so one definition reads both the harness's local file and the hub copy (whose names differ).
+
+    >>> mine = Benchmark(name="mine", files=("mine.jsonl",), question=("problem",), gold=(("answer", plain_gold),))
+    >>> mine.gold_of({"problem": "1+1?", "answer": "2"})
+    '2'
+    """
 
     name: str
-    files: tuple[str, ...]  # file names looked for in the data folder
-    hub: tuple[str, str | None, str]  # (dataset, config, split) for datasets.load_dataset
-    question_fields: tuple[str, ...]
-    answers: tuple[tuple[str, Callable], ...]  # (field, gold reader), first that yields a gold wins
-    id_field: str | None
-    size: int  # rows of the standard version (a check, logged when it differs)
-    breakdowns: tuple[str, ...] = ()  # per-problem fields results are also broken down by
+    question: tuple[str, ...]  # fields holding the question, first non-empty wins
+    gold: tuple[tuple[str, Callable], ...]  # (field, gold reader), first that yields a gold wins
+    files: tuple[str, ...] = ()  # file names looked for in the data folder
+    hub: tuple[str, str | None, str] | None = None  # (dataset, config, split) for datasets.load_dataset
+    id_field: str | None = None  # None: row positions
+    size: int | None = None  # rows of the standard version (a check, logged when it differs)
+    breakdowns: tuple[str, ...] = ()  # per-problem fields results are also broken down by (tables, summary)
 
     def problem_of(self, row: dict) -> str | None:
-        for field in self.question_fields:
+        for field in self.question:
             value = row.get(field)
             if isinstance(value, str) and value.strip():
                 return value.strip()
         return None
 
     def gold_of(self, row: dict) -> str | None:
-        for field, reader in self.answers:
+        for field, reader in self.gold:
             if row.get(field) is not None:
                 gold = reader(row[field])
                 if gold:
@@ -117,28 +122,90 @@ class Benchmark:
         return None
 
 
-BENCHMARKS: dict[str, Benchmark] = {
-    b.name: b
-    for b in (
-        Benchmark("math500", ("math500.jsonl", "math500/test.jsonl"), ("HuggingFaceH4/MATH-500", None, "test"),
-                  ("problem",), (("answer", plain_gold), ("solution", last_boxed)), "unique_id", 500,
-                  ("level", "subject")),
-        Benchmark("aime24", ("aime24.jsonl", "aime24/test.jsonl"), ("math-ai/aime24", None, "test"),
-                  ("problem", "question"), (("answer", plain_gold), ("solution", last_boxed)), "id", 30),
-        Benchmark("aime25", ("aime25.jsonl", "aime25/test.jsonl"), ("math-ai/aime25", None, "test"),
-                  ("problem", "question"), (("answer", plain_gold),), "id", 30),
-        Benchmark("amc23", ("amc23.jsonl", "amc23/test.jsonl"), ("math-ai/amc23", None, "test"),
-                  ("problem", "question"), (("answer", plain_gold),), "id", 40),
-        Benchmark("minerva", ("minerva_math.jsonl", "minerva_math/test.jsonl", "minerva.jsonl"),
-                  ("math-ai/minervamath", None, "test"),
-                  ("problem", "question"), (("answer", plain_gold), ("solution", last_boxed)), "idx", 272),
-        Benchmark("olympiadbench", ("olympiadbench.jsonl", "olympiadbench/test.jsonl"),
-                  ("math-ai/olympiadbench", None, "test"),
-                  ("question", "problem"), (("final_answer", latex_list), ("answer", latex_list)), "id", 675),
-        Benchmark("gsm8k", ("gsm8k.jsonl", "gsm8k/test.jsonl"), ("openai/gsm8k", "main", "test"),
-                  ("question", "problem"), (("answer", after_hashes),), "idx", 1319),
-    )
-}  # fmt: skip
+# The built-in benchmarks, each one definition. A new one is one more entry here, or, without editing
+# the package, ``register_benchmark(Benchmark(...))`` before ``mathgrpo.evaluation.evaluate.main``.
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def register_benchmark(bench: Benchmark) -> Benchmark:
+    """Add ``bench`` to :data:`BENCHMARKS` (``--benchmarks NAME`` then finds it); returns it."""
+    BENCHMARKS[bench.name] = bench
+    return bench
+
+
+for _bench in (
+    Benchmark(
+        name="math500",
+        files=("math500.jsonl", "math500/test.jsonl"),
+        hub=("HuggingFaceH4/MATH-500", None, "test"),
+        question=("problem",),
+        gold=(("answer", plain_gold), ("solution", last_boxed)),
+        id_field="unique_id",
+        size=500,
+        breakdowns=("level", "subject"),
+    ),
+    Benchmark(
+        name="aime24",
+        files=("aime24.jsonl", "aime24/test.jsonl"),
+        hub=("math-ai/aime24", None, "test"),
+        question=("problem", "question"),
+        gold=(("answer", plain_gold), ("solution", last_boxed)),
+        id_field="id",
+        size=30,
+    ),
+    Benchmark(
+        name="aime25",
+        files=("aime25.jsonl", "aime25/test.jsonl"),
+        hub=("math-ai/aime25", None, "test"),
+        question=("problem", "question"),
+        gold=(("answer", plain_gold),),
+        id_field="id",
+        size=30,
+    ),
+    Benchmark(
+        name="amc23",
+        files=("amc23.jsonl", "amc23/test.jsonl"),
+        hub=("math-ai/amc23", None, "test"),
+        question=("problem", "question"),
+        gold=(("answer", plain_gold),),
+        id_field="id",
+        size=40,
+    ),
+    Benchmark(
+        name="minerva",
+        files=("minerva_math.jsonl", "minerva_math/test.jsonl", "minerva.jsonl"),
+        hub=("math-ai/minervamath", None, "test"),
+        question=("problem", "question"),
+        gold=(("answer", plain_gold), ("solution", last_boxed)),
+        id_field="idx",
+        size=272,
+    ),
+    Benchmark(
+        name="olympiadbench",
+        files=("olympiadbench.jsonl", "olympiadbench/test.jsonl"),
+        hub=("math-ai/olympiadbench", None, "test"),
+        question=("question", "problem"),
+        gold=(("final_answer", latex_list), ("answer", latex_list)),
+        id_field="id",
+        size=675,
+    ),
+    Benchmark(
+        name="gsm8k",
+        files=("gsm8k.jsonl", "gsm8k/test.jsonl"),
+        hub=("openai/gsm8k", "main", "test"),
+        question=("question", "problem"),
+        gold=(("answer", after_hashes),),
+        id_field="idx",
+        size=1319,
+    ),
+):
+    register_benchmark(_bench)
+
+
+def breakdowns_of(name: str) -> tuple[str, ...]:
+    """The fields a benchmark's results are broken down by (none for a user's file)."""
+    bench = BENCHMARKS.get(name)
+    return bench.breakdowns if bench else ()
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -173,6 +240,8 @@ def _local_file(bench: Benchmark, data_dir: Path) -> Path | None:
 def _hub_rows(bench: Benchmark) -> list[dict]:
     import datasets
 
+    if bench.hub is None:
+        raise UserError(f"benchmark {bench.name} has no hub copy; pass --data-dir with its files")
     path, config, split = bench.hub
     from mathgrpo.models import hub_offline, hub_reachable
 
@@ -246,7 +315,7 @@ def _builtin(bench: Benchmark, data_dir: str | None):
         return str(value) if value is not None else str(index)
 
     ds = _rows_to_dataset(bench.name, rows, bench.problem_of, bench.gold_of, id_of, bench.breakdowns)
-    if len(ds) != bench.size:
+    if bench.size is not None and len(ds) != bench.size:
         log.warning("%s: %d problems (the standard version has %d)", bench.name, len(ds), bench.size)
     return ds
 

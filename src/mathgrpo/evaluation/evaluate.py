@@ -186,7 +186,7 @@ def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
 def load_tasks(args, tokenizer, template) -> list[dict]:
     """One task per benchmark: its label, problems, golds, ids, rendered prompts, and the level and
     subject of each problem where the benchmark has them (MATH-500)."""
-    from mathgrpo.evaluation.benchmarks import benchmark_label, load_benchmark
+    from mathgrpo.evaluation.benchmarks import benchmark_label, breakdowns_of, load_benchmark
 
     tasks, seen = [], set()
     for name in [b.strip() for b in args.benchmarks.split(",") if b.strip()]:
@@ -197,7 +197,7 @@ def load_tasks(args, tokenizer, template) -> list[dict]:
         ds = load_benchmark(name, data_dir=args.data_dir, limit=args.limit,
                             problem_field=args.problem_field, answer_field=args.answer_field)  # fmt: skip
         prompts = [template.render(p, tokenizer) for p in ds["problem"]]
-        extra = {k: ds[k] for k in ("level", "subject") if k in ds.column_names}
+        extra = {k: ds[k] for k in breakdowns_of(name) if k in ds.column_names}
         # A benchmark with several golds per problem carries them all in `answers` (any may match).
         golds = ds["answers"] if "answers" in ds.column_names else ds["answer"]
         tasks.append({"label": label, "ids": ds["id"], "answers": golds, "prompts": prompts, "extra": extra})
@@ -263,7 +263,7 @@ def summarize_run(args, settings, ks, tasks, records: dict, template_source: str
     per_benchmark = {}
     for task in tasks:
         wanted = [records[(task["label"], pid, s)] for pid in task["ids"] for s in range(args.n)]
-        per_benchmark[task["label"]] = summarize(wanted, n=args.n)
+        per_benchmark[task["label"]] = summarize(wanted, n=args.n, breakdowns=tuple(task["extra"]))
     return {
         "settings": settings,
         "run": {
@@ -350,6 +350,7 @@ def write_summary(out: Path, summary: dict) -> None:
 def regrade(directory: str, extraction: str | None = None) -> dict:
     """Re-grade every sample of a finished output folder under this grader and the folder's reading
     (or ``extraction``); rewrite its summary."""
+    from mathgrpo.evaluation.benchmarks import breakdowns_of
     from mathgrpo.evaluation.metrics import average, oat_zero_average, summarize
 
     folder = EvalFolder(Path(directory).expanduser())
@@ -365,7 +366,9 @@ def regrade(directory: str, extraction: str | None = None) -> dict:
         n = old["run"]["n"]
         per_benchmark = {}
         for label in old["benchmarks"]:
-            per_benchmark[label] = summarize([r for r in records.values() if r["benchmark"] == label], n=n)
+            per_benchmark[label] = summarize(
+                [r for r in records.values() if r["benchmark"] == label], n=n, breakdowns=breakdowns_of(label)
+            )
         old.update(benchmarks=per_benchmark, average=average(per_benchmark) if len(per_benchmark) > 1 else {},
                    oat_zero_average=oat_zero_average(per_benchmark))  # fmt: skip
         old["run"]["grader"] = GRADER_VERSION

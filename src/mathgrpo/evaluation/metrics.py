@@ -90,7 +90,6 @@ def majority_vote(answers: Sequence[str | None], equivalent: Callable[[str, str]
 
 # Oat-Zero's (Dr. GRPO's) five-benchmark average, the number its tables report.
 OAT_ZERO_BENCHMARKS = ("aime24", "amc23", "math500", "minerva", "olympiadbench")
-BREAKDOWNS = ("level", "subject")  # per-problem fields some benchmarks carry (MATH-500)
 
 
 def _unknown(rec: dict) -> bool:
@@ -98,7 +97,12 @@ def _unknown(rec: dict) -> bool:
     return rec.get("correct") is None or ("correct_strict" in rec and rec["correct_strict"] is None)
 
 
-def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], bool] | None = None) -> dict:
+def summarize(
+    records: Iterable[dict],
+    n: int,
+    equivalent: Callable[[str, str], bool] | None = None,
+    breakdowns: Sequence[str] = (),
+) -> dict:
     """Numbers of one benchmark from its per-sample records (samples ``0..n-1`` of each problem).
 
     - ``accuracy``: mean over problems of (correct samples / n) -- mean@n, i.e. pass@1 -- under the
@@ -108,7 +112,8 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
     - ``maj_at_k``: share of problems whose majority answer over the first k samples is correct,
       for every k <= n (``majority`` is maj@n).
     - ``truncated``: share of samples that hit the token limit without a stop token.
-    - ``by_level`` / ``by_subject``: accuracy per value where the records carry those fields.
+    - ``by_<field>``: accuracy per value of each of ``breakdowns`` (the benchmark definition's, e.g.
+      MATH-500's ``level`` and ``subject``), where the records carry the field.
     An *unknown* verdict (``correct`` or ``correct_strict`` is None: math-verify ran out of time
     twice, or the gold cannot be read) is never counted as wrong, nor as right: a problem with an
     unknown sample is left out of every metric above (they are over ``graded`` problems) and counted
@@ -135,7 +140,7 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
     ks = range(1, n + 1)
     share, share_strict, truncated, tokens = 0.0, 0.0, 0, 0
     pass_sums, maj_sums = dict.fromkeys(ks, 0.0), dict.fromkeys(ks, 0)
-    groups: dict[str, dict[str, list[float]]] = {b: defaultdict(list) for b in BREAKDOWNS}
+    groups: dict[str, dict[str, list[float]]] = {b: defaultdict(list) for b in breakdowns}
     for samples in known.values():
         ordered = [samples[i] for i in range(n)]
         c = sum(1 for r in ordered if r.get("correct") is True)
@@ -147,7 +152,7 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
             maj_sums[k] += winner is not None and ordered[winner].get("correct") is True
         truncated += sum(1 for r in ordered if r.get("truncated"))
         tokens += sum(int(r.get("n_tokens") or 0) for r in ordered)
-        for field in BREAKDOWNS:
+        for field in breakdowns:
             if ordered[0].get(field) is not None:
                 groups[field][str(ordered[0][field])].append(c / n)
     out.update(
@@ -159,7 +164,7 @@ def summarize(records: Iterable[dict], n: int, equivalent: Callable[[str, str], 
         truncated=truncated / (problems * n),
         mean_tokens=tokens / (problems * n),
     )
-    for field in BREAKDOWNS:
+    for field in breakdowns:
         if groups[field]:
             out[f"by_{field}"] = {v: {"problems": len(a), "accuracy": sum(a) / len(a)}
                                   for v, a in sorted(groups[field].items())}  # fmt: skip
@@ -262,9 +267,9 @@ def results_markdown(summary: dict) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     for name, s in summary["benchmarks"].items():
-        for field in BREAKDOWNS:
-            groups = s.get(f"by_{field}")
-            if groups:
+        for key, groups in s.items():  # every breakdown the summary holds (by_level, by_subject, ...)
+            field = key.removeprefix("by_")
+            if key.startswith("by_") and isinstance(groups, dict) and groups:
                 lines += ["", f"{name} by {field}:", "", f"| {field} | problems | accuracy |", "|---|---|---|"]
                 lines += [f"| {v} | {g['problems']} | {_pct(g['accuracy'])} |" for v, g in groups.items()]
     unknown = {name: s for name, s in summary["benchmarks"].items() if s.get("unknown_problems")}
