@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import looks_like_path
+from mathgrpo.files import RUN_FILE, looks_like_path, read_json
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,14 @@ def check_model_folder(path: Path, field: str) -> None:
         )
     if not (path / "config.json").is_file():
         raise UserError(f"{path} has no config.json, so it is not a model folder (field `{field}`)")
+    record = read_json(path / RUN_FILE)
+    if record is not None and not record.get("finished"):
+        # a training run's folder whose final save has not completed (the record is rewritten
+        # with finished: true only after the final model is in place): its top-level files may mix
+        raise UserError(
+            f"{path} is a training run that has not finished its final save ({RUN_FILE} says finished: false; "
+            f"field `{field}`): finish it with `mathgrpo train ... --resume true`, or give one of its checkpoint-N"
+        )
     if not any(next(path.glob(pattern), None) for pattern in WEIGHT_FILES):
         raise UserError(
             f"model folder {path} has a config but no weights (*.safetensors or *.bin; field `{field}`): "

@@ -107,7 +107,7 @@ class ScriptArguments:
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata={"help": "Start over in an output_dir that holds another run's checkpoints (deletes them)."},
+        metadata={"help": "Start over in an output_dir that holds another run (deletes every file in it first)."},
     )
     allow_untested_trl: bool = field(
         default=False,

@@ -8,12 +8,13 @@ Rules (each a test in tests/test_resume.py):
   checkpoint's ``trainer_state.json`` (saved with it, so the stamp and the checkpoint cannot part).
   ``--resume`` continues only checkpoints that carry this run's id.
 - A fresh run into a folder that holds another run is refused, unless ``--overwrite_output_dir``
-  (which deletes the old checkpoints) or ``--resume``.
+  (which empties the folder: every file of the old run goes) or ``--resume``.
 - A checkpoint whose ``trainer_state.json`` (written last by Trainer) does not parse was cut short:
   on resume it is moved aside as ``incomplete-checkpoint-N``, and deleted once a complete
   checkpoint at or after its step exists.
 - Resuming a run whose checkpoint already reached ``max_steps`` trains nothing: a finished run
-  is left untouched, a run killed after its last step only finishes the saving.
+  is left untouched, a run killed after its last step (or during its final save) only finishes the
+  saving. ``finished`` in ``mathgrpo_run.json``, written after the final model is in place, is the marker.
 - After each save, our model card (:class:`CardOnSave`) replaces TRL's generic one.
 """
 
@@ -150,6 +151,16 @@ def _holds_a_run(out: Path) -> list[str]:
     return names
 
 
+def clear_folder(out: Path) -> None:
+    """Empty a folder that holds a run: checkpoints, final model, adapter/, completions/, report/,
+    card and record alike, so nothing of the old run is mixed into (or pushed with) the new one."""
+    for path in out.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def settings_changes(record: dict, args) -> list[str]:
     old = record.get("training_args") or {}
     new = args.to_dict()
@@ -187,9 +198,8 @@ def plan_start(script_args, args, *, new_run_id) -> StartPlan:
         if held:
             state.wait_for_everyone()
             if state.is_main_process:
-                for path in [*checkpoint_dirs(out), *out.glob(INCOMPLETE_PREFIX + "checkpoint-*")]:
-                    shutil.rmtree(path)
-                log.warning("overwrite_output_dir: deleted the checkpoints of the previous run in %s", out)
+                clear_folder(out)
+                log.warning("overwrite_output_dir: deleted every file of the previous run in %s", out)
             state.wait_for_everyone()
         return StartPlan(run_id=new_run_id())
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -178,6 +176,20 @@ def load_policy(model_path: str, model_args, args, tokenizer):
     return model, stops
 
 
+def final_spec(model_path: str, model_args, args, model):
+    """What the final save needs to write the model in the recipe's dtype (train/final.py)."""
+    import torch
+
+    from mathgrpo.train.final import FinalSpec
+
+    dtype = model_args.dtype or "float32"
+    # "auto": the checkpoint's own dtype, as loaded (read before DeepSpeed casts the model to bf16)
+    dtype = getattr(model.config, "dtype", None) or torch.float32 if dtype == "auto" else getattr(torch, dtype)
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    kwargs = dict(revision=model_args.model_revision, trust_remote_code=args.trust_remote_code)
+    return FinalSpec(model_path=model_path, dtype=dtype, load_kwargs=kwargs)
+
+
 def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_optimizer=None):
     """Train; returns the GRPOTrainer after saving the final model, or None when a resumed run
     had nothing left to do.
@@ -189,6 +201,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     from mathgrpo.data.templates import get_template
     from mathgrpo.models import load_tokenizer, resolve_model
     from mathgrpo.train.console import quiet_console, silence_noise
+    from mathgrpo.train.final import save_final
     from mathgrpo.train.precision import check_update_precision
     from mathgrpo.train.ranks import built_once, check_same_rows, shared_run_id
     from mathgrpo.train.record import build_record, new_run_id
@@ -220,6 +233,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         reward_options(script_args, args, template),
     )
     model, stops = load_policy(model_path, model_args, args, tokenizer)
+    final = final_spec(model_path, model_args, args, model)
     check_update_precision(model, args, model_args)
     logging.getLogger("trl.trainer.grpo_trainer").addFilter(_UnscorableNotice())
     if args.use_vllm:
@@ -267,7 +281,8 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         from transformers import TrainerState
 
         log.info("%s already reached step %s: finishing the final save only", plan.resume_from, args.max_steps)
-        trainer._load_from_checkpoint(plan.resume_from)
+        if not trainer.is_deepspeed_enabled:  # DeepSpeed's weights are read from the checkpoint's ZeRO files
+            trainer._load_from_checkpoint(plan.resume_from)
         trainer.state = TrainerState.load_from_json(str(Path(plan.resume_from) / STATE_FILE))
     else:
         if plan.resume_from:
@@ -284,7 +299,7 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
                 trainer.state.global_step,
                 args.max_steps,
             )
-    save_final(trainer, out)
+    save_final(trainer, out, final, checkpoint=plan.resume_from if plan.trained else None)
     run_info.update(
         finished=True,
         global_step=trainer.state.global_step,
@@ -296,35 +311,6 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
         write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2, default=str))
         after_training(out, trainer, push=publish)
     return trainer
-
-
-def save_final(trainer, out: Path) -> None:
-    """Save model + tokenizer (safetensors) into a staging folder, then move each file into
-    place, so an interruption never leaves a half-written model where a finished one is expected."""
-    stage = out / ".final-tmp"
-    # Every process calls save_model (DeepSpeed/FSDP gather weights there), but only the main
-    # one touches the staging folder, and the others wait for it on both sides.
-    if trainer.args.should_save and stage.exists():
-        shutil.rmtree(stage)
-    trainer.accelerator.wait_for_everyone()
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    is_peft = hasattr(model, "peft_config") and hasattr(model, "merge_and_unload")
-    trainer.save_model(str(stage / "adapter" if is_peft else stage))
-    if trainer.args.should_save:
-        if is_peft:
-            # A LoRA run also gets the merged full model at the top of output_dir, so that
-            # `mathgrpo eval`, vLLM and push_to_hub load it like any other; the adapter alone
-            # stays in output_dir/adapter/.
-            trainer.processing_class.save_pretrained(stage)
-            model.merge_and_unload().save_pretrained(stage, safe_serialization=True)
-        for item in stage.iterdir():
-            target = out / item.name
-            if item.is_dir() and target.exists():
-                shutil.rmtree(target)
-            os.replace(item, target)
-        shutil.rmtree(stage, ignore_errors=True)
-    trainer.accelerator.wait_for_everyone()
-    log.info("final model saved in %s", out)
 
 
 def after_training(out: Path, trainer, push: bool = False) -> None:
