@@ -23,10 +23,13 @@ def prepare(model, out, *extra):
 
 
 def test_pass_rates_band_and_resume(tiny_qwen_dir, tmp_path, monkeypatch, capsys):
-    # A random model never answers right: every pass rate is 0, so the default band (0, 1) drops all.
+    # A random model never answers right: every pass rate is 0, so the default band (0, 1) drops all,
+    # and zero rows out is an error, in one line, with nothing written (the samples are kept for reuse).
     out = tmp_path / "filtered.jsonl"
-    assert prepare(tiny_qwen_dir, out) == 0
-    assert rows(out) == [] and "6 pass rate outside the band" in capsys.readouterr().out
+    assert prepare(tiny_qwen_dir, out) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]  # after the progress bars
+    assert "6 pass rate outside the band" in error and "nothing written" in error
+    assert not out.exists()
     # A wider band keeps them, with their rate; the samples are reused, nothing is generated again.
     monkeypatch.setattr(generation, "make_backend", lambda *a, **k: pytest.fail("generated again"))
     kept = tmp_path / "kept.jsonl"

@@ -453,3 +453,17 @@ def test_a_benchmark_defined_here_runs_through_eval(tiny_qwen_dir, tmp_path, mon
     doubling = json.loads((out / SUMMARY_FILE).read_text())["benchmarks"]["doubling"]
     assert set(doubling["by_band"]) == {"easy", "hard"} and doubling["by_band"]["easy"]["problems"] == 2
     assert "doubling by band:" in (out / TABLE_FILE).read_text()
+
+
+def test_generation_settings_are_the_eval_options_of_the_same_names():
+    # The library's typed settings and the verb's options cannot drift: each field is an option.
+    from dataclasses import fields
+
+    from mathgrpo.evaluation.evaluate import _parser
+    from mathgrpo.evaluation.sampler import GenerationSettings
+
+    args = _parser().parse_args(["--model", "m", "--benchmarks", "math500", "--n", "4", "--temperature", "0.6",
+                       "--batch-size", "3", "--extraction", "text", "--seed", "7"])  # fmt: skip
+    gen = GenerationSettings.from_namespace(args)
+    assert all(hasattr(args, f.name) for f in fields(GenerationSettings))
+    assert (gen.n, gen.temperature, gen.batch_size, gen.extraction, gen.seed) == (4, 0.6, 3, "text", 7)

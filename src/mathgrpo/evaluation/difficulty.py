@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 
 from mathgrpo.errors import UserError
 
@@ -48,15 +47,15 @@ def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.
     import torch
 
     from mathgrpo.data.templates import get_template
-    from mathgrpo.evaluation.evaluate import generate_missing, resolve_generation
     from mathgrpo.evaluation.folder import EvalFolder
+    from mathgrpo.evaluation.sampler import GenerationSettings, generate_missing, resolve_generation
     from mathgrpo.models import load_error, load_tokenizer, resolve_model, stop_token_ids
 
     if k < 1:
         raise UserError(f"--pass-rate-k must be at least 1 (got {k})")
-    gen = SimpleNamespace(n=k, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed,
-                          backend=backend, dtype="auto", trust_remote_code=False, tensor_parallel_size=1,
-                          gpu_memory_utilization=0.9, max_model_len=None, batch_size=batch_size)  # fmt: skip
+    # Sampling as in training; the answer read as the training reward reads it (boxed, strict verdict).
+    gen = GenerationSettings(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, backend=backend,
+                             batch_size=batch_size)  # fmt: skip
     folder = EvalFolder(work_dir, compared=("data",))
     with folder.writing():
         model_path = resolve_model(model, field="--pass-rate-model")

@@ -14,14 +14,14 @@ two kinds of samples into one number. Summaries re-grade samples graded under an
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
 from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
-from mathgrpo.evaluation.folder import EvalFolder, grade_record
+from mathgrpo.evaluation.folder import EvalFolder
+from mathgrpo.evaluation.sampler import GenerationSettings, generate_missing, resolve_generation
 from mathgrpo.files import EVAL_SUMMARY, EVAL_TABLE, RUN_FILE, write_atomic
 
 log = logging.getLogger(__name__)
@@ -174,12 +174,6 @@ def model_identity(model_arg: str) -> str:
     return str(path.resolve()) if path.exists() else model_arg
 
 
-def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
-    """A per-sample seed, the same whatever the batching (vLLM honours it per request)."""
-    digest = hashlib.sha256(f"{seed}\0{benchmark}\0{problem_id}\0{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -205,55 +199,6 @@ def load_tasks(args, tokenizer, template) -> list[dict]:
     if not tasks:
         raise UserError("--benchmarks is empty; name at least one benchmark")
     return tasks
-
-
-def generate_missing(args, tasks, tokenizer, model_path, folder: EvalFolder, done: dict) -> int:
-    """Generate, grade and append every sample not yet in ``done``; returns how many were made."""
-    from tqdm.auto import tqdm
-
-    from mathgrpo.data.templates import encode_prompts
-    from mathgrpo.evaluation.generation import Sampling, make_backend
-
-    pending = [(task, i, s) for task in tasks for i in range(len(task["ids"])) for s in range(args.n)
-               if (task["label"], task["ids"][i], s) not in done]  # fmt: skip
-    total = sum(len(t["ids"]) for t in tasks) * args.n
-    if not pending:
-        log.info("all %d samples are already in %s: nothing to generate", total, folder.samples_path)
-        return 0
-    sampling = Sampling(args.temperature, args.top_p, args.max_new_tokens, args.seed)
-    backend = make_backend(
-        args.backend, model_path, tokenizer, sampling, dtype=args.dtype, trust_remote_code=args.trust_remote_code,
-        tensor_parallel_size=args.tensor_parallel_size, gpu_memory_utilization=args.gpu_memory_utilization,
-        max_model_len=args.max_model_len,
-    )  # fmt: skip
-    batch_size = args.batch_size or (512 if backend.name == "vllm" else 8)
-    encoded = {id(t): encode_prompts(tokenizer, t["prompts"]) for t in tasks}
-    log.info("generating %d samples (%d already done), %d per batch", len(pending), total - len(pending), batch_size)
-    bar = tqdm(total=total, initial=total - len(pending), unit="sample", desc="eval", dynamic_ncols=True)
-
-    def progress(step: int) -> None:  # within a batch: the tokens generated so far
-        bar.set_postfix_str(f"batch: token {step}/{args.max_new_tokens}", refresh=True)
-
-    try:
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start : start + batch_size]
-            seeds = [sample_seed(args.seed, t["label"], t["ids"][i], s) for t, i, s in batch]
-            outs = backend.generate([encoded[id(t)][i] for t, i, _ in batch], seeds, progress=progress)
-            records = []
-            for (task, i, s), comp in zip(batch, outs):
-                gold = task["answers"][i]
-                records.append({
-                    "benchmark": task["label"], "id": task["ids"][i], "sample": s,
-                    **{k: v[i] for k, v in task["extra"].items()},
-                    "prompt": task["prompts"][i], "completion": comp.text, "gold": gold,
-                    **grade_record(comp.text, gold, args.extraction),
-                    "truncated": comp.truncated, "n_tokens": comp.n_tokens,
-                })  # fmt: skip
-            folder.append(records)
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    return len(pending)
 
 
 def summarize_run(args, settings, ks, tasks, records: dict, template_source: str) -> dict:
@@ -298,14 +243,6 @@ def compare(dir_a: str, dir_b: str) -> str:
     return compare_markdown(read_summary(dir_a), read_summary(dir_b), dir_a, dir_b)
 
 
-def resolve_generation(args, on_gpu: bool) -> tuple[str, str]:
-    """(backend, dtype) as they will really run: both are compared when a folder is resumed."""
-    from mathgrpo.evaluation.generation import choose_backend, resolve_dtype
-
-    backend = choose_backend(args.backend)
-    return backend, args.dtype if backend == "vllm" else resolve_dtype(args.dtype, on_gpu)
-
-
 def run(args) -> dict:
     from mathgrpo.data.templates import get_template
     from mathgrpo.models import load_error, load_tokenizer, resolve_model, stop_token_ids
@@ -324,7 +261,8 @@ def run(args) -> dict:
     with folder.writing():
         import torch
 
-        backend, dtype = resolve_generation(args, torch.cuda.is_available())
+        gen = GenerationSettings.from_namespace(args)
+        backend, dtype = resolve_generation(gen, torch.cuda.is_available())
         settings = {
             "model": model_identity(args.model), "template": template_name, "temperature": args.temperature,
             "top_p": args.top_p, "max_new_tokens": args.max_new_tokens, "seed": args.seed,
@@ -332,7 +270,7 @@ def run(args) -> dict:
         }  # fmt: skip
         done = folder.open(settings)
         tasks = load_tasks(args, tokenizer, get_template(template_name))
-        generate_missing(args, tasks, tokenizer, model_path, folder, done)
+        generate_missing(gen, tasks, tokenizer, model_path, folder, done)
         records = folder.read()
         folder.regrade(records, extraction=args.extraction)
         summary = summarize_run(args, settings, ks, tasks, records, source)
