@@ -152,7 +152,7 @@ def test_stateful_callbacks_layout(tmp_path):
     state.save_to_json(str(path))
     saved = TrainerState.load_from_json(str(path)).stateful_callbacks
     assert saved["RunIdentity"]["args"] == {"run_id": "abc"}, "transformers changed the stateful_callbacks layout"
-    assert saved["EpochPool"]["args"] == {"seed": 1, "epoch": 2, "taken": 3}
+    assert saved["EpochPool"]["args"] == {"seed": 1, "epoch": 2, "taken": 3, "first_step": 0}
 
 
 def test_the_quantizer_flags_models_py_clears_are_the_ones_trainer_reads():
