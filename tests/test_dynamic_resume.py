@@ -92,9 +92,9 @@ class Trace:
 
 
 def long_argv(model, out, *extra):
-    # 12 problems, 2 per step: Trainer plans 6 steps an epoch, 18 in 3 epochs; the refills of the flat
-    # half end each epoch after about 3 steps.
-    return tiny_run_argv(model, out, "--dataset_name", "generated:arithmetic?n=12&seed=0",
+    # 8 problems, 2 per step: Trainer plans 4 steps an epoch, 12 in 3 epochs; the refills of the flat
+    # half end each epoch after 3 (9 steps in all).
+    return tiny_run_argv(model, out, "--dataset_name", "generated:arithmetic?n=8&seed=0",
                          "--dynamic_sampling", "true", "--reward_funcs", "half_flat", "--dynamic_sampling_metric",
                          "half_flat", "--reward_weights", "1.0", "--max_steps", "-1", "--num_train_epochs", "3",
                          "--max_resample_rounds", "2", "--save_steps", "1000", "--max_completion_length", "4",
@@ -150,8 +150,7 @@ def test_a_dynamic_run_that_used_its_data_up_resumes_to_nothing(tiny_qwen_dir, t
     Trace(monkeypatch)
     out = tmp_path / "done"
     # One epoch of 8 problems: Trainer plans 4 steps, the refills end it sooner; every step is kept.
-    argv = long_argv(tiny_qwen_dir, out, "--dataset_name", "generated:arithmetic?n=8&seed=0",
-                     "--num_train_epochs", "1", "--save_steps", "1")  # fmt: skip
+    argv = long_argv(tiny_qwen_dir, out, "--num_train_epochs", "1", "--save_steps", "1")
     first = run(*parse_train_args(argv))
     assert first.state.global_step < first.state.max_steps
     assert (out / f"checkpoint-{first.state.global_step}").is_dir()  # the last step's checkpoint is kept
