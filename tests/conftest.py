@@ -210,3 +210,15 @@ def within(seconds: float) -> float:
     """The grader's bound plus this process's own scheduling delay, scaled by the reference work
     (about 0.5 s on a quiet 2-core machine, more when the machine is loaded)."""
     return seconds + 20 * reference_s()
+
+
+def mask_to_first_stop(completion_ids, stops) -> "torch.Tensor":  # noqa: F821
+    """The loss mask a completion should have, computed here rather than taken from TRL: 1 up to and
+    including the first stop token of each row (padding is a stop token too), 0 after."""
+    import torch
+
+    rows = []
+    for ids in completion_ids.tolist():
+        first = next((i for i, t in enumerate(ids) if t in stops), len(ids) - 1)
+        rows.append([1] * (first + 1) + [0] * (len(ids) - first - 1))
+    return torch.tensor(rows)

@@ -4,6 +4,7 @@ a reward that gives some prompts one reward for every completion (no signal) and
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -11,11 +12,12 @@ import torch
 from safetensors.torch import load_file
 
 from mathgrpo.errors import UserError
+from mathgrpo.models import stop_token_ids
 from mathgrpo.train.config import parse_train_args
 from mathgrpo.train.dynamic import DynamicSamplingTrainer, EpochPool, EpochSampler, check_dynamic_sampling
 from mathgrpo.train.rewards import REWARDS
 
-from conftest import tiny_run_argv
+from conftest import mask_to_first_stop, tiny_run_argv
 
 
 def flat_or_spread(completions, kind, **kwargs):
@@ -45,18 +47,65 @@ def groups_with_signal(batch, size=2) -> list[bool]:
     return [bool(adv[i : i + size].abs().sum() > 0) for i in range(0, len(adv), size)]
 
 
-def test_zero_signal_groups_are_refilled_to_a_full_batch_with_none(tiny_qwen_dir, tmp_path):
+def test_zero_signal_groups_are_refilled_to_a_full_batch_with_none(tiny_qwen_dir, tmp_path, monkeypatch):
+    from trl import GRPOTrainer
+
     trainer = trainer_on(tiny_qwen_dir, tmp_path, ["flat"] * 2 + ["spread"] * 14)
     trainer.model.train()
+    generated = []  # each round's token total, as TRL counted it over every row it generated
+    trl_round = GRPOTrainer._generate_and_score_completions
+
+    def counted(self, inputs):
+        out = trl_round(self, inputs)
+        generated.append(out["num_items_in_batch"].item())
+        return out
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", counted)
     inputs = [dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)]  # both groups flat: no signal
     batch = trainer._generate_and_score_completions(inputs)
     assert batch["completion_ids"].size(0) == 4 and groups_with_signal(batch) == [True, True]
     metrics = trainer._metrics["train"]
     assert metrics["dynamic/rounds"][-1] >= 2 and metrics["dynamic/zero_signal_trained"][-1] == 0.0
     assert metrics["dynamic/prompts_drawn"][-1] >= 2
-    # The loss divides by the completion tokens of the rows trained, not of every row generated.
-    assert batch["num_items_in_batch"].item() == batch["completion_mask"].sum().item()
+    # The loss divides by the completion tokens of the rows trained, not of every row generated: each
+    # trained row's mask runs to its stop token (re-padded rows included), and the total is theirs.
+    expected = mask_to_first_stop(batch["completion_ids"], stop_token_ids(trainer.processing_class))
+    assert torch.equal(batch["completion_mask"], expected.to(batch["completion_mask"].dtype))
+    assert batch["num_items_in_batch"].item() == expected.sum().item() < sum(generated)
     assert trainer.pool.taken == metrics["dynamic/prompts_drawn"][-1]
+
+
+def stops_half_the_time(model) -> None:
+    """An output layer that says <|im_end|> with probability about 1/2 at every token, whatever
+    came before: completions of varied lengths, so rounds are padded to different widths."""
+    head = torch.nn.Linear(model.config.hidden_size, model.config.vocab_size, bias=True)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    head.bias.data[151645] = math.log(model.config.vocab_size)
+    model.config.tie_word_embeddings = False
+    model.lm_head = head
+
+
+def test_groups_from_two_rounds_are_repadded_and_counted_once(tiny_qwen_dir, tmp_path, monkeypatch):
+    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["flat"] + ["spread"] * 15)
+    stops_half_the_time(trainer.model)
+    trainer.model.train()
+    widths = []
+    join = DynamicSamplingTrainer._join
+    monkeypatch.setattr(DynamicSamplingTrainer, "_join",
+                        lambda self, groups: widths.append([g["completion_ids"].size(1) for g in groups])
+                        or join(self, groups))  # fmt: skip
+    # Problem 0 is flat (no signal): its group is replaced by a refill, from a later round whenever the
+    # other group has a signal (its two completions differ in length). Every step's mask and count hold.
+    for step in range(6):
+        batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
+        expected = mask_to_first_stop(batch["completion_ids"], stop_token_ids(trainer.processing_class))
+        assert torch.equal(batch["completion_mask"], expected.to(batch["completion_mask"].dtype)), step
+        assert batch["num_items_in_batch"].item() == expected.sum().item()
+        assert groups_with_signal(batch) == [True, True]
+        if len(set(widths[-1])) > 1:  # re-padded and right: done
+            break
+    assert any(len(set(w)) > 1 for w in widths), f"no step joined rounds of different widths ({widths})"
 
 
 def test_round_limit_fills_with_groups_without_signal_and_says_so(tiny_qwen_dir, tmp_path, caplog):

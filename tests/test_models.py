@@ -24,15 +24,50 @@ def test_qwen_stop_tokens_include_im_end_and_endoftext(qwen_tokenizer):
     assert 151645 in ids and 151643 in ids
 
 
-def test_stop_tokens_applied_to_model(tiny_qwen_dir):
-    from transformers import AutoModelForCausalLM
+def test_a_completion_ending_in_im_end_stops_there_in_training_and_is_kept(tiny_qwen_dir, tmp_path):
+    """The HF generation path TRL trains with: a model loaded as `mathgrpo train` loads it, from a
+    checkpoint whose own generation config stops only at <|endoftext|> (as Qwen2.5-Math's base does),
+    and made to say <|im_end|> first, stops at that token; the completion is not truncated, so
+    mask_truncated_completions keeps it in the loss."""
+    import json
+    import shutil
+    from types import SimpleNamespace
 
-    from mathgrpo.models import apply_stop_tokens, load_tokenizer
+    import torch
+    from trl import GRPOConfig
 
-    tok = load_tokenizer(str(tiny_qwen_dir))
-    model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir)
-    apply_stop_tokens(model, tok)
-    assert set(model.generation_config.eos_token_id) >= {151643, 151645}
+    from mathgrpo.models import load_tokenizer
+    from mathgrpo.train.run import load_policy
+    from mathgrpo.train.trainer import Trainer
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_qwen_dir, base)
+    config = json.loads((base / "generation_config.json").read_text())
+    (base / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": 151643}))
+    tok = load_tokenizer(str(base))
+    model_args = SimpleNamespace(model_revision=None, dtype="float32", attn_implementation=None)
+    model, _ = load_policy(str(base), model_args, SimpleNamespace(trust_remote_code=False), tok)
+    # <|im_end|> first: an output layer whose only preference is that token (logit 30 above the rest).
+    model.config.tie_word_embeddings = False
+    head = torch.nn.Linear(model.config.hidden_size, model.config.vocab_size, bias=True)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    head.bias.data[151645] = 30.0
+    model.lm_head = head
+
+    args = GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=5, mask_truncated_completions=True, report_to=[], use_cpu=True,
+                      seed=0)  # fmt: skip
+    from datasets import Dataset
+
+    trainer = Trainer(model=model, reward_funcs=[lambda completions, **k: [1.0] * len(completions)], args=args,
+                      train_dataset=Dataset.from_dict({"prompt": ["Say a."]}), processing_class=tok)  # fmt: skip
+    trainer.model.train()
+    out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
+    assert out["completion_ids"][:, 0].tolist() == [151645, 151645]
+    assert out["completion_mask"].sum(dim=1).tolist() == [1, 1]  # stopped at <|im_end|>, nothing after
+    assert trainer._metrics["train"]["completions/clipped_ratio"][-1] == 0.0  # not counted as truncated
+    assert out["num_items_in_batch"].item() == 2  # ... so mask_truncated_completions kept both
 
 
 def test_hub_names_and_folders_pass_through(tmp_path, tiny_qwen_dir, monkeypatch):

@@ -33,3 +33,51 @@ def test_one_process_builds_and_raises_as_itself():
     assert built_once(lambda: 7) == 7
     with pytest.raises(UserError, match="no rows"):
         built_once(lambda: (_ for _ in ()).throw(UserError("no rows")))
+
+
+def test_one_process_hands_on_any_error_unchanged():
+    with pytest.raises(KeyError):  # one process: nobody waits, the error is the builder's own
+        built_once(lambda: {}["x"])
+
+
+FAILING_BUILD = """
+import sys
+import mathgrpo.data.clean as clean
+
+def broken(script_args):  # not a UserError: a bug, a full disk, a lost mount
+    raise OSError("disk full\\nwhile reading the parquet")
+
+clean.training_rows = broken
+from mathgrpo.cli import main
+sys.exit(main(["train", *sys.argv[1:]]))
+"""
+
+
+@pytest.mark.slow
+def test_any_error_while_rank_0_builds_the_data_reaches_every_rank_as_one_line(tiny_qwen_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from test_scaling import ACCEL, free_port
+
+    from conftest import tiny_run_argv
+
+    script = tmp_path / "train_broken.py"
+    script.write_text(FAILING_BUILD)
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCEL / "ddp.yaml"),
+           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+           "--main_process_port", str(free_port()), str(script),
+           *tiny_run_argv(tiny_qwen_dir, tmp_path / "out", "--reward_funcs", "accuracy",
+                          "--reward_weights", "1.0")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    line = "mathgrpo train: error: building the data failed on rank 0 (OSError: disk full while reading the parquet)"
+    errors = [x for x in proc.stderr.splitlines() if "mathgrpo train: error:" in x]
+    assert proc.returncode != 0 and errors == [line, line], proc.stderr[-3000:]  # both ranks, the same line
+    assert "Connection closed by peer" not in proc.stderr
+    # Within seconds of each other: the launcher returns as soon as both have exited (startup and
+    # imports of two processes on a loaded 2-core machine take most of this bound).
+    assert time.monotonic() - started < 240

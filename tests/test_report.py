@@ -295,3 +295,41 @@ def test_dynamic_sampling_panel_only_for_runs_that_log_it(tmp_path):
     dynamic = [{**e, "dynamic/rounds": 2.0, "dynamic/zero_signal_trained": 0.0} for e in plain]
     written, _ = write_plots(dynamic, tmp_path / "dynamic")
     assert "dynamic_sampling.png" in [name for _, name in written]
+
+
+def test_the_vllm_correction_panel_draws_trl_s_ratios_and_the_capped_share(tmp_path):
+    from trl.trainer import grpo_trainer
+
+    from mathgrpo.report.plots import panels, series, write_plots
+
+    names = ("min", "mean", "max")
+    history = [{"step": s, "reward": 0.1, "is_correction/capped_or_masked": 0.25,
+                **{f"sampling/importance_sampling_ratio/{n}": v for n, v in zip(names, (0.5, 0.98, 2.0))}}
+               for s in range(1, 5)]  # fmt: skip
+    written, missing = write_plots(history, tmp_path / "vllm")
+    assert "vllm_correction.png" in [name for _, name in written] and "vllm_correction" not in missing
+    panel = next(p for p in panels(history) if p.name == "vllm_correction")
+    drawn = {key: series(history, key)[1] for key, _ in (*panel.lines, *panel.right)}
+    assert drawn["is_correction/capped_or_masked"] == [0.25] * 4 and drawn[panel.lines[1][0]] == [0.98] * 4
+    # The names are TRL 1.16's own (it logs them only with vLLM, so no CPU run can produce them).
+    source = open(grpo_trainer.__file__).read()
+    assert all(f'"{key}"' in source for key, _ in panel.lines)
+    # A run without vLLM has no such panel, and it is not reported missing.
+    written, missing = write_plots([{k: v for k, v in e.items() if "sampl" not in k and "is_" not in k}
+                                    for e in history], tmp_path / "plain")  # fmt: skip
+    assert "vllm_correction.png" not in [n for _, n in written] and "vllm_correction" not in missing
+
+
+def test_the_capped_or_masked_share_counts_what_trl_capped_or_zeroed():
+    import torch
+
+    from mathgrpo.train.trainer import corrected_share
+
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 0, 0]])
+    # sequence_mask: TRL zeroes a sequence's ratio outside the bounds; the empty third row does not count.
+    seq = torch.tensor([[0.0], [1.2], [0.0]])
+    assert [t.item() for t in corrected_share(seq, mask, "sequence_mask", None, 3.0)] == [1.0, 2.0]
+    # token_truncate: a token's ratio clamped to the cap (or to the floor, when one is set).
+    tok = torch.tensor([[2.0, 0.9, 2.0], [1.0, 0.5, 1.1], [2.0, 2.0, 2.0]])
+    assert [t.item() for t in corrected_share(tok, mask, "token_truncate", None, 2.0)] == [1.0, 5.0]
+    assert [t.item() for t in corrected_share(tok, mask, "token_truncate", 0.5, 2.0)] == [2.0, 5.0]

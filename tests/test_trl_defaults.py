@@ -94,3 +94,7 @@ def test_vllm_recipes_state_the_correction_they_rely_on():
         for key in ("vllm_importance_sampling_correction", "vllm_importance_sampling_mode",
                     "vllm_importance_sampling_clip_max"):  # fmt: skip
             assert key in recipe, f"{path.name} leaves {key} to TRL's default"
+        # Chosen on purpose (the recipes' comment says why): per-token truncation, not TRL's sequence_mask.
+        assert (recipe["vllm_importance_sampling_mode"], recipe["vllm_importance_sampling_clip_max"]) == (
+            "token_truncate", 2.0), path.name  # fmt: skip
+        assert "vllm_importance_sampling_clip_min" not in recipe, path.name  # TIS caps from above only

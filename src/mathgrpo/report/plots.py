@@ -78,6 +78,15 @@ def panels(history: list[dict]) -> list[Panel]:
               why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
                   "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
               requires="dynamic/rounds"),
+        Panel("vllm_correction", "vLLM importance sampling: ratios and the share capped or masked",
+              "trainer / vLLM probability ratio",
+              (("sampling/importance_sampling_ratio/min", "min"), ("sampling/importance_sampling_ratio/mean", "mean"),
+               ("sampling/importance_sampling_ratio/max", "max")),
+              right=(("is_correction/capped_or_masked", "capped or masked"),), right_label="share capped or masked",
+              why="With use_vllm, TRL weighs each sample's loss by how much likelier the trained model finds it "
+                  "than vLLM did (vllm_importance_sampling_mode). A mean far from 1 or a large capped/masked share "
+                  "means vLLM and training disagree, and the correction is reshaping what is learned.",
+              requires="sampling/importance_sampling_ratio/mean"),
         Panel("learning_rate", "Learning rate", "learning rate", (("learning_rate", "lr"),)),
         Panel("grad_norm", "Gradient norm (before clipping)", "L2 norm", (("grad_norm", "grad norm"),),
               why="Spikes precede instabilities; compare with max_grad_norm."),

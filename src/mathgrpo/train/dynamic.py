@@ -36,7 +36,10 @@ advantage uses its own round's statistics (identical for ``scale_rewards: group`
 DAPO's and Dr. GRPO's settings; with ``batch`` the std is the round's). When the epoch's prompts run
 out mid-batch, verl discards the partial batch; here the step is completed with groups without a
 signal and the epoch ends at the next step. An epoch therefore has fewer optimizer steps than the
-plain count (the progress bar's total and a ``max_steps``-derived schedule are upper bounds).
+plain count (the progress bar's total and a ``max_steps``-derived schedule are upper bounds), so on
+resume Trainer's own arithmetic (``global_step // len(dataloader)`` epochs trained) is wrong after the
+first epoch: the checkpoint records the epoch and the step it began at, and
+:meth:`DynamicSamplingTrainer._init_training_state` resumes from those.
 Multimodal prompts, tools and iterable datasets are not supported with dynamic sampling.
 """
 
@@ -65,24 +68,36 @@ SUPPORTED = {*LEFT_PADDED, *RIGHT_PADDED, "advantages", "num_items_in_batch"}
 class EpochPool(TrainerCallback, ExportableState):
     """One epoch's prompts, shared by the dataloader's sampler and the refills: the epoch's order is a
     seeded permutation (the same on every process); the sampler takes chunks from its front, refills
-    take from its back, and the epoch is over when the two meet. Only the refills' count is saved in
-    checkpoints (Trainer stores ExportableState callbacks in trainer_state.json): on resume the
-    Trainer replays the sampler's skipped batches, which retakes the front exactly as before."""
+    take from its back, and the epoch is over when the two meet. Checkpoints hold the epoch, the
+    refills' count and ``first_step``, the global step the epoch began at (Trainer stores
+    ExportableState callbacks in trainer_state.json): on resume the Trainer replays the sampler's
+    batches of this epoch up to the checkpoint, which retakes the front exactly as before."""
 
-    def __init__(self, seed: int = 0, epoch: int = 0, taken: int = 0, shuffle: bool = True) -> None:
-        self.seed, self.epoch, self.taken, self.shuffle = seed, epoch, taken, shuffle
+    def __init__(self, seed: int = 0, epoch: int = 0, taken: int = 0, shuffle: bool = True, first_step: int = 0):
+        self.seed, self.epoch, self.taken, self.shuffle, self.first_step = seed, epoch, taken, shuffle, first_step
         self.served = 0  # prompts the sampler has taken from the front this epoch (rebuilt on resume)
         self.size = 0
         self._order: list[int] | None = None
+        self._step_now = first_step  # the global step at the last on_epoch_begin
 
     def state(self) -> dict:
-        return {"args": {"seed": self.seed, "epoch": self.epoch, "taken": self.taken}, "attributes": {}}
+        args = {"seed": self.seed, "epoch": self.epoch, "taken": self.taken, "first_step": self.first_step}
+        return {"args": args, "attributes": {}}
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._step_now = state.global_step  # the dataloader starts the epoch right after this
+        return control
 
     def start(self, size: int, epoch: int) -> None:
         """Begin ``epoch`` over ``size`` prompts (keeps the refills' count when resuming that epoch)."""
         if epoch != self.epoch:
-            self.epoch, self.taken = epoch, 0
+            self.epoch, self.taken, self.first_step = epoch, 0, self._step_now
         self.size, self.served, self._order = size, 0, None
+
+    def restore(self, saved: dict) -> None:
+        """Take the epoch, refills and first step saved in a checkpoint (``state()['args']``)."""
+        self.epoch, self.taken = int(saved.get("epoch", 0)), int(saved.get("taken", 0))
+        self.first_step = self._step_now = int(saved.get("first_step", 0))
 
     def order(self) -> list[int]:
         if self._order is None:
@@ -199,6 +214,28 @@ class DynamicSamplingTrainer(Trainer):
         self.max_resample_rounds, self.oversample, self.metric = max_resample_rounds, oversample, metric
         self.pool = pool if pool is not None else EpochPool(seed=self.args.seed)
         self.pool.shuffle = self.shuffle_dataset
+        if self.pool not in self.callback_handler.callbacks:  # it saves its state and learns each epoch's step
+            self.add_callback(self.pool)
+
+    def _init_training_state(self, max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint,
+                             trial):  # fmt: skip
+        """Where a resumed run is in its data. Trainer derives the epochs trained from the plain epoch
+        length (``global_step // num_update_steps_per_epoch``), which refills make an upper bound: after
+        the first epoch it would restart an epoch already trained (and reset its pool) or replay the
+        wrong batches. The checkpoint's pool knows the epoch and the step it began at."""
+        epochs, skipped = super()._init_training_state(
+            max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint, trial
+        )
+        if resume_from_checkpoint is None or not self.state.global_step:
+            return epochs, skipped
+        from mathgrpo.train.resume import saved_callback_args
+
+        saved = saved_callback_args({"stateful_callbacks": self.state.stateful_callbacks}, EpochPool.__name__)
+        if not saved:  # a checkpoint of a run without dynamic sampling: Trainer's arithmetic is all there is
+            return epochs, skipped
+        self.pool.restore(saved)
+        trained = self.state.global_step - self.pool.first_step
+        return self.pool.epoch, (0 if self.args.ignore_data_skip else trained * self.args.gradient_accumulation_steps)
 
     def _get_train_sampler(self, dataset=None):
         # TRL's RepeatSampler layout, with chunks taken from the pool the refills share.

@@ -7,7 +7,8 @@ whose check ran out of time is kept. Run on every rank, a busy rank could keep a
 drops; ranks would then hold datasets of different lengths and hang or train misaligned batches.
 So the main process builds the datasets and broadcasts them (pickled Arrow tables: 17k DAPO rows are
 a few MB), and every rank then compares a digest of its rows with the others' -- a mismatch is a
-one-line error on every rank, never a hang (every rank reaches the same gather).
+one-line error on every rank, never a hang (every rank reaches the same gather). Building fails the
+same way: whatever the main process raises reaches every rank as one line (tests/test_ranks.py).
 """
 
 from __future__ import annotations
@@ -30,22 +31,32 @@ def _state():
 
 
 def built_once(build: Callable[[], T]) -> T:
-    """``build()`` on the main process only; every process gets its result (or its UserError)."""
+    """``build()`` on the main process only; every process gets its result, or the same one-line
+    UserError when it raised anything (a UserError's own line; any other exception named, with its
+    traceback logged on the main process)."""
     state = _state()
     if state.num_processes == 1:
         return build()
     from accelerate.utils import broadcast_object_list
 
     box: list = [None]
+    cause: BaseException | None = None
     if state.is_main_process:
+        # The other ranks wait in the broadcast: whatever goes wrong, hand them the error. Left to
+        # rank 0's exit, they would die of "Connection closed by peer" on gloo, or wait for the
+        # distributed timeout on NCCL.
         try:
             box[0] = ("ok", build())
-        except UserError as err:  # the other ranks wait in the broadcast: hand them the error
-            box[0] = ("error", str(err))
+        except UserError as err:
+            box[0], cause = ("error", str(err)), err
+        except Exception as err:
+            log.exception("building the data failed on the main process")
+            detail = " ".join(str(err).split())[:300]
+            box[0], cause = ("error", f"building the data failed on rank 0 ({type(err).__name__}: {detail})"), err
     broadcast_object_list(box, from_process=0)
     kind, value = box[0]
     if kind == "error":
-        raise UserError(value)
+        raise UserError(value) from cause
     return value
 
 

@@ -15,6 +15,8 @@ Rules (each a test in tests/test_resume.py):
 - Resuming a run whose checkpoint already reached ``max_steps`` trains nothing: a finished run
   is left untouched, a run killed after its last step (or during its final save) only finishes the
   saving. ``finished`` in ``mathgrpo_run.json``, written after the final model is in place, is the marker.
+  A run whose record says it finished (e.g. dynamic sampling used its data up before ``max_steps``) is
+  left untouched too, unless the command changes ``max_steps`` or ``num_train_epochs``.
 - After each save, our model card (:class:`CardOnSave`) replaces TRL's generic one.
 """
 
@@ -235,5 +237,11 @@ def _plan_from(ckpt: dict, path: str, record: dict, args, run_id: str) -> StartP
         )  # fmt: skip
     target = args.max_steps if args.max_steps and args.max_steps > 0 else ckpt.get("max_steps")
     trained = bool(target) and ckpt["global_step"] >= target
-    finished = trained and bool(record.get("finished")) and record.get("global_step") == ckpt["global_step"]
+    # The record says the run ended (and saved its final model) at or after this checkpoint's step.
+    # A run can end short of max_steps -- dynamic sampling's refills use its epochs up sooner -- and
+    # is finished all the same, unless this command asks for a longer run.
+    ended = bool(record.get("finished")) and (record.get("global_step") or -1) >= ckpt["global_step"]
+    old, new = record.get("training_args") or {}, args.to_dict()
+    same_length = all(old.get(k) == new.get(k) for k in ("max_steps", "num_train_epochs"))
+    finished = ended and (trained or same_length)
     return StartPlan(run_id=run_id, resume_from=path, trained=trained, finished=finished)

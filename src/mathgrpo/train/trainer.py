@@ -14,6 +14,10 @@ Completions. With ``log_completions: true`` TRL writes each logging step's compl
 ``output_dir/completions/`` (what ``mathgrpo report`` shows) and, since TRL 1.x, also prints them as a
 table of ``num_completions_to_print`` rows. Here that count comes from the recipe's
 ``print_completions`` (default 0: nothing printed), through TRL's own field.
+
+vLLM's correction. With ``use_vllm`` TRL weighs the loss by the trainer/vLLM probability ratio
+and logs its min/mean/max; here the share of samples (or tokens) whose ratio was capped or zeroed
+is logged too, as ``is_correction/capped_or_masked`` (``mathgrpo report`` plots both).
 """
 
 from __future__ import annotations
@@ -42,7 +46,22 @@ class Trainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
+        if "importance_sampling_ratio" in out:
+            self.log_corrected_share(out)
         return self.leave_out_unknown(out)
+
+    def log_corrected_share(self, out: dict) -> None:
+        """Log ``is_correction/capped_or_masked``: the share of the samples (sequence modes) or tokens
+        (token modes) whose vLLM importance ratio TRL capped or zeroed. TRL logs the ratios'
+        min/mean/max (``sampling/importance_sampling_ratio/*``) but not how many hit a bound."""
+        args = self.args
+        share = corrected_share(out["importance_sampling_ratio"], out["completion_mask"],
+                                args.vllm_importance_sampling_mode, args.vllm_importance_sampling_clip_min,
+                                args.vllm_importance_sampling_clip_max)  # fmt: skip
+        counts = self.accelerator.gather(torch.stack(share).to(self.accelerator.device).unsqueeze(0)).sum(dim=0)
+        if counts[1] > 0:
+            mode = "train" if self.model.training else "eval"
+            self._metrics[mode]["is_correction/capped_or_masked"].append((counts[0] / counts[1]).item())
 
     def leave_out_unknown(self, out: dict) -> dict:
         """Remove rows whose every reward is None from the loss mask and recount its token total."""
@@ -64,3 +83,20 @@ class Trainer(GRPOTrainer):
         mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
         batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
         return batch
+
+
+def corrected_share(ratio: torch.Tensor, completion_mask: torch.Tensor, mode: str, clip_min, clip_max):
+    """(corrected, counted) for one batch of TRL's vLLM importance ratios: ``*_mask`` modes zero a
+    ratio outside [clip_min, clip_max], ``*_truncate`` modes clamp it to a bound. Sequence modes
+    (one ratio per row) count rows with a completion token, token modes count completion tokens."""
+    if mode.endswith("_mask"):
+        hit = ratio == 0
+    else:
+        hit = torch.zeros_like(ratio, dtype=torch.bool)
+        if clip_max is not None:
+            hit |= ratio >= clip_max
+        if clip_min is not None:
+            hit |= ratio <= clip_min
+    counted = completion_mask.sum(dim=1, keepdim=True) > 0 if mode.startswith("sequence") else completion_mask.bool()
+    hit = hit & counted
+    return hit.sum().float(), counted.sum().float()
