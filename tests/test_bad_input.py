@@ -86,7 +86,7 @@ def test_grade_survives_a_lone_surrogate_and_writes_every_row(tmp_path, capsys):
 
 
 def test_two_writers_of_one_grade_output_the_second_is_refused(tmp_path, capsys):
-    from mathgrpo.evaluation.folder import exclusive
+    from mathgrpo.files import exclusive
 
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text('{"answer": "5", "completion": "\\\\boxed{5}"}\n')

@@ -36,7 +36,8 @@ def test_grade_writes_fields_and_summary(tmp_path, capsys):
     assert [r["id"] for r in out] == [1, 2, 3, 4, 5]  # every row, in order, other fields kept
     assert [r["correct"] for r in out] == [True, False, False, True, None]
     assert [r["accuracy_reward"] for r in out] == [1.0, 0.0, 0.0, 1.0, None]
-    assert [r["format_reward"] for r in out] == [0.5, 0.0, 0.0, 0.5, 0.0]  # raw 1.0 x weight 0.5
+    # raw 1.0 x weight 0.5; the last gold cannot be graded, so as in training every reward is None for it
+    assert [r["format_reward"] for r in out] == [0.5, 0.0, 0.0, 0.5, None]
     summary = capsys.readouterr().out
     assert "rows 5" in summary and "accuracy 0.5000 (2/4)" in summary and "ungradeable 1" in summary
     assert not list((tmp_path / "out").glob("*.tmp"))  # no temp file left behind
@@ -143,3 +144,34 @@ def test_fuzzed_files_are_graded_row_by_row_without_a_crash(seed, tmp_path, caps
     bad = captured.err.count("left out")
     assert len(graded) + bad == len(src.read_bytes().splitlines())  # every line: graded or named
     assert all(r["correct"] in (True, False, None) for r in graded)
+
+
+@pytest.mark.slow  # the session's shared tiny run (trained once for several tests)
+def test_grade_with_every_reward_a_run_used_at_its_weights(tiny_run, with_length_reward, tmp_path):
+    # The tiny run used accuracy, format and the test's length reward, weighted 1.0, 0.5 and 1.0.
+    src, dst = _write(tmp_path / "in.jsonl", ROWS[:2]), tmp_path / "out.jsonl"
+    assert cli_main(["grade", str(src), "-o", str(dst), "--run", str(tiny_run.out)]) == 0
+    out = _read(dst)
+    assert [r["accuracy_reward"] for r in out] == [1.0, 0.0] and [r["format_reward"] for r in out] == [0.5, 0.0]
+    assert out[0]["length_reward"] == min(len(ROWS[0]["completion"]), 40) / 40  # every reward, by its name
+
+
+def test_grade_named_rewards_with_token_ids_and_a_dotted_path(tiny_qwen_dir, tmp_path, monkeypatch):
+    reward = "def brevity(completions, **kwargs):\n    return [0.25] * len(completions)\n"
+    (tmp_path / "extra_rewards.py").write_text(reward)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rows = [{"completion": "\\boxed{5}", "answer": "5"}, {"completion": "word " * 40 + "\\boxed{5}", "answer": "5"}]
+    src, dst = _write(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    argv = ["grade", str(src), "-o", str(dst), "--rewards", "accuracy", "soft_overlong", "extra_rewards.brevity",
+            "--weights", "1", "1", "2", "--tokenizer", str(tiny_qwen_dir), "--max-completion-length", "20"]  # fmt: skip
+    assert cli_main(argv) == 0
+    out = _read(dst)
+    assert [r["brevity_reward"] for r in out] == [0.5, 0.5] and "format_reward" not in out[0]
+    # soft_overlong read real token ids: the short answer is far from the limit, the long one past it.
+    assert out[0]["soft_overlong_reward"] == 0.0 and out[1]["soft_overlong_reward"] == -1.0
+
+
+def test_grade_refuses_weights_that_do_not_match_the_rewards(tmp_path, capsys):
+    src = _write(tmp_path / "in.jsonl", ROWS[:1])
+    assert cli_main(["grade", str(src), "--rewards", "accuracy", "format", "--weights", "1"]) == 2
+    assert "--weights has 1 values for 2 rewards" in capsys.readouterr().err

@@ -238,3 +238,31 @@ def read_jsonl(path: str | os.PathLike, lines=None) -> Iterator[dict]:
         if error:
             raise UserError(f"{path}:{number}: {error}; fix or remove that line")
         yield row
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, what: Path, remove: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed); refuse in one line when
+    another process holds it. Released when the block ends or the process dies; with ``remove``
+    the lock file is deleted (while still held) when the block ends."""
+    import fcntl
+
+    from mathgrpo.errors import UserError
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    locked = False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            raise UserError(
+                f"another mathgrpo is writing {what}; wait for it to finish or choose another output"
+            ) from None
+        yield
+    finally:
+        if remove and locked:
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+        os.close(fd)

@@ -15,16 +15,14 @@ Usage: ``with EvalFolder(out).writing(): done = folder.open(settings); folder.ap
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from mathgrpo.errors import UserError
-from mathgrpo.files import EVAL_LOCK, EVAL_SAMPLES, EVAL_SETTINGS, atomic_path, iter_jsonl, write_atomic
+from mathgrpo.files import EVAL_LOCK, EVAL_SAMPLES, EVAL_SETTINGS, atomic_path, exclusive, iter_jsonl, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,32 +44,6 @@ def grade_record(completion: str, gold, extraction: str = "boxed") -> dict:
     gold_ok = None if correct is not None and strict is not None else grader.gradeable(gold)
     return {"answer": answer, "correct": correct, "correct_strict": strict, "gold_ok": gold_ok,
             "grader": GRADER_VERSION, "extraction": extraction}  # fmt: skip
-
-
-@contextlib.contextmanager
-def exclusive(lock_path: Path, what: Path, remove: bool = False) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed); refuse in one line when
-    another process holds it. Released when the block ends or the process dies; with ``remove``
-    the lock file is deleted (while still held) when the block ends."""
-    import fcntl
-
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    locked = False
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            locked = True
-        except BlockingIOError:
-            raise UserError(
-                f"another mathgrpo is writing {what}; wait for it to finish or choose another output"
-            ) from None
-        yield
-    finally:
-        if remove and locked:
-            with contextlib.suppress(OSError):
-                lock_path.unlink()
-        os.close(fd)
 
 
 class EvalFolder:

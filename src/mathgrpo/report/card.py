@@ -1,6 +1,7 @@
 """The model card (``README.md``) of a training run, and publishing the finished run with ``push_to_hub``.
 
-Usage: ``write_model_card("output/smollm2-demo")``; ``mathgrpo train`` calls ``finish_run(out, trainer, push=...)``.
+Usage: ``write_model_card("output/smollm2-demo")``; ``publish(out, repo_id)`` (``mathgrpo train`` calls both
+through ``train/final.finish_run``; ``mathgrpo report RUN --push`` calls ``publish``).
 
 Publishing: ``mathgrpo train`` keeps Trainer from pushing (Trainer would upload ``output_dir`` at
 every save, and inside ``save_model`` before our staged final files are in place), and uploads the
@@ -12,11 +13,10 @@ into ``HF_TOKEN``); it is never written.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, RUN_FILE, STATE_FILE, atomic_path, hub_id, write_atomic
+from mathgrpo.files import CARD_FILE, REPORT_DIR, REPORT_PAGE, hub_id, write_atomic
 from mathgrpo.report.algorithm import Algorithm, name_algorithm
 from mathgrpo.report.reader import Run
 from mathgrpo.report.summary import Report, build_report, final_numbers, hardware_line, hyper_rows, table, what_rows
@@ -99,32 +99,7 @@ def write_model_card(run_dir: str | Path, evals: list[str | Path] = ()) -> Repor
     return rep
 
 
-# --------------------------------------------------------------------------- end of training
-
-
-def training_args_dict(args) -> dict:
-    """GRPOConfig as JSON-ready values; ``to_dict`` already masks ``*_token`` fields, we drop them."""
-    values = args.to_dict() if hasattr(args, "to_dict") else dict(vars(args))
-    return {k: v for k, v in values.items() if not k.endswith("_token") and k != "token"}
-
-
-def record_training_args(out: Path, args) -> None:
-    """Add the run's GRPOConfig to ``mathgrpo_run.json`` when train did not (the report's settings)."""
-    path = out / RUN_FILE
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if info.get("training_args"):
-        return
-    info["training_args"] = training_args_dict(args)
-    write_atomic(path, json.dumps(info, indent=2, default=str))
-
-
-def save_state(trainer, out: Path) -> None:
-    """The complete log history (the checkpoints lack the last entries) at the top level."""
-    with atomic_path(out / STATE_FILE) as tmp:
-        trainer.state.save_to_json(str(tmp))
+# --------------------------------------------------------------------------- publishing
 
 
 def publish(out: Path, repo_id: str, *, revision: str | None = None, private: bool | None = None, api=None) -> str:
@@ -142,17 +117,3 @@ def publish(out: Path, repo_id: str, *, revision: str | None = None, private: bo
     )
     log.info("%s pushed to %s", out, repo_id)
     return repo_id
-
-
-def finish_run(out: str | Path, trainer, push: bool = False, api=None) -> Report:
-    """After the final save: full log, settings in the run record, report, card, and with ``push``
-    the one upload of the folder (``hub_model_id``, else the folder's name, as Trainer names it)."""
-    out = Path(out)
-    args = trainer.args
-    save_state(trainer, out)
-    record_training_args(out, args)
-    rep = write_model_card(out)
-    if push:
-        repo = args.hub_model_id or Path(args.output_dir).absolute().name
-        publish(out, repo, revision=getattr(args, "hub_revision", None), private=args.hub_private_repo, api=api)
-    return rep

@@ -53,7 +53,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from mathgrpo.errors import UserError
-from mathgrpo.train.trainer import Trainer
+from mathgrpo.train.trainer import UnknownSamplesOut, VllmCorrectionShare, compose
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +195,20 @@ def restored_pool(seed: int, checkpoint: str | None, shuffle: bool = True) -> Ep
     return EpochPool(**{"seed": seed, "shuffle": shuffle, **saved_callback_args(state or {}, EpochPool.__name__)})
 
 
-class DynamicSamplingTrainer(Trainer):
-    """GRPOTrainer whose training batches hold only groups with a signal (see the module docstring)."""
+class DynamicSampling:
+    """Feature: training batches hold only groups with a signal (see the module docstring). Needs
+    TrainerBase's ``local_rewards`` and ``recount_items``; each round's ``super()`` call runs the
+    features after it (unknown samples out of the mask, the vLLM share) on that round's batch."""
+
+    @staticmethod
+    def trainer_kwargs(script_args, args, resume_from: str | None) -> dict:
+        """The options this feature takes from a recipe, and its pool restored from the checkpoint."""
+        return {
+            "max_resample_rounds": script_args.max_resample_rounds,
+            "oversample": script_args.dynamic_sampling_oversample,
+            "metric": script_args.dynamic_sampling_metric,
+            "pool": restored_pool(args.seed, resume_from),
+        }
 
     def __init__(
         self,
@@ -352,3 +364,7 @@ class DynamicSamplingTrainer(Trainer):
             why = "the epoch's prompts are used up" if used_up else f"after {rounds} rounds (max_resample_rounds)"
             log.warning("dynamic sampling: %d of %d groups have no signal %s; trained with them",
                         filled_all, quota_all, why)  # fmt: skip
+
+
+# The trainer a dynamic-sampling run gets (train/features.py composes the same), for tests and callers.
+DynamicSamplingTrainer = compose(DynamicSampling, UnknownSamplesOut, VllmCorrectionShare)

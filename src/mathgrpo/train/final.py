@@ -213,3 +213,29 @@ def install(stage: Path, out: Path) -> None:
             shutil.rmtree(target)
         os.replace(item, target)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- after the final save
+
+
+def save_state(trainer, out: Path) -> None:
+    """The complete log history (the checkpoints lack the last entries) at the top level."""
+    from mathgrpo.files import STATE_FILE, atomic_path
+
+    with atomic_path(out / STATE_FILE) as tmp:
+        trainer.state.save_to_json(str(tmp))
+
+
+def finish_run(out: str | Path, trainer, push: bool = False, api=None):
+    """After the final save: the full log, the report and the card, and with ``push`` the one upload of
+    the folder (``hub_model_id``, else the folder's name, as Trainer names it). Returns the report."""
+    from mathgrpo.report.card import publish, write_model_card
+
+    out = Path(out)
+    args = trainer.args
+    save_state(trainer, out)
+    rep = write_model_card(out)
+    if push:
+        repo = args.hub_model_id or Path(args.output_dir).absolute().name
+        publish(out, repo, revision=getattr(args, "hub_revision", None), private=args.hub_private_repo, api=api)
+    return rep

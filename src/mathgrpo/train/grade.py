@@ -3,11 +3,14 @@
 Usage: ``mathgrpo grade samples.jsonl -o graded.jsonl --answer-field answer --completion-field completion``
 
 Each input line is a JSON object; each output line is the same object with ``correct``
-(true / false / null where the gold cannot be graded), ``accuracy_reward`` and ``format_reward``
-added. The rewards are the training reward functions themselves (mathgrpo.train.rewards), times the
-weights (defaults: the seed recipe's accuracy 1.0, format 0.5). The gold field may hold a list of
-golds (any may match). ``--extraction text`` makes ``correct`` read the answer as published graders
-do (no box needed); the rewards always read the box, as in training.
+(true / false / null where the gold cannot be graded) and one ``<name>_reward`` per reward added:
+``accuracy_reward`` and ``format_reward`` by default, or every reward a run used with ``--run RUN_DIR``
+(its recorded ``reward_funcs``, weights and verdict), or those named by ``--rewards`` (registry names
+or dotted paths). The rewards are the training reward functions themselves (mathgrpo.train.rewards),
+times the weights (defaults: the seed recipe's accuracy 1.0, format 0.5; 1.0 for any other). A reward
+that reads token ids (``soft_overlong``) gets them from ``--tokenizer`` (a run folder holds its own).
+The gold field may hold a list of golds (any may match). ``--extraction text`` makes ``correct`` read
+the answer as published graders do (no box needed); the rewards always read the box, as in training.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ import time
 from pathlib import Path
 
 from mathgrpo.errors import ArgumentParser, UserError
-from mathgrpo.evaluation.folder import exclusive
-from mathgrpo.files import atomic_path, check_output_file, iter_jsonl
-from mathgrpo.grading import BOXED, EXTRACTIONS, STRICT, TEXT, VERDICTS, default_grader
+from mathgrpo.files import atomic_path, check_output_file, exclusive, iter_jsonl
+from mathgrpo.grading import BOXED, EXTRACTIONS, STRICT, TEXT, VERDICTS, completion_text, default_grader
 from mathgrpo.train.rewards import RewardOptions, build_reward_funcs
 
 # The seed recipe's reward weights (recipes/qwen2.5-math-1.5b/seed.yaml): the default scale of the
@@ -38,10 +40,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = ArgumentParser(
         prog="mathgrpo grade",
         description="Re-grade saved completions (JSONL) with the training grader and reward functions.",
-        epilog="accuracy_reward and format_reward are weighted: raw reward (1.0 or 0.0) times "
-        "--accuracy-weight / --format-weight, which default to the seed recipe's weights "
-        f"({SEED_WEIGHTS['accuracy']} and {SEED_WEIGHTS['format']}). A correct, well-formatted "
-        "completion therefore shows accuracy_reward 1.0 and format_reward 0.5. Malformed JSON lines "
+        epilog="Each <name>_reward is weighted: the raw reward times its weight. By default accuracy and "
+        "format with the seed recipe's weights "
+        f"({SEED_WEIGHTS['accuracy']} and {SEED_WEIGHTS['format']}), so a correct, well-formatted "
+        "completion shows accuracy_reward 1.0 and format_reward 0.5; --run RUN_DIR grades with every reward "
+        "that run used, at its weights. Malformed JSON lines "
         "are reported with their line number and left out of the output (exit status 1).",
     )
     p.add_argument("input", help="JSONL file, one object per line ('-' for stdin)")
@@ -77,9 +80,69 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "text (the final box, several boxes of one answer together, else the answer the text states, as "
         "math-verify, lighteval and the Qwen2.5-Math harness read); accuracy_reward always reads the box",
     )
-    p.add_argument("--accuracy-weight", type=float, default=SEED_WEIGHTS["accuracy"])
-    p.add_argument("--format-weight", type=float, default=SEED_WEIGHTS["format"])
+    p.add_argument("--accuracy-weight", type=float, default=None, help="default: the seed recipe's 1.0")
+    p.add_argument("--format-weight", type=float, default=None, help="default: the seed recipe's 0.5")
+    p.add_argument(
+        "--run",
+        help="a training output folder: grade with every reward it used, its weights and accuracy verdict "
+        "(mathgrpo_run.json), and its tokenizer",
+    )
+    p.add_argument(
+        "--rewards",
+        nargs="+",
+        help="rewards to compute, as in a recipe's reward_funcs: registry names or dotted paths "
+        "(default: accuracy format, or the run's)",
+    )
+    p.add_argument("--weights", nargs="+", type=float, help="one weight per --rewards entry (default 1.0 each)")
+    p.add_argument("--tokenizer", help="model folder or hub name whose tokenizer gives rewards their token ids")
+    p.add_argument(
+        "--max-completion-length",
+        type=int,
+        default=None,
+        help="the run's max_completion_length, for soft_overlong (default: the run's, else 2048 as the seed recipe)",
+    )
     return p.parse_args(argv)
+
+
+def reward_plan(args) -> tuple[list[str], list[float], list[str]]:
+    """The rewards to compute (logged names), their weights and their sources (registry names or dotted
+    paths): --rewards, else the run's, else the seed recipe's two; --accuracy-weight / --format-weight
+    override those two rewards' weights."""
+    from mathgrpo.train.rewards import check_reward_names, reward_name
+
+    names, weights = ["accuracy", "format"], [SEED_WEIGHTS["accuracy"], SEED_WEIGHTS["format"]]
+    if args.run:
+        info = _run_record(args.run)
+        names = list(info.get("reward_sources") or info.get("reward_funcs") or names)
+        weights = list(info.get("reward_weights") or [1.0] * len(names))
+        script = info.get("script_args") or {}
+        args.verdict = script.get("accuracy_verdict", args.verdict)
+        args.overlong = (script.get("overlong_buffer"), script.get("overlong_penalty", 1.0))
+        args.tokenizer = args.tokenizer or args.run
+        max_length = (info.get("training_args") or {}).get("max_completion_length")
+        args.max_completion_length = args.max_completion_length or max_length
+    if args.rewards:
+        names = list(args.rewards)
+        weights = list(args.weights) if args.weights else [SEED_WEIGHTS.get(n, 1.0) for n in names]
+    if len(weights) != len(names):
+        raise UserError(f"--weights has {len(weights)} values for {len(names)} rewards ({', '.join(names)})")
+    check_reward_names(names)
+    for flag, name in ((args.accuracy_weight, "accuracy"), (args.format_weight, "format")):
+        if flag is not None and name in names:
+            weights[names.index(name)] = flag
+    return [reward_name(n) for n in names], weights, names
+
+
+def _run_record(run_dir: str) -> dict:
+    from mathgrpo.files import RUN_FILE
+
+    path = Path(run_dir) / RUN_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"--run {run_dir}: no {RUN_FILE}; give a mathgrpo training output folder") from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"--run {run_dir}: {RUN_FILE} is not readable JSON ({err})") from None
 
 
 def _read(path: str):
@@ -118,47 +181,70 @@ def _check_fields(row: dict, args, number: int) -> None:
             raise UserError(f"{args.input} line {number}: no field {name!r} (fields: {keys}); set {flag}")
 
 
-def grade_rows(rows: list[dict], args, accuracy, fmt, summary: _Summary) -> list[dict]:
+def grade_rows(rows: list[dict], args, rewards: list, summary: _Summary) -> list[dict]:
+    """Add ``correct`` and each reward (``<name>_reward``, weighted) to ``rows``."""
     completions = [r.get(args.completion_field) for r in rows]
-    prompts = [r.get(args.prompt_field) for r in rows]
-    acc = accuracy(completions, answer=[r.get(args.answer_field) for r in rows])
-    form = fmt(completions, prompts=prompts)
-    if args.extraction == TEXT:
+    golds = [r.get(args.answer_field) for r in rows]
+    kwargs = {"answer": golds, "prompts": [r.get(args.prompt_field) for r in rows]}
+    if args.token_ids is not None:
+        kwargs["completion_ids"] = [args.token_ids(completion_text(c)) for c in completions]
+    raw = {name: func(completions, **kwargs) for name, func, _ in rewards}
+    if args.extraction == TEXT or "accuracy" not in raw:
         grader = default_grader()
-        golds = [r.get(args.answer_field) for r in rows]
-        correct = [grader.grade(c, g, args.verdict, TEXT) for c, g in zip(completions, golds)]
+        correct = [grader.grade(c, g, args.verdict, args.extraction) for c, g in zip(completions, golds)]
     else:
-        correct = [None if a is None else a == 1.0 for a in acc]
-    for row, a, f, ok in zip(rows, acc, form, correct):
+        correct = [None if a is None else a == 1.0 for a in raw["accuracy"]]
+    for i, (row, ok) in enumerate(zip(rows, correct)):
         row["correct"] = ok
-        row["accuracy_reward"] = None if a is None else a * args.accuracy_weight
-        row["format_reward"] = f * args.format_weight
+        for name, _, weight in rewards:
+            value = raw[name][i]
+            row[f"{name}_reward"] = None if value is None else value * weight
         summary.rows += 1
         summary.correct += ok is True
         summary.ungradeable += ok is None
-        summary.formatted += f == 1.0
+        summary.formatted += "format" in raw and raw["format"][i] == 1.0
     return rows
 
 
 def run(args) -> _Summary:
     if args.input != "-" and not Path(args.input).is_file():
         raise UserError(f"{args.input}: no such file; give a JSONL file of saved completions")
-    accuracy, fmt = build_reward_funcs(
-        ["accuracy", "format"],
+    names, weights, sources = reward_plan(args)
+    args.max_completion_length = args.max_completion_length or 2048  # the seed recipe's
+    funcs = build_reward_funcs(
+        sources,
         RewardOptions(
-            max_completion_length=1, think_in_prompt=True if args.think_in_prompt else None, verdict=args.verdict
+            max_completion_length=args.max_completion_length,
+            think_in_prompt=True if args.think_in_prompt else None,
+            verdict=args.verdict,
+            overlong_buffer=getattr(args, "overlong", (None, 1.0))[0],
+            overlong_penalty=getattr(args, "overlong", (None, 1.0))[1],
         ),
     )
+    rewards = list(zip(names, funcs, weights))
+    args.token_ids = _token_counter(args.tokenizer) if args.tokenizer else None
     out_path = Path(args.output) if args.output else None
     if out_path is None:
-        return _grade_into(args, sys.stdout, accuracy, fmt)
+        return _grade_into(args, sys.stdout, rewards)
     check_output_file(out_path, "-o")
     with exclusive(out_path.with_name(f".{out_path.name}.lock"), out_path, remove=True), atomic_path(out_path) as tmp:
         with open(tmp, "w", encoding="utf-8") as out:  # all or nothing: never a half-written file
-            return _grade_into(args, out, accuracy, fmt)
+            return _grade_into(args, out, rewards)
 
 
-def _grade_into(args, out, accuracy, fmt) -> _Summary:
+def _token_counter(model: str):
+    """The completions' token ids under ``model``'s tokenizer (rewards such as soft_overlong read them)."""
+    from mathgrpo.models import load_error, load_tokenizer, resolve_model
+
+    path = resolve_model(model, field="--tokenizer")
+    try:
+        tokenizer = load_tokenizer(path)
+    except (OSError, ValueError) as err:
+        raise load_error(model, err, "--tokenizer") from None
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _grade_into(args, out, rewards) -> _Summary:
     summary = _Summary(args.extraction)
     batch: list[dict] = []
     checked = False
@@ -172,9 +258,9 @@ def _grade_into(args, out, accuracy, fmt) -> _Summary:
             checked = True
         batch.append(row)
         if len(batch) >= BATCH:
-            _write(out, grade_rows(batch, args, accuracy, fmt, summary))
+            _write(out, grade_rows(batch, args, rewards, summary))
             batch = []
-    _write(out, grade_rows(batch, args, accuracy, fmt, summary) if batch else [])
+    _write(out, grade_rows(batch, args, rewards, summary) if batch else [])
     out.flush()
     return summary
 

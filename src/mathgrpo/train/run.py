@@ -201,13 +201,13 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     from mathgrpo.data.templates import get_template
     from mathgrpo.models import load_tokenizer, resolve_model
     from mathgrpo.train.console import quiet_console, silence_noise
+    from mathgrpo.train.features import trainer_class
     from mathgrpo.train.final import save_final
     from mathgrpo.train.precision import check_update_precision
     from mathgrpo.train.ranks import built_once, check_same_rows, shared_run_id
     from mathgrpo.train.record import build_record, new_run_id
     from mathgrpo.train.resume import CardOnSave, CheckpointJanitor, RunIdentity, plan_start
     from mathgrpo.train.rewards import build_reward_funcs
-    from mathgrpo.train.trainer import Trainer
 
     started = time.time()
     silence_noise()
@@ -248,20 +248,10 @@ def run(script_args: ScriptArguments, args, model_args, callbacks=None, make_opt
     # final files are in place (and only the adapter of a LoRA run): we push once, at the end.
     publish, args.push_to_hub = args.push_to_hub, False
 
-    trainer_cls, extra = Trainer, {"print_completions": script_args.print_completions}
+    trainer_cls, extra = trainer_class(script_args, args, plan.resume_from)
     own_callbacks = [RunIdentity(plan.run_id), CheckpointJanitor(), CardOnSave()]
-    if script_args.dynamic_sampling:
-        from mathgrpo.train.dynamic import DynamicSamplingTrainer, restored_pool
-
-        pool = restored_pool(args.seed, plan.resume_from)
-        own_callbacks.append(pool)
-        trainer_cls = DynamicSamplingTrainer
-        extra.update(
-            max_resample_rounds=script_args.max_resample_rounds,
-            oversample=script_args.dynamic_sampling_oversample,
-            metric=script_args.dynamic_sampling_metric,
-            pool=pool,
-        )
+    if "pool" in extra:  # dynamic sampling's epoch pool saves its state with each checkpoint
+        own_callbacks.append(extra["pool"])
     trainer = trainer_cls(
         model=model,
         reward_funcs=rewards,
@@ -317,7 +307,7 @@ def after_training(out: Path, trainer, push: bool = False) -> None:
     """Report, model card (README.md) and, with ``push``, one upload of the finished folder.
     A failed card or push never costs the trained model (it is already saved), but it is not
     swallowed either: the run ends with one line naming what failed and the command that retries it."""
-    from mathgrpo.report.card import finish_run
+    from mathgrpo.train.final import finish_run
 
     try:
         finish_run(out, trainer, push=push)

@@ -1,7 +1,19 @@
-"""mathgrpo's GRPOTrainer: TRL's, with samples of unknown correctness left out of the loss for real,
-and sample completions kept on disk instead of printed.
+"""mathgrpo's GRPOTrainer: TRL's, composed of features, with samples of unknown correctness left out of
+the loss for real, and sample completions kept on disk instead of printed.
 
-Usage: ``Trainer(model=..., reward_funcs=..., args=..., print_completions=0)`` (``mathgrpo train`` builds it).
+Usage: ``Trainer(model=..., reward_funcs=..., args=..., print_completions=0)``; ``mathgrpo train`` builds
+``trainer_class(script_args, args)`` (train/features.py), which adds the features a recipe asks for.
+
+Features compose, they do not inherit from one another: each is a mixin overriding TRL hooks and
+calling ``super()``, and :func:`compose` stacks the ones a run uses on :class:`TrainerBase` (the shared
+mechanics: the rewards of the batch being scored, the loss's token recount). A new feature is one mixin
+and one row of train/features.py.
+
+Departures from GRPO as TRL implements it (each in the feature named):
+- ``UnknownSamplesOut``: a sample of unknown correctness is taken out of the loss mask, not only its
+  advantage (TRL's handling of an all-None row), so it weighs nothing in the token-level denominators.
+- ``VllmCorrectionShare``: only logs (the share of ratios TRL capped or zeroed); the loss is TRL's.
+- dynamic sampling (train/dynamic.py) lists its own departures from DAPO.
 
 Unknown correctness. Our rewards return None for a sample whose gold could not be graded in time
 (``grading/unknown``). TRL 1.16 zeroes the advantage of a row for which *every* reward returned None,
@@ -26,7 +38,9 @@ import torch
 from trl import GRPOTrainer
 
 
-class Trainer(GRPOTrainer):
+class TrainerBase(GRPOTrainer):
+    """What every feature may use: the rewards of the batch being scored and the token recount."""
+
     def __init__(self, *args, print_completions: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # TRL prints nothing for a count <= 0 (tests/test_trl_contract.py holds it to that).
@@ -44,11 +58,22 @@ class Trainer(GRPOTrainer):
         start = self.accelerator.process_index * rows
         return self._last_rewards[start : start + rows]
 
+    def recount_items(self, batch: dict) -> dict:
+        """``num_items_in_batch`` (the token count the dapo/bnpo losses divide by) over every process,
+        recounted from the batch's loss mask as TRL counts it."""
+        mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
+        batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        return batch
+
+
+class VllmCorrectionShare:
+    """Feature: log how much of a vLLM batch TRL's importance-sampling correction capped or zeroed."""
+
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
         if "importance_sampling_ratio" in out:
             self.log_corrected_share(out)
-        return self.leave_out_unknown(out)
+        return out
 
     def log_corrected_share(self, out: dict) -> None:
         """Log ``is_correction/capped_or_masked``: the share of the samples (sequence modes) or tokens
@@ -62,6 +87,13 @@ class Trainer(GRPOTrainer):
         if counts[1] > 0:
             mode = "train" if self.model.training else "eval"
             self._metrics[mode]["is_correction/capped_or_masked"].append((counts[0] / counts[1]).item())
+
+
+class UnknownSamplesOut:
+    """Feature: a sample whose every reward is None (unknown correctness) weighs nothing in the loss."""
+
+    def _generate_and_score_completions(self, inputs):
+        return self.leave_out_unknown(super()._generate_and_score_completions(inputs))
 
     def leave_out_unknown(self, out: dict) -> dict:
         """Remove rows whose every reward is None from the loss mask and recount its token total."""
@@ -77,12 +109,16 @@ class Trainer(GRPOTrainer):
             out["tool_mask"] = out["tool_mask"] * known
         return self.recount_items(out)
 
-    def recount_items(self, batch: dict) -> dict:
-        """``num_items_in_batch`` (the token count the dapo/bnpo losses divide by) over every process,
-        recounted from the batch's loss mask as TRL counts it."""
-        mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
-        batch["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-        return batch
+
+def compose(*features: type) -> type:
+    """One trainer class: ``features`` (outermost first: each one's ``super()`` runs those after it) on
+    :class:`TrainerBase`. Its ``features`` attribute names them, for logs and tests."""
+    name = "Trainer" + "".join(f"+{f.__name__}" for f in features)
+    return type(name, (*features, TrainerBase), {"features": tuple(f.__name__ for f in features)})
+
+
+# The trainer every run has (tests and direct callers use it as TRL's GRPOTrainer).
+Trainer = compose(UnknownSamplesOut, VllmCorrectionShare)
 
 
 def corrected_share(ratio: torch.Tensor, completion_mask: torch.Tensor, mode: str, clip_min, clip_max):
