@@ -257,14 +257,14 @@ def test_mostly_slow_golds_get_one_warning_with_the_measured_cost(tmp_path, capl
     golds = ["\\sqrt{2}", "x^2+1", "\\pi", "7"]
     path.write_text("".join(json.dumps({"problem": f"Q{i}", "answer": g}) + "\n" for i, g in enumerate(golds)))
     with caplog.at_level("WARNING", logger="mathgrpo.data.clean"):
-        ds, stats = training_rows(ScriptArguments(dataset_name=str(path)))
+        ds, stats = training_rows(ScriptArguments(dataset_name=str(path)).data_source())
     assert stats.golds == {"answer": {"rows": 4, "slow": 3}}
     warned = [r.getMessage() for r in caplog.records if "need math-verify" in r.getMessage()]
     assert len(warned) == 1 and re.search(r"3 of 4 golds need math-verify .*measured \d+\.\d ms per grade", warned[0])
     caplog.clear()
     path.write_text("".join(json.dumps({"problem": f"Q{i}", "answer": str(i)}) + "\n" for i in range(4)))
     with caplog.at_level("WARNING", logger="mathgrpo.data.clean"):
-        training_rows(ScriptArguments(dataset_name=str(path)))
+        training_rows(ScriptArguments(dataset_name=str(path)).data_source())
     assert not [r for r in caplog.records if "need math-verify" in r.getMessage()]
 
 

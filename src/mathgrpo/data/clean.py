@@ -275,23 +275,38 @@ SLOW_WARN_SHARE = 0.5  # warn when more than this share of the golds needs math-
 SLOW_SAMPLE = 8  # golds timed for the warning's measured cost
 
 
-def training_rows(script_args):
-    """The rows a training run trains on, from its ScriptArguments (data fields): loaded, cleaned,
-    deduplicated, and without golds the grader cannot read. ``mathgrpo train`` and
-    ``mathgrpo prepare-data`` both read their data through this one call. No row left is an error."""
+@dataclass
+class DataSource:
+    """Which rows to train on: the data fields of a recipe (``ScriptArguments.data_source()``) or of
+    ``mathgrpo prepare-data``'s command line, typed, so this layer never reads the training config."""
+
+    name: str  # hub name, local file or folder, or generated:KIND?...
+    split: str = "train"
+    config_name: str | None = None
+    problem_field: str | None = None
+    answer_field: str | None = None
+    language: str = "all"
+    dedup: bool = True
+    limit: int | None = None
+
+
+def training_rows(source: DataSource):
+    """The rows a training run trains on: loaded, cleaned, deduplicated, and without golds the grader
+    cannot read. ``mathgrpo train`` and ``mathgrpo prepare-data`` both read their data through this one
+    call. No row left is an error."""
     ds, stats = load_problems(
-        script_args.dataset_name,
-        split=script_args.dataset_split,
-        config_name=script_args.dataset_config,
-        problem_field=script_args.problem_field,
-        answer_field=script_args.answer_field,
-        language=script_args.language,
-        dedup=script_args.dedup,
-        limit=script_args.max_train_samples,
+        source.name,
+        split=source.split,
+        config_name=source.config_name,
+        problem_field=source.problem_field,
+        answer_field=source.answer_field,
+        language=source.language,
+        dedup=source.dedup,
+        limit=source.limit,
     )
     ds = drop_ungradeable(ds, stats)
     if not len(ds):
-        raise UserError(f"{script_args.dataset_name}: no rows left ({stats.summary()})")
+        raise UserError(f"{source.name}: no rows left ({stats.summary()})")
     warn_if_slow(ds, stats)
     return ds, stats
 

@@ -124,6 +124,16 @@ class ScriptArguments:
     eval_limit: int = field(default=32, metadata={"help": "Problems of eval_benchmark used (a fixed subset)."})
     eval_data_dir: str | None = field(default=None, metadata={"help": "Local folder of benchmark files."})
 
+    def data_source(self):
+        """The data fields, as the data layer takes them (``data.clean.DataSource``)."""
+        from mathgrpo.data.clean import DataSource
+
+        return DataSource(
+            name=self.dataset_name, split=self.dataset_split, config_name=self.dataset_config,
+            problem_field=self.problem_field, answer_field=self.answer_field, language=self.language,
+            dedup=self.dedup, limit=self.max_train_samples,
+        )  # fmt: skip
+
 
 # The TRL / transformers fields a first run sets, shown by `mathgrpo train --help` after mathgrpo's
 # own; `--help-all` lists all of them, grouped.

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from mathgrpo.data.clean import LANGUAGES, add_prompts, training_rows
+from mathgrpo.data.clean import LANGUAGES, DataSource, add_prompts, training_rows
 from mathgrpo.errors import ArgumentParser, UserError
 
 OUTPUT_FORMATS = (".jsonl", ".json", ".parquet")
@@ -115,12 +115,9 @@ def main(argv: list[str]) -> int:
 
         parse_band(args.pass_rate_keep)
         check_reference(args.pass_rate_model, "--pass-rate-model")
-    from mathgrpo.train.config import ScriptArguments
-
-    ds, stats = training_rows(ScriptArguments(
-        dataset_name=args.dataset, dataset_split=args.split, dataset_config=args.config_name,
-        problem_field=args.problem_field, answer_field=args.answer_field, language=args.language,
-        dedup=args.dedup, max_train_samples=args.limit,
+    ds, stats = training_rows(DataSource(
+        name=args.dataset, split=args.split, config_name=args.config_name, problem_field=args.problem_field,
+        answer_field=args.answer_field, language=args.language, dedup=args.dedup, limit=args.limit,
     ))  # fmt: skip
     if args.pass_rate_model:
         from mathgrpo.evaluation.difficulty import keep_band, parse_band, pass_rates

@@ -136,7 +136,7 @@ class _UnscorableNotice(logging.Filter):
 def build_datasets(script_args: ScriptArguments, tokenizer, template):
     from mathgrpo.data.clean import add_prompts, training_rows
 
-    dataset, stats = training_rows(script_args)
+    dataset, stats = training_rows(script_args.data_source())
     dataset, too_long = add_prompts(dataset, tokenizer, template, script_args.max_prompt_length)
     stats.too_long, stats.rows_out = too_long, len(dataset)
     log.info("data: %s", stats.summary())
