@@ -140,12 +140,11 @@ def digests(folder) -> dict[str, tuple[str, float]]:
 
 
 @pytest.mark.slow
-def test_a_run_ends_where_it_says(tiny_qwen_dir, tmp_path, with_length_reward):
+def test_a_run_ends_where_it_says(tiny_qwen_dir, tmp_path, with_length_reward, tiny_run):
     from mathgrpo.train.run import run
 
-    out = tmp_path / "run"
-    first = run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out)))
-    assert first.state.global_step == 2
+    out = tiny_run.copy(tmp_path / "run")  # the session's 2-step run of these flags (plus a hub token)
+    assert tiny_run.trainer.state.global_step == 2
     final = load_file(out / "model.safetensors")
     before = digests(out)
 
