@@ -66,6 +66,10 @@ def test_interrupted_run_resumes_to_same_final_step(tiny_qwen_dir, tmp_path, wit
     first = run(*tiny_args(tiny_qwen_dir, out), callbacks=[StopAfter(1)])
     assert first.state.global_step == 1
     assert not (out / "model.safetensors").exists()  # no final model from an interrupted run
+    from mathgrpo.files import file_mode
+
+    for name in ("model.safetensors", "trainer_state.json"):  # its checkpoint is readable by colleagues at once
+        assert (out / "checkpoint-1" / name).stat().st_mode & 0o777 == file_mode(), name
     assert last_complete_checkpoint(str(out)).endswith("checkpoint-1")
 
     resumed = run(*tiny_args(tiny_qwen_dir, out, "--resume", "true"))

@@ -74,11 +74,15 @@ class CheckpointJanitor(TrainerCallback):
 class CardOnSave(TrainerCallback):
     """After every checkpoint, our model card (status: in progress or interrupted) replaces the
     generic one TRL writes into output_dir at each save, so an interrupted run's README.md already
-    says what was trained and how far it got."""
+    says what was trained and how far it got; and the checkpoint's files get the mode the user's umask
+    gives (safetensors writes 0600), so a colleague can read a checkpoint of a run still going."""
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
+            from mathgrpo.files import share_modes
             from mathgrpo.report.card import write_model_card
+
+            share_modes(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
             try:
                 write_model_card(args.output_dir)
