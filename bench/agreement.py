@@ -56,8 +56,10 @@ def reference_pairs(data_dir: Path) -> list[dict]:
     from mathgrpo.evaluation.benchmarks import BENCHMARKS, latex_list, load_benchmark
 
     pairs = []
-    rows = {b: [json.loads(x) for x in (data_dir / BENCHMARKS[b].files[0]).read_text().splitlines() if x.strip()]
-            for b in ("math500", "minerva", "olympiadbench")}  # fmt: skip
+    rows = {
+        b: [json.loads(x) for x in (data_dir / BENCHMARKS[b].files[0]).read_text().splitlines() if x.strip()]
+        for b in ("math500", "minerva", "olympiadbench")
+    }
     for bench in rows:
         golds = load_benchmark(bench, data_dir=str(data_dir))["answer"]
         texts = []
@@ -79,8 +81,10 @@ def eval_pairs(folder: Path) -> list[dict]:
     from mathgrpo.evaluation.folder import read_samples
 
     name = f"eval:{folder.parent.name}/{folder.name}"
-    return [{"set": name, "id": f"{r['id']}#{r['sample']}", "completion": r["completion"], "gold": str(r["gold"])}
-            for r in read_samples(folder / "samples.jsonl").values()]  # fmt: skip
+    return [
+        {"set": name, "id": f"{r['id']}#{r['sample']}", "completion": r["completion"], "gold": str(r["gold"])}
+        for r in read_samples(folder / "samples.jsonl").values()
+    ]
 
 
 def math_verify_verdicts(pairs: list[dict]) -> list[bool | None]:
@@ -115,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     print("agreement: math-verify ...", file=sys.stderr, flush=True)
     mv = math_verify_verdicts(pairs)
     print("agreement: lighteval ...", file=sys.stderr, flush=True)
-    proc = subprocess.run([a.lighteval_python, "-c", LIGHTEVAL_SCRIPT], input=json.dumps(pairs), capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [a.lighteval_python, "-c", LIGHTEVAL_SCRIPT],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     le = json.loads(proc.stdout)
     for p, o, m, lv in zip(pairs, ours, mv, le):
         p.update(mathgrpo=o, math_verify=m, lighteval=lv)
@@ -129,25 +138,36 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(pairs: list[dict]) -> str:
     sets = list(dict.fromkeys(p["set"] for p in pairs))
-    lines = ["| set | pairs | mathgrpo right | math-verify right | lighteval right | agree with math-verify | "
-             "agree with lighteval |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| set | pairs | mathgrpo right | math-verify right | lighteval right | agree with math-verify | "
+        "agree with lighteval |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in sets:
         ps = [p for p in pairs if p["set"] == s]
         rate = lambda key: sum(1 for p in ps if p[key] is True) / len(ps)  # noqa: E731
         agree = lambda key: sum(1 for p in ps if bool(p["mathgrpo"]) == bool(p[key])) / len(ps)  # noqa: E731
-        lines.append(f"| {s} | {len(ps)} | "
-                     f"{rate('mathgrpo'):.1%} | {rate('math_verify'):.1%} | {rate('lighteval'):.1%} | "
-                     f"{agree('math_verify'):.1%} | {agree('lighteval'):.1%} |")  # fmt: skip
-    lines += ["", "## Disagreements", "",
-              "| set | id | gold | last box (mathgrpo's answer) | mathgrpo | math-verify | lighteval |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines.append(
+            f"| {s} | {len(ps)} | "
+            f"{rate('mathgrpo'):.1%} | {rate('math_verify'):.1%} | {rate('lighteval'):.1%} | "
+            f"{agree('math_verify'):.1%} | {agree('lighteval'):.1%} |"
+        )
+    lines += [
+        "",
+        "## Disagreements",
+        "",
+        "| set | id | gold | last box (mathgrpo's answer) | mathgrpo | math-verify | lighteval |",
+        "|---|---|---|---|---|---|---|",
+    ]
     from mathgrpo.grading import extract_boxed
 
     cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")[:80]  # noqa: E731
     for p in pairs:
         if bool(p["mathgrpo"]) != bool(p["math_verify"]) or bool(p["mathgrpo"]) != bool(p["lighteval"]):
-            lines.append(f"| {p['set']} | {p['id']} | `{cell(p['gold'])}` | `{cell(extract_boxed(p['completion']))}` | "
-                         f"{p['mathgrpo']} | {p['math_verify']} | {p['lighteval']} |")  # fmt: skip
+            lines.append(
+                f"| {p['set']} | {p['id']} | `{cell(p['gold'])}` | `{cell(extract_boxed(p['completion']))}` | "
+                f"{p['mathgrpo']} | {p['math_verify']} | {p['lighteval']} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -57,8 +57,23 @@ def child(out: Path, seed: int, extra: list[str], minutes: float) -> int:
                 saved.append({"step": state.global_step, "seconds": elapsed})
             return control
 
-    argv = ["--config", str(REPO / RECIPE), "--output_dir", str(out), "--seed", str(seed), "--max_steps", "10000",
-            "--save_strategy", "steps", "--save_steps", "100000", "--save_total_limit", "10", *extra]  # fmt: skip
+    argv = [
+        "--config",
+        str(REPO / RECIPE),
+        "--output_dir",
+        str(out),
+        "--seed",
+        str(seed),
+        "--max_steps",
+        "10000",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "100000",
+        "--save_total_limit",
+        "10",
+        *extra,
+    ]
     run(*parse_train_args(argv), callbacks=[Budget()])
     (out / "budget.json").write_text(json.dumps({"minutes": minutes, "saved": saved}))
     return 0
@@ -70,8 +85,12 @@ def evaluate(model: Path | str, out: Path, env: dict) -> None:
     if (out / "summary.json").is_file():
         return
     args = eval_args(str(model), VALIDATION, out, REPO, 64)
-    subprocess.run([sys.executable, "-c", "import sys; from mathgrpo.cli import main; sys.exit(main())", *args],
-                   env=env, cwd=REPO, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from mathgrpo.cli import main; sys.exit(main())", *args],
+        env=env,
+        cwd=REPO,
+        check=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +113,20 @@ def main(argv: list[str] | None = None) -> int:
         for config in CONFIGS:
             folder = a.out / f"{config}-seed{seed}"
             if not (folder / "train" / "budget.json").is_file():
-                subprocess.run([sys.executable, __file__, "--minutes", str(a.minutes), "--child", str(folder / "train"),
-                                str(seed), config], env=env, check=True)  # fmt: skip
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--minutes",
+                        str(a.minutes),
+                        "--child",
+                        str(folder / "train"),
+                        str(seed),
+                        config,
+                    ],
+                    env=env,
+                    check=True,
+                )
             budget = json.loads((folder / "train" / "budget.json").read_text())
             for mark in budget["saved"]:
                 evaluate(folder / "train" / f"checkpoint-{mark['step']}", folder / f"eval-step{mark['step']}", env)

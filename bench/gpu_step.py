@@ -41,8 +41,14 @@ BACKENDS = {
 # price of generating outside the training model).
 GENERATION_BLOCKS = (".transformers.generate", ".transformers.generate_batch", ".vLLM.generate", ".sync_weights")
 # Small enough for a CPU, with the real vocabulary (so the tokenizer and LM head are real).
-TINY = dict(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=1024)  # fmt: skip
+TINY = dict(
+    num_hidden_layers=2,
+    hidden_size=64,
+    intermediate_size=128,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=1024,
+)
 TINY_COMPLETION = 32
 TINY_PROMPT_LIMIT = 256
 
@@ -101,9 +107,26 @@ def measure_bandwidth(device: str, nbytes: int) -> float:
 
 def train_argv(opts, backend: str, model: Path, out: Path, steps: int, cuda: bool) -> list[str]:
     argv = ["--config", str(opts.recipe), *BACKENDS[backend]]
-    argv += ["--model_name_or_path", str(model), "--output_dir", str(out), "--max_steps", str(steps),
-             "--save_strategy", "no", "--logging_steps", "1", "--report_to", "none", "--seed", "0",
-             "--resume", "false", "--eval_strategy", "no"]  # fmt: skip
+    argv += [
+        "--model_name_or_path",
+        str(model),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        str(steps),
+        "--save_strategy",
+        "no",
+        "--logging_steps",
+        "1",
+        "--report_to",
+        "none",
+        "--seed",
+        "0",
+        "--resume",
+        "false",
+        "--eval_strategy",
+        "no",
+    ]
     if opts.tiny:
         argv += ["--max_completion_length", str(TINY_COMPLETION), "--max_prompt_length", str(TINY_PROMPT_LIMIT)]
     if not cuda:
@@ -150,8 +173,10 @@ def one_backend(opts) -> dict:
         train_argv(opts, opts.child, opts.model, opts.workdir / f"run-{opts.child}", steps, cuda)
     )
     eos = stop_token_ids(load_tokenizer(str(opts.model)))
-    args.generation_kwargs = {**force_full_length(opts.child, eos, args.max_completion_length),
-                              **(args.generation_kwargs or {})}  # fmt: skip
+    args.generation_kwargs = {
+        **force_full_length(opts.child, eos, args.max_completion_length),
+        **(args.generation_kwargs or {}),
+    }
 
     events: list[tuple[str, float]] = []
     steps_log: list[dict] = []
@@ -164,10 +189,12 @@ def one_backend(opts) -> dict:
         def on_step_end(self, *a, **k):
             sync()
             timings = events[self.mark :]
-            steps_log.append({
-                "seconds": time.perf_counter() - self.t0,
-                "generation_s": sum(d for n, d in timings if n.endswith(GENERATION_BLOCKS)),
-            })  # fmt: skip
+            steps_log.append(
+                {
+                    "seconds": time.perf_counter() - self.t0,
+                    "generation_s": sum(d for n, d in timings if n.endswith(GENERATION_BLOCKS)),
+                }
+            )
 
         def on_log(self, _args, state, control, logs=None, **k):
             if logs and "num_tokens" in logs and steps_log:
@@ -183,13 +210,15 @@ def one_backend(opts) -> dict:
         chunk = steps_log[r * per_rollout : (r + 1) * per_rollout]
         tokens_after = max([s["num_tokens"] for s in chunk if "num_tokens" in s], default=tokens_before)
         mean_length = next((s["mean_length"] for s in chunk if s.get("mean_length") is not None), 0.0)
-        rollouts.append({
-            "seconds": sum(s["seconds"] for s in chunk),
-            "generation_s": sum(s["generation_s"] for s in chunk),
-            "generated_tokens": mean_length * args.generation_batch_size,
-            "training_tokens": tokens_after - tokens_before,
-            "mean_length": mean_length,
-        })  # fmt: skip
+        rollouts.append(
+            {
+                "seconds": sum(s["seconds"] for s in chunk),
+                "generation_s": sum(s["generation_s"] for s in chunk),
+                "generated_tokens": mean_length * args.generation_batch_size,
+                "training_tokens": tokens_after - tokens_before,
+                "mean_length": mean_length,
+            }
+        )
         tokens_before = tokens_after
     return {
         "backend": opts.child,
@@ -262,11 +291,15 @@ def parse(argv: list[str] | None):
     argv = argv[: argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(prog="gpu_step", description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE)
-    p.add_argument("--backends", default="transformers,continuous-batching,vllm",
-                   help=f"Comma list of: {', '.join(BACKENDS)}.")  # fmt: skip
+    p.add_argument(
+        "--backends", default="transformers,continuous-batching,vllm", help=f"Comma list of: {', '.join(BACKENDS)}."
+    )
     p.add_argument("--rollouts", type=int, default=3, help="Rollouts to run; the first is warm-up (default 3).")
-    p.add_argument("--dataset", default="generated:arithmetic?n=4096&seed=0&max_operand=1000",
-                   help="Training problems; pass a DAPO-Math-17k file for real prompt lengths.")  # fmt: skip
+    p.add_argument(
+        "--dataset",
+        default="generated:arithmetic?n=4096&seed=0&max_operand=1000",
+        help="Training problems; pass a DAPO-Math-17k file for real prompt lengths.",
+    )
     p.add_argument("--tiny", action="store_true", help="2-layer model, 32-token completions (CPU smoke test).")
     p.add_argument("--workdir", type=Path, default=None, help="Where the random model and runs go.")
     p.add_argument("--output", type=Path, default=None, help="Also write the table here.")
@@ -308,9 +341,27 @@ def main(argv: list[str] | None = None) -> int:
             continue
         out = opts.workdir / f"result-{backend}.json"
         out.unlink(missing_ok=True)
-        cmd = [sys.executable, __file__, "--child", backend, "--model", str(model), "--result", str(out),
-               "--recipe", str(opts.recipe), "--rollouts", str(opts.rollouts), "--dataset", opts.dataset,
-               "--workdir", str(opts.workdir), *(["--tiny"] if opts.tiny else []), "--", *opts.overrides]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            backend,
+            "--model",
+            str(model),
+            "--result",
+            str(out),
+            "--recipe",
+            str(opts.recipe),
+            "--rollouts",
+            str(opts.rollouts),
+            "--dataset",
+            opts.dataset,
+            "--workdir",
+            str(opts.workdir),
+            *(["--tiny"] if opts.tiny else []),
+            "--",
+            *opts.overrides,
+        ]
         print(f"gpu_step: {backend} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0 or not out.is_file():
@@ -328,10 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: python bench/gpu_step.py {' '.join(sys.argv[1:] if argv is None else argv)}",
         f"Recipe: {opts.recipe.name}; model: Qwen2.5-Math-1.5B architecture{' (tiny)' if opts.tiny else ''}, "
         f"random weights, {facts.params:,} parameters."
-        + (f" Rollout: {ok[0]['generation_batch']} completions ({ok[0]['num_generations']} per prompt) x "
-           f"{ok[0]['max_completion_length']} tokens, {ok[0]['updates_per_rollout']} optimizer step(s) each; "
-           f"{opts.rollouts} rollouts, the first untimed." if ok else ""),
-    ]  # fmt: skip
+        + (
+            f" Rollout: {ok[0]['generation_batch']} completions ({ok[0]['num_generations']} per prompt) x "
+            f"{ok[0]['max_completion_length']} tokens, {ok[0]['updates_per_rollout']} optimizer step(s) each; "
+            f"{opts.rollouts} rollouts, the first untimed."
+            if ok
+            else ""
+        ),
+    ]
     text = table(results, facts, bandwidth, header)
     print(text, end="")
     if opts.output:

@@ -212,8 +212,11 @@ def main() -> int:
         )
     speed = [(r[4], r[0]) for r in rows if not r[0].startswith("(c)") and "text reading" not in r[0]]
     best, worst = max(speed, default=(0.0, "-")), min(speed, default=(0.0, "-"))
-    lines += ["", f"Speed-up over plain math-verify (wall), boxed reading: best {best[0]:,.1f}x on {best[1]}; "
-                  f"worst {worst[0]:,.1f}x on {worst[1]}."]  # fmt: skip
+    lines += [
+        "",
+        f"Speed-up over plain math-verify (wall), boxed reading: best {best[0]:,.1f}x on {best[1]}; "
+        f"worst {worst[0]:,.1f}x on {worst[1]}.",
+    ]
     text = [(r[2], r[0]) for r in rows if "text reading" in r[0]]
     if text:
         slow = min(text)

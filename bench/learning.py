@@ -79,9 +79,11 @@ def machine(threads: int | None) -> str:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; "
-            f"torch {torch.__version__}; "
-            f"Python {platform.python_version()}; OMP_NUM_THREADS={threads}; load average {load:.1f}")  # fmt: skip
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; "
+        f"torch {torch.__version__}; "
+        f"Python {platform.python_version()}; OMP_NUM_THREADS={threads}; load average {load:.1f}"
+    )
 
 
 class Stages:
@@ -94,8 +96,15 @@ class Stages:
     def run(self, name: str, args: list[str], env: dict) -> None:
         started = time.time()
         mathgrpo(args, env)
-        self.note(name, {"seconds": round(time.time() - started, 1), "ended": time.strftime("%Y-%m-%d %H:%M"),
-                         "machine": machine(self.threads), "command": "mathgrpo " + shlex.join(args)})  # fmt: skip
+        self.note(
+            name,
+            {
+                "seconds": round(time.time() - started, 1),
+                "ended": time.strftime("%Y-%m-%d %H:%M"),
+                "machine": machine(self.threads),
+                "command": "mathgrpo " + shlex.join(args),
+            },
+        )
 
     def note(self, name: str, record: dict) -> None:
         from mathgrpo.files import write_atomic
@@ -126,8 +135,11 @@ def tune(opts, prof: dict, out: Path, env: dict, stages: Stages) -> None:
             stages.run(f"tune-{name}-train", train_args(prof["recipe"], folder / "train", 0, shlex.split(extra)), env)
         (folder / "candidate.json").write_text(json.dumps({"name": name, "overrides": extra}))
         if not eval_done(folder / "eval-validation"):
-            stages.run(f"tune-{name}-eval", eval_args(str(folder / "train"), VALIDATION, folder / "eval-validation",
-                                                      out, prof["batch"]), env)  # fmt: skip
+            stages.run(
+                f"tune-{name}-eval",
+                eval_args(str(folder / "train"), VALIDATION, folder / "eval-validation", out, prof["batch"]),
+                env,
+            )
 
 
 def final(prof: dict, out: Path, env: dict, stages: Stages, reuse: str | None = None) -> None:

@@ -94,10 +94,32 @@ def child(opts) -> int:
     from mathgrpo.train.run import run
 
     mode = opts.child
-    argv = ["--config", str(RECIPE), "--learning_rate", "1e-6", "--max_steps", str(opts.steps),
-            "--save_strategy", "no", "--log_completions", "false", "--num_completions_to_print", "0",
-            "--bf16", str(opts.bf16).lower(), "--output_dir", str(opts.workdir / mode), "--dataset_name", DATASET,
-            "--overwrite_output_dir", "true", "--seed", "0", *MODES[mode]["args"], *opts.overrides]  # fmt: skip
+    argv = [
+        "--config",
+        str(RECIPE),
+        "--learning_rate",
+        "1e-6",
+        "--max_steps",
+        str(opts.steps),
+        "--save_strategy",
+        "no",
+        "--log_completions",
+        "false",
+        "--num_completions_to_print",
+        "0",
+        "--bf16",
+        str(opts.bf16).lower(),
+        "--output_dir",
+        str(opts.workdir / mode),
+        "--dataset_name",
+        DATASET,
+        "--overwrite_output_dir",
+        "true",
+        "--seed",
+        "0",
+        *MODES[mode]["args"],
+        *opts.overrides,
+    ]
     script_args, args, model_args = parse_train_args(argv)
     seen: dict = {}
 
@@ -184,8 +206,11 @@ def compare(workdir: Path, modes: list[str], initial: Path) -> dict[str, dict]:
             dot += float((d.double() * r.double()).sum())
             nd += float((d.double() ** 2).sum())
             nr += float((r.double() ** 2).sum())
-        stats[mode] = {"moved": moved / max(asked, 1), "norm_ratio": (nd / nr) ** 0.5 if nr else float("nan"),
-                       "cosine": dot / (nd * nr) ** 0.5 if nd and nr else float("nan")}  # fmt: skip
+        stats[mode] = {
+            "moved": moved / max(asked, 1),
+            "norm_ratio": (nd / nr) ** 0.5 if nr else float("nan"),
+            "cosine": dot / (nd * nr) ** 0.5 if nd and nr else float("nan"),
+        }
         del final
     torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return stats
@@ -196,12 +221,35 @@ def run_mode(opts, mode: str) -> dict:
     result.unlink(missing_ok=True)
     # DeepSpeed computes in bf16 (its master weights are float32): the launch config says bf16.
     bf16 = True if mode == "zero2-offload" else opts.bf16
-    me = [__file__, "--child", mode, "--result", str(result), "--steps", str(opts.steps), "--workdir",
-          str(opts.workdir), "--bf16", str(bf16).lower(), "--", *opts.overrides]  # fmt: skip
+    me = [
+        __file__,
+        "--child",
+        mode,
+        "--result",
+        str(result),
+        "--steps",
+        str(opts.steps),
+        "--workdir",
+        str(opts.workdir),
+        "--bf16",
+        str(bf16).lower(),
+        "--",
+        *opts.overrides,
+    ]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     if mode == "zero2-offload":
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ZERO2_OFFLOAD),
-               "--num_processes", "1", "--main_process_port", "29517", *me]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(ZERO2_OFFLOAD),
+            "--num_processes",
+            "1",
+            "--main_process_port",
+            "29517",
+            *me,
+        ]
     else:
         cmd = [sys.executable, *me]
     started = time.time()

@@ -28,21 +28,33 @@ def setup_files(tmp_path):
 # (verb and flags, a pattern the one line must hold); T stands for the test's folder.
 CASES = [
     # train
-    (["train", "--config", DEMO, "--model_name_or_path", "T/no-such-model", "--output_dir", "T/o1"], r"model folder .*no-such-model not found"),
+    (
+        ["train", "--config", DEMO, "--model_name_or_path", "T/no-such-model", "--output_dir", "T/o1"],
+        r"model folder .*no-such-model not found",
+    ),
     (["train", "--config", DEMO, "--model_name_or_path", "T/empty-model", "--output_dir", "T/o2"], r"is empty"),
     (["train", "--config", DEMO, "--model_name_or_path", "T/config-only", "--output_dir", "T/o3"], r"no weights"),
     (["train", "--config", DEMO, "--output_dir", "T/a-file"], r"output_dir .*a-file is a file"),
     (["train", "--config", DEMO, "--output_dir", "/proc/no-way/out"], r"output_dir /proc/no-way/out is not writable"),
-    (["train", "--config", DEMO, "--learning_rat", "1e-5"], r"unknown option --learning_rat; did you mean 'learning_rate'"),
+    (
+        ["train", "--config", DEMO, "--learning_rat", "1e-5"],
+        r"unknown option --learning_rat; did you mean 'learning_rate'",
+    ),
     # prepare-data
     (["prepare-data", "--dataset", "T/bad-utf8.jsonl", "--output", "T/p1.jsonl"], r"bad-utf8.jsonl:2: not valid UTF-8"),
     (["prepare-data", "--dataset", "T/ok.jsonl", "--output", "T/a-file/p.jsonl"], r"its folder cannot be written"),
     (["prepare-data", "--dataset", "T/ok.jsonl", "--output", "/proc/p.jsonl"], r"its folder cannot be written"),
-    (["prepare-data", "--dataset", "T/ok.jsonl", "--output", "T/p.jsonl", "--tokenizer", "T/nope"], r"not found \(field `--tokenizer`\)"),
+    (
+        ["prepare-data", "--dataset", "T/ok.jsonl", "--output", "T/p.jsonl", "--tokenizer", "T/nope"],
+        r"not found \(field `--tokenizer`\)",
+    ),
     (["prepare-data", "--dataset", "T/ok.jsonl", "--output", "T/p.csv"], r"unknown format .csv"),
     (["prepare-data", "--dataset", "T/empty.jsonl", "--output", "T/p2.jsonl"], r"empty.jsonl is empty"),
     (["prepare-data", "--dataset", "T/empty.json", "--output", "T/p3.jsonl"], r"empty.json is empty"),
-    (["prepare-data", "--dataset", "T/dict.jsonl", "--output", "T/p4.jsonl"], r"row 1, field 'answer': the answer is dict"),
+    (
+        ["prepare-data", "--dataset", "T/dict.jsonl", "--output", "T/p4.jsonl"],
+        r"row 1, field 'answer': the answer is dict",
+    ),
     (["prepare-data", "--dataset", "T/ok.jsonl", "--outp", "T/p5.jsonl"], r"required: --output"),
     # grade
     (["grade", "T/ok.jsonl", "-o", "T"], r"-o .* is a folder"),
@@ -54,7 +66,7 @@ CASES = [
     (["eval", "--model", "smollm2-135m-instruct", "--out", "T/e3"], r"unrecognized arguments: --out"),
     # report
     (["report", "T/a-file", "--car"], r"unrecognized arguments: --car"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("argv", "pattern"), CASES, ids=[f"{c[0][0]}:{i}" for i, c in enumerate(CASES)])

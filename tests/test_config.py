@@ -110,10 +110,16 @@ def test_prompt_plus_completion_beyond_context(capsys, tiny_qwen_dir, tmp_path):
     # for this check (only config.json), and no data either.
     one_line_error(
         capsys,
-        demo("--model_name_or_path", str(tiny_qwen_dir), "--max_completion_length", "900",
-             "--output_dir", str(tmp_path / "out")),
+        demo(
+            "--model_name_or_path",
+            str(tiny_qwen_dir),
+            "--max_completion_length",
+            "900",
+            "--output_dir",
+            str(tmp_path / "out"),
+        ),
         r"256 \+ max_completion_length 900 = 1156 tokens exceeds the model's context of 1024",
-    )  # fmt: skip
+    )
 
 
 def test_qwen_math_context_4096_check():
@@ -133,10 +139,18 @@ def test_root_train_py_is_the_same_entry_point():
     import sys
 
     proc = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "--config", str(REPO / "recipes/demo/smollm2-cpu.yaml"),
-         "--template", "chain"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "train.py"),
+            "--config",
+            str(REPO / "recipes/demo/smollm2-cpu.yaml"),
+            "--template",
+            "chain",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()  # every line of stderr, as a user sees it
     assert "unknown template 'chain'" in line
@@ -147,10 +161,16 @@ def test_dataset_without_answer_column(capsys, tiny_qwen_dir, tmp_path):
     data.write_text('{"question": "What is 1+1?", "topic": "sums"}\n')
     one_line_error(
         capsys,
-        demo("--model_name_or_path", str(tiny_qwen_dir), "--dataset_name", str(data),
-             "--output_dir", str(tmp_path / "out")),
+        demo(
+            "--model_name_or_path",
+            str(tiny_qwen_dir),
+            "--dataset_name",
+            str(data),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ),
         r"answer.*(question|topic)",
-    )  # fmt: skip
+    )
 
 
 def test_tracker_not_installed(capsys):

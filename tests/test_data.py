@@ -28,13 +28,15 @@ ZH_INSTRUCTION = (
     "\n让我们一步一步地思考。请以“Answer: \\boxed{<final_answer>}”的格式输出最终答案。"
     "如果是选择题，请按顺序输出正确的选项，不带任何标点或空格。对于其他类型的问题，请只输出最终答案的数值。"
 )
-DAPO_SCHEMA = pa.schema([
-    ("data_source", pa.string()),
-    ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
-    ("ability", pa.string()),
-    ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
-    ("extra_info", pa.struct([("index", pa.int64())])),
-])  # fmt: skip
+DAPO_SCHEMA = pa.schema(
+    [
+        ("data_source", pa.string()),
+        ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
+        ("ability", pa.string()),
+        ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
+        ("extra_info", pa.struct([("index", pa.int64())])),
+    ]
+)
 
 
 def dapo_row(problem: str, answer: str | None, index: int = 0, wrap=(HEAD, TAIL)) -> dict:
@@ -76,8 +78,19 @@ def rows_of(ds) -> list[tuple[str, str]]:
 
 def accounted(stats: PrepStats) -> int:
     s = stats
-    return (s.missing_answer + s.placeholder_gold + s.missing_problem + s.language_filtered + s.duplicates + s.conflicts
-            + s.over_limit + s.ungradeable + s.too_long + s.out_of_band + s.rows_out)  # fmt: skip
+    return (
+        s.missing_answer
+        + s.placeholder_gold
+        + s.missing_problem
+        + s.language_filtered
+        + s.duplicates
+        + s.conflicts
+        + s.over_limit
+        + s.ungradeable
+        + s.too_long
+        + s.out_of_band
+        + s.rows_out
+    )
 
 
 @pytest.fixture
@@ -94,11 +107,22 @@ def test_hub_schema_rows_are_normalised(hub_parquet):
     ds, stats = load_problems(str(hub_parquet))
     assert rows_of(ds) == HUB_EXPECTED
     assert stats.to_dict() == {
-        "rows_in": 11, "duplicates": 3, "conflicts": 1, "missing_answer": 2, "language_filtered": 0,
-        "too_long": 0, "rows_out": 5, "missing_problem": 0, "over_limit": 0, "ungradeable": 0, "out_of_band": 0,
-        "placeholder_gold": 0, "schema": "verl", "golds": {"answer": {"rows": 5, "slow": 0}},
+        "rows_in": 11,
+        "duplicates": 3,
+        "conflicts": 1,
+        "missing_answer": 2,
+        "language_filtered": 0,
+        "too_long": 0,
+        "rows_out": 5,
+        "missing_problem": 0,
+        "over_limit": 0,
+        "ungradeable": 0,
+        "out_of_band": 0,
+        "placeholder_gold": 0,
+        "schema": "verl",
+        "golds": {"answer": {"rows": 5, "slow": 0}},
         "instructions": {"dapo": 11},
-    }  # fmt: skip
+    }
     assert accounted(stats) == stats.rows_in
     summary = stats.summary()
     for part in ("rows in 11", "3 duplicates", "1 with conflicting answers", "2 missing answer", "rows out 5"):
@@ -182,10 +206,12 @@ def test_chat_prompts_take_the_one_user_turn_and_refuse_others(tmp_path):
 
 
 def test_save_to_disk_dataset_dict_split(tmp_path):
-    dd = datasets.DatasetDict({
-        "train": datasets.Dataset.from_list([{"question": "Q1", "answer": "1"}, {"question": "Q2", "answer": "2"}]),
-        "test": datasets.Dataset.from_list([{"question": "T1", "answer": "5"}]),
-    })  # fmt: skip
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list([{"question": "Q1", "answer": "1"}, {"question": "Q2", "answer": "2"}]),
+            "test": datasets.Dataset.from_list([{"question": "T1", "answer": "5"}]),
+        }
+    )
     dd.save_to_disk(str(tmp_path / "dd"))
     assert rows_of(load_problems(str(tmp_path / "dd"))[0]) == [("Q1", "1"), ("Q2", "2")]
     assert rows_of(load_problems(str(tmp_path / "dd"), split="test")[0]) == [("T1", "5")]
@@ -370,8 +396,19 @@ def test_prepare_data_verb(tmp_path, hub_parquet, capsys, qwen_tokenizer):
     tok_dir = tmp_path / "tok"
     qwen_tokenizer.save_pretrained(tok_dir)
     prompts = tmp_path / "prompts.jsonl"
-    argv = ["prepare-data", "--dataset", str(hub_parquet), "--output", str(prompts), "--tokenizer", str(tok_dir),
-            "--template", "qwen_math", "--max-prompt-length", "44"]  # fmt: skip
+    argv = [
+        "prepare-data",
+        "--dataset",
+        str(hub_parquet),
+        "--output",
+        str(prompts),
+        "--tokenizer",
+        str(tok_dir),
+        "--template",
+        "qwen_math",
+        "--max-prompt-length",
+        "44",
+    ]
     assert cli.main(argv) == 0
     rows = [json.loads(line) for line in prompts.read_text(encoding="utf-8").splitlines()]
     template = get_template("qwen_math")

@@ -18,16 +18,25 @@ from mathgrpo.data.schemas import SCHEMAS, gsm8k_gold, json_golds
 from mathgrpo.errors import UserError
 
 CHAT = pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))
-VERL = pa.schema([
-    ("data_source", pa.string()), ("prompt", CHAT), ("ability", pa.string()),
-    ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
-    ("extra_info", pa.struct([("index", pa.int64())])),
-])  # fmt: skip
+VERL = pa.schema(
+    [
+        ("data_source", pa.string()),
+        ("prompt", CHAT),
+        ("ability", pa.string()),
+        ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
+        ("extra_info", pa.struct([("index", pa.int64())])),
+    ]
+)
 
 
 def verl_row(source: str, content: str, gold: str, i: int = 0) -> dict:
-    return {"data_source": source, "prompt": [{"content": content, "role": "user"}], "ability": "math",
-            "reward_model": {"ground_truth": gold, "style": "rule"}, "extra_info": {"index": i}}  # fmt: skip
+    return {
+        "data_source": source,
+        "prompt": [{"content": content, "role": "user"}],
+        "ability": "math",
+        "reward_model": {"ground_truth": gold, "style": "rule"},
+        "extra_info": {"index": i},
+    }
 
 
 def parquet(tmp_path: Path, name: str, rows: list[dict], schema=None) -> Path:
@@ -46,18 +55,29 @@ def load(path, **kwargs):
 
 # Worked solutions: the last \boxed{} is the gold (MATH, MATH-lighteval, NuminaMath-CoT / -TIR).
 MATH_ROWS = [
-    {"problem": "What is $1+1$?", "level": "Level 1", "type": "Algebra",
-     "solution": "We add: $1+1=\\boxed{2}$."},
-    {"problem": "Simplify $\\frac{2}{4}$.", "level": "Level 2", "type": "Prealgebra",
-     "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$."},
+    {"problem": "What is $1+1$?", "level": "Level 1", "type": "Algebra", "solution": "We add: $1+1=\\boxed{2}$."},
+    {
+        "problem": "Simplify $\\frac{2}{4}$.",
+        "level": "Level 2",
+        "type": "Prealgebra",
+        "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$.",
+    },
     {"problem": "Prove it.", "level": "Level 5", "type": "Geometry", "solution": "A proof, no box."},
-]  # fmt: skip
+]
 NUMINA_COT_ROWS = [
-    {"source": "olympiads", "problem": "Find $x$: $x+3=5$.", "solution": "So $x=2$, i.e. $\\boxed{2}$.",
-     "messages": [{"content": "Find $x$: $x+3=5$.", "role": "user"}, {"content": "...", "role": "assistant"}]},
-    {"source": "cn_k12", "problem": "Area of a unit circle?", "solution": "It is $\\pi r^2 = \\boxed{\\pi}$.",
-     "messages": [{"content": "Area?", "role": "user"}, {"content": "...", "role": "assistant"}]},
-]  # fmt: skip
+    {
+        "source": "olympiads",
+        "problem": "Find $x$: $x+3=5$.",
+        "solution": "So $x=2$, i.e. $\\boxed{2}$.",
+        "messages": [{"content": "Find $x$: $x+3=5$.", "role": "user"}, {"content": "...", "role": "assistant"}],
+    },
+    {
+        "source": "cn_k12",
+        "problem": "Area of a unit circle?",
+        "solution": "It is $\\pi r^2 = \\boxed{\\pi}$.",
+        "messages": [{"content": "Area?", "role": "user"}, {"content": "...", "role": "assistant"}],
+    },
+]
 
 
 def test_worked_solutions_give_their_last_box(tmp_path):
@@ -72,15 +92,43 @@ def test_worked_solutions_give_their_last_box(tmp_path):
 
 # A bare answer in `answer` (NuminaMath-1.5, OpenR1-Math-220k, DeepScaleR, Big-Math-RL-Verified).
 ANSWER_ROWS = [
-    {"problem": "P1", "solution": "... $\\boxed{7}$", "answer": "7", "problem_type": "Algebra",
-     "question_type": "math-word-problem", "source": "olympiads", "uuid": "a"},
-    {"problem": "P2", "solution": "A proof.", "answer": "proof", "problem_type": "Geometry",
-     "question_type": "proof", "source": "olympiads", "uuid": "b"},
-    {"problem": "P3", "solution": "Unknown.", "answer": "notfound", "problem_type": "Algebra",
-     "question_type": "math-word-problem", "source": "olympiads", "uuid": "c"},
-    {"problem": "P4", "solution": "... $\\boxed{(1, 2)}$", "answer": "(1, 2)", "problem_type": "Algebra",
-     "question_type": "math-word-problem", "source": "aops_forum", "uuid": "d"},
-]  # fmt: skip
+    {
+        "problem": "P1",
+        "solution": "... $\\boxed{7}$",
+        "answer": "7",
+        "problem_type": "Algebra",
+        "question_type": "math-word-problem",
+        "source": "olympiads",
+        "uuid": "a",
+    },
+    {
+        "problem": "P2",
+        "solution": "A proof.",
+        "answer": "proof",
+        "problem_type": "Geometry",
+        "question_type": "proof",
+        "source": "olympiads",
+        "uuid": "b",
+    },
+    {
+        "problem": "P3",
+        "solution": "Unknown.",
+        "answer": "notfound",
+        "problem_type": "Algebra",
+        "question_type": "math-word-problem",
+        "source": "olympiads",
+        "uuid": "c",
+    },
+    {
+        "problem": "P4",
+        "solution": "... $\\boxed{(1, 2)}$",
+        "answer": "(1, 2)",
+        "problem_type": "Algebra",
+        "question_type": "math-word-problem",
+        "source": "aops_forum",
+        "uuid": "d",
+    },
+]
 
 
 def test_answer_column_wins_and_placeholders_are_dropped_and_counted(tmp_path):
@@ -91,17 +139,27 @@ def test_answer_column_wins_and_placeholders_are_dropped_and_counted(tmp_path):
     assert "2 placeholder gold (proof/notfound)" in stats.summary()
     big_math = [{"problem": "Q", "answer": "12", "source": "amc", "domain": ["Math"], "llama8b_solve_rate": 0.5}]
     assert load(parquet(tmp_path, "big_math", big_math))[0] == [("Q", "12")]
-    deepmath = [{"question": "Q", "final_answer": "\\dfrac{1}{3}", "difficulty": 5.0, "topic": "Algebra",
-                 "r1_solution_1": "... \\boxed{\\dfrac{1}{3}}", "r1_solution_2": "x",
-                 "r1_solution_3": "y"}]  # fmt: skip
+    deepmath = [
+        {
+            "question": "Q",
+            "final_answer": "\\dfrac{1}{3}",
+            "difficulty": 5.0,
+            "topic": "Algebra",
+            "r1_solution_1": "... \\boxed{\\dfrac{1}{3}}",
+            "r1_solution_2": "x",
+            "r1_solution_3": "y",
+        }
+    ]
     rows, _, stats = load(parquet(tmp_path, "zwhe99", deepmath))
     assert rows == [("Q", "\\dfrac{1}{3}")] and stats.schema == "final_answer"
 
 
 def test_bare_answers_in_a_solution_column_are_read_as_answers(tmp_path):
     # trl-lib/DeepMath-103K (TRL's GRPO examples): chat `prompt`, bare answer in `solution`.
-    trl = [{"prompt": [{"content": f"Q{i}", "role": "user"}], "solution": a}
-           for i, a in enumerate(["4", "\\frac{\\pi}{2}", "x^2 + 1"])]  # fmt: skip
+    trl = [
+        {"prompt": [{"content": f"Q{i}", "role": "user"}], "solution": a}
+        for i, a in enumerate(["4", "\\frac{\\pi}{2}", "x^2 + 1"])
+    ]
     rows, _, stats = load(parquet(tmp_path, "trl", trl, pa.schema([("prompt", CHAT), ("solution", pa.string())])))
     assert rows == [("Q0", "4"), ("Q1", "\\frac{\\pi}{2}"), ("Q2", "x^2 + 1")]
     assert stats.schema == "trl-conversational" and stats.golds == {"answer": {"rows": 3, "slow": 2}}
@@ -124,21 +182,30 @@ def test_verl_parquet_and_its_instructions(tmp_path):
     rows = [
         verl_row("openai/gsm8k", "Tom has 3 apples and buys 4. How many? " + VERL_GSM8K, "7", 0),
         verl_row("lighteval/MATH", "Compute $2^{10}$. " + VERL_MATH, "1024", 1),
-        verl_row("deepscaler", "Find $\\sqrt{2}^2$.\n\nPlease reason step by step, and put your final answer within "
-                 "\\boxed{}.", "2", 2),
-    ]  # fmt: skip
+        verl_row(
+            "deepscaler",
+            "Find $\\sqrt{2}^2$.\n\nPlease reason step by step, and put your final answer within \\boxed{}.",
+            "2",
+            2,
+        ),
+    ]
     got, golds, stats = load(parquet(tmp_path, "verl", rows, VERL))
-    assert got == [("Tom has 3 apples and buys 4. How many?", "7"), ("Compute $2^{10}$.", "1024"),
-                   ("Find $\\sqrt{2}^2$.", "2")]  # fmt: skip
+    assert got == [
+        ("Tom has 3 apples and buys 4. How many?", "7"),
+        ("Compute $2^{10}$.", "1024"),
+        ("Find $\\sqrt{2}^2$.", "2"),
+    ]
     assert stats.schema == "verl" and stats.instructions == {"verl_gsm8k": 1, "verl_boxed": 1, "qwen_boxed": 1}
     assert "instructions stripped: 1 qwen_boxed, 1 verl_boxed, 1 verl_gsm8k" in stats.summary()
 
 
 def test_skywork_json_list_golds_are_all_kept(tmp_path):
     # Skywork-OR1: reward_model.ground_truth is a JSON-encoded list of golds.
-    rows = [verl_row("train-math-deepscaler", "Q1", '["9"]', 0),
-            verl_row("train-math-numinamath", "Q2", '["\\\\frac{1}{2}", "0.5"]', 1),
-            verl_row("train-math-still3", "Q3", "[1, 2]", 2)]  # fmt: skip
+    rows = [
+        verl_row("train-math-deepscaler", "Q1", '["9"]', 0),
+        verl_row("train-math-numinamath", "Q2", '["\\\\frac{1}{2}", "0.5"]', 1),
+        verl_row("train-math-still3", "Q3", "[1, 2]", 2),
+    ]
     got, golds, stats = load(parquet(tmp_path, "skywork", rows, VERL))
     assert got == [("Q1", "9"), ("Q2", "\\frac{1}{2}"), ("Q3", "[1, 2]")]  # an interval stays one gold
     assert golds == [["9"], ["\\frac{1}{2}", "0.5"], ["[1, 2]"]]
@@ -169,11 +236,9 @@ def test_skywork_folder_split_comes_from_the_file_names(tmp_path):
 
 def test_open_reasoner_zero_training_and_eval_json(tmp_path):
     train = [
-        [{"from": "human", "value": "Compute $3 \\times 4$."},
-         {"from": "assistant", "ground_truth": {"value": "12"}}],
-        [{"from": "human", "value": "Find $\\tan 45^\\circ$."},
-         {"from": "assistant", "ground_truth": {"value": "1"}}],
-    ]  # fmt: skip
+        [{"from": "human", "value": "Compute $3 \\times 4$."}, {"from": "assistant", "ground_truth": {"value": "12"}}],
+        [{"from": "human", "value": "Find $\\tan 45^\\circ$."}, {"from": "assistant", "ground_truth": {"value": "1"}}],
+    ]
     path = tmp_path / "orz_math_57k_collected.json"
     path.write_text(json.dumps(train, indent=2))
     rows, _, stats = load(path)
@@ -272,7 +337,9 @@ def test_a_multi_gold_file_evaluated_as_a_benchmark_keeps_every_gold(tmp_path):
     # The same file given to `mathgrpo eval --benchmarks FILE`: any gold may match, as in training.
     from mathgrpo.evaluation.benchmarks import load_benchmark
 
-    rows = [verl_row("train-math-numinamath", "Q2", '["\\\\frac{1}{2}", "0.5"]', 0),
-            verl_row("train-math-deepscaler", "Q1", '["9"]', 1)]  # fmt: skip
+    rows = [
+        verl_row("train-math-numinamath", "Q2", '["\\\\frac{1}{2}", "0.5"]', 0),
+        verl_row("train-math-deepscaler", "Q1", '["9"]', 1),
+    ]
     ds = load_benchmark(str(parquet(tmp_path, "skywork-eval", rows, VERL)))
     assert ds["answers"] == [["\\frac{1}{2}", "0.5"], ["9"]] and ds["answer"] == ["\\frac{1}{2}", "9"]

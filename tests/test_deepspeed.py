@@ -99,10 +99,25 @@ def deepspeed_op():
 def seed_argv(model_dir, out, *extra) -> list[str]:
     """The seed recipe, shrunk: the tiny model, 2 steps of 2 prompts x 2 completions, a checkpoint
     every step (so a run can be killed after any step)."""
-    return ["--config", str(SEED), *tiny_run_argv(
-        model_dir, out, "--reward_funcs", "accuracy", "format", "length", "--per_device_train_batch_size", "2",
-        "--save_steps", "1", "--log_completions", "false", *extra,
-    )]  # fmt: skip
+    return [
+        "--config",
+        str(SEED),
+        *tiny_run_argv(
+            model_dir,
+            out,
+            "--reward_funcs",
+            "accuracy",
+            "format",
+            "length",
+            "--per_device_train_batch_size",
+            "2",
+            "--save_steps",
+            "1",
+            "--log_completions",
+            "false",
+            *extra,
+        ),
+    ]
 
 
 class Launcher:
@@ -114,10 +129,20 @@ class Launcher:
 
     def __call__(self, config: str, out: Path, *extra: str, kill: str = "", expect: int = 0):
         cmd = [
-            sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "recipes" / "accelerate" /
-            f"{config}.yaml"), "--num_processes", "2", "--mixed_precision", "no",
-            "--main_process_port", str(free_port()), str(self.script), *seed_argv(self.model_dir, out, *extra),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(REPO / "recipes" / "accelerate" / f"{config}.yaml"),
+            "--num_processes",
+            "2",
+            "--mixed_precision",
+            "no",
+            "--main_process_port",
+            str(free_port()),
+            str(self.script),
+            *seed_argv(self.model_dir, out, *extra),
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "KILL": kill}
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env, cwd=self.root)
         self.logs[f"{out.name} {kill}".strip()] = proc.stderr

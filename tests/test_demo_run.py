@@ -18,8 +18,19 @@ pytestmark = pytest.mark.slow
 def test_demo_recipe_trains_and_saves(tmp_path):
     out = tmp_path / "demo"
     # The recipe as shipped, only shortened to two steps to keep CI quick.
-    code = cli_main(["train", "--config", str(REPO / "recipes/demo/smollm2-cpu.yaml"),
-                     "--max_steps", "2", "--save_steps", "1", "--output_dir", str(out)])  # fmt: skip
+    code = cli_main(
+        [
+            "train",
+            "--config",
+            str(REPO / "recipes/demo/smollm2-cpu.yaml"),
+            "--max_steps",
+            "2",
+            "--save_steps",
+            "1",
+            "--output_dir",
+            str(out),
+        ]
+    )
     assert code == 0
     state = json.loads((out / "trainer_state.json").read_text())
     steps = [e for e in state["log_history"] if "rewards/accuracy/mean" in e]

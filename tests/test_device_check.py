@@ -69,8 +69,17 @@ def missing_on_device(imported: list[str]) -> set[str]:
 def dry_run(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("gpu-check")
     env = {**os.environ, "OMP_NUM_THREADS": "2", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, str(DEVICE / "gpu_check.py"), "--dry-run", "--out", str(out),
-           "--data-dir", str(shared_data / "eval"), "--workdir", str(tmp_path_factory.mktemp("work"))]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(DEVICE / "gpu_check.py"),
+        "--dry-run",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(shared_data / "eval"),
+        "--workdir",
+        str(tmp_path_factory.mktemp("work")),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out

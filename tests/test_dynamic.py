@@ -32,12 +32,27 @@ def trainer_on(tiny_qwen_dir, tmp_path, kinds: list[str], rewards=(flat_or_sprea
     from mathgrpo.models import load_tokenizer
 
     data = Dataset.from_dict({"prompt": [f"Problem {i}: what is {i} + {i}?" for i in range(len(kinds))], "kind": kinds})
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
-                      max_completion_length=6, report_to=[], use_cpu=True, seed=0, logging_steps=1)  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=2,
+        temperature=1.0,
+        max_completion_length=6,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        logging_steps=1,
+    )
     options = {"metric": rewards[0].__name__, **options}
-    trainer = DynamicSamplingTrainer(model=str(tiny_qwen_dir), reward_funcs=list(rewards), args=args,
-                                     train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)),
-                                     pool=EpochPool(seed=0), **options)  # fmt: skip
+    trainer = DynamicSamplingTrainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=list(rewards),
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_qwen_dir)),
+        pool=EpochPool(seed=0),
+        **options,
+    )
     trainer.pool.start(len(data), 0)  # what the sampler does when the dataloader starts an epoch
     return trainer
 
@@ -92,9 +107,11 @@ def test_groups_from_two_rounds_are_repadded_and_counted_once(tiny_qwen_dir, tmp
     trainer.model.train()
     widths = []
     join = DynamicSamplingTrainer._join
-    monkeypatch.setattr(DynamicSamplingTrainer, "_join",
-                        lambda self, groups: widths.append([g["completion_ids"].size(1) for g in groups])
-                        or join(self, groups))  # fmt: skip
+    monkeypatch.setattr(
+        DynamicSamplingTrainer,
+        "_join",
+        lambda self, groups: widths.append([g["completion_ids"].size(1) for g in groups]) or join(self, groups),
+    )
     # Problem 0 is flat (no signal): its group is replaced by a refill, from a later round whenever the
     # other group has a signal (its two completions differ in length). Every step's mask and count hold.
     for step in range(6):
@@ -182,8 +199,9 @@ def length(completions, **kwargs):
 
 
 def test_an_all_wrong_group_that_differs_only_in_length_is_dropped(tiny_qwen_dir, tmp_path):
-    trainer = trainer_on(tiny_qwen_dir, tmp_path, ["wrong"] * 2 + ["mixed"] * 14, rewards=(accuracy, length),
-                         metric="accuracy")  # fmt: skip
+    trainer = trainer_on(
+        tiny_qwen_dir, tmp_path, ["wrong"] * 2 + ["mixed"] * 14, rewards=(accuracy, length), metric="accuracy"
+    )
     trainer.model.train()
     batch = trainer._generate_and_score_completions([dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)])
     # Both input groups are all wrong with a length spread (their total reward varies): dropped.
@@ -230,9 +248,21 @@ def with_flat_reward(monkeypatch):
 
 
 def dynamic_argv(model, out, *extra):
-    return tiny_run_argv(model, out, "--dynamic_sampling", "true", "--reward_funcs", "length_or_flat",
-                         "--dynamic_sampling_metric", "length_or_flat", "--reward_weights", "1.0", "--max_steps", "3",
-                         *extra)  # fmt: skip
+    return tiny_run_argv(
+        model,
+        out,
+        "--dynamic_sampling",
+        "true",
+        "--reward_funcs",
+        "length_or_flat",
+        "--dynamic_sampling_metric",
+        "length_or_flat",
+        "--reward_weights",
+        "1.0",
+        "--max_steps",
+        "3",
+        *extra,
+    )
 
 
 @pytest.mark.slow
@@ -261,8 +291,9 @@ def test_a_max_steps_run_that_uses_its_epochs_up_says_so(tiny_qwen_dir, tmp_path
 
     # 16 problems, 2 per step: Trainer plans 8 steps per epoch, 2 epochs for max_steps 16; the refills
     # of the flat problems use the epochs up sooner.
-    argv = dynamic_argv(tiny_qwen_dir, tmp_path / "short", "--max_steps", "16", "--save_steps", "100",
-                        "--max_resample_rounds", "2")  # fmt: skip
+    argv = dynamic_argv(
+        tiny_qwen_dir, tmp_path / "short", "--max_steps", "16", "--save_steps", "100", "--max_resample_rounds", "2"
+    )
     with caplog.at_level("WARNING", logger="mathgrpo.train.run"):
         trainer = run(*parse_train_args(argv))
     assert trainer.state.global_step < 16
@@ -276,9 +307,22 @@ def test_dynamic_sampling_with_vllm_colocate(tiny_qwen_dir, tmp_path, with_flat_
         pytest.skip("vLLM needs a GPU")
     from mathgrpo.train.run import run
 
-    argv = dynamic_argv(tiny_qwen_dir, tmp_path / "vllm", "--use_vllm", "true", "--vllm_mode", "colocate",
-                        "--use_cpu", "false", "--vllm_gpu_memory_utilization", "0.2", "--vllm_max_model_length", "256",
-                        "--dynamic_sampling_oversample", "2.0")  # fmt: skip
+    argv = dynamic_argv(
+        tiny_qwen_dir,
+        tmp_path / "vllm",
+        "--use_vllm",
+        "true",
+        "--vllm_mode",
+        "colocate",
+        "--use_cpu",
+        "false",
+        "--vllm_gpu_memory_utilization",
+        "0.2",
+        "--vllm_max_model_length",
+        "256",
+        "--dynamic_sampling_oversample",
+        "2.0",
+    )
     trainer = run(*parse_train_args(argv))
     logged = [e for e in trainer.state.log_history if "dynamic/rounds" in e]
     assert len(logged) == 3 and all(e["dynamic/zero_signal_trained"] == 0.0 for e in logged)

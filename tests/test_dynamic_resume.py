@@ -24,8 +24,12 @@ def test_a_resumed_epoch_is_the_checkpoint_pool_s_not_steps_over_the_plain_epoch
     pool = EpochPool(seed=0, epoch=2, taken=5, first_step=10)
     ckpt = tmp_path / "checkpoint-13"
     ckpt.mkdir()
-    state = {"global_step": 13, "max_steps": 24, "train_batch_size": 4,
-             "stateful_callbacks": {"EpochPool": pool.state()}}  # fmt: skip
+    state = {
+        "global_step": 13,
+        "max_steps": 24,
+        "train_batch_size": 4,
+        "stateful_callbacks": {"EpochPool": pool.state()},
+    }
     (ckpt / "trainer_state.json").write_text(json.dumps(state))
     trainer.args.gradient_accumulation_steps = 2  # batches skipped = steps x accumulation
     assert trainer._init_training_state(24, 8, 3, str(ckpt), None) == (2, 6)
@@ -94,11 +98,31 @@ class Trace:
 def long_argv(model, out, *extra):
     # 8 problems, 2 per step: Trainer plans 4 steps an epoch, 12 in 3 epochs; the refills of the flat
     # half end each epoch after 3 (9 steps in all).
-    return tiny_run_argv(model, out, "--dataset_name", "generated:arithmetic?n=8&seed=0",
-                         "--dynamic_sampling", "true", "--reward_funcs", "half_flat", "--dynamic_sampling_metric",
-                         "half_flat", "--reward_weights", "1.0", "--max_steps", "-1", "--num_train_epochs", "3",
-                         "--max_resample_rounds", "2", "--save_steps", "1000", "--max_completion_length", "4",
-                         *extra)  # fmt: skip
+    return tiny_run_argv(
+        model,
+        out,
+        "--dataset_name",
+        "generated:arithmetic?n=8&seed=0",
+        "--dynamic_sampling",
+        "true",
+        "--reward_funcs",
+        "half_flat",
+        "--dynamic_sampling_metric",
+        "half_flat",
+        "--reward_weights",
+        "1.0",
+        "--max_steps",
+        "-1",
+        "--num_train_epochs",
+        "3",
+        "--max_resample_rounds",
+        "2",
+        "--save_steps",
+        "1000",
+        "--max_completion_length",
+        "4",
+        *extra,
+    )
 
 
 @pytest.mark.slow
@@ -119,8 +143,10 @@ def test_a_long_dynamic_run_killed_in_epochs_1_and_2_resumes_exactly(tiny_qwen_d
     trace.steps.clear(), trace.calls.clear()
     out = tmp_path / "resumed"
     run(*parse_train_args(long_argv(tiny_qwen_dir, out)), callbacks=[trace.callback(), StopAfter(kills[0])])
-    run(*parse_train_args(long_argv(tiny_qwen_dir, out, "--resume", "true")),
-        callbacks=[trace.callback(), StopAfter(kills[1])])  # fmt: skip
+    run(
+        *parse_train_args(long_argv(tiny_qwen_dir, out, "--resume", "true")),
+        callbacks=[trace.callback(), StopAfter(kills[1])],
+    )
     last = run(*parse_train_args(long_argv(tiny_qwen_dir, out, "--resume", "true")), callbacks=[trace.callback()])
     # Every step: the same epoch, refills and epoch start; every generation round scored the same prompts.
     assert [s[:4] for s in trace.steps] == [s[:4] for s in steps]
@@ -138,8 +164,10 @@ def snapshot(folder) -> dict:
     for root, _, files in os.walk(folder):
         for name in files:
             path = os.path.join(root, name)
-            found[os.path.relpath(path, folder)] = (hashlib.sha256(open(path, "rb").read()).hexdigest(),
-                                                    os.stat(path).st_mtime_ns)  # fmt: skip
+            found[os.path.relpath(path, folder)] = (
+                hashlib.sha256(open(path, "rb").read()).hexdigest(),
+                os.stat(path).st_mtime_ns,
+            )
     return found
 
 

@@ -25,10 +25,26 @@ from mathgrpo.files import RUN_FILE
 
 def eval_args(model, out, eval_dir, *extra):
     return [
-        "--model", str(model), "--benchmarks", "math500,aime24", "--limit", "2", "--n", "2",
-        "--temperature", "1.0", "--max-new-tokens", "8", "--batch-size", "3",
-        "--data-dir", str(eval_dir), "--output", str(out), *extra,
-    ]  # fmt: skip
+        "--model",
+        str(model),
+        "--benchmarks",
+        "math500,aime24",
+        "--limit",
+        "2",
+        "--n",
+        "2",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "8",
+        "--batch-size",
+        "3",
+        "--data-dir",
+        str(eval_dir),
+        "--output",
+        str(out),
+        *extra,
+    ]
 
 
 def lines(path):
@@ -62,8 +78,18 @@ def test_end_to_end_writes_all_three_files(first_run):
     assert len(records) == 2 * 2 * 2  # benchmarks x problems x samples
     assert len(set(keys(records))) == len(records)
     rec = records[0]
-    assert {"benchmark", "id", "sample", "prompt", "completion", "answer", "gold", "correct", "truncated",
-            "n_tokens"} <= set(rec)  # fmt: skip
+    assert {
+        "benchmark",
+        "id",
+        "sample",
+        "prompt",
+        "completion",
+        "answer",
+        "gold",
+        "correct",
+        "truncated",
+        "n_tokens",
+    } <= set(rec)
     assert rec["benchmark"] == "math500" and rec["id"] == "test/precalculus/807.json"
     assert "Convert the point $(0,3)$" in rec["prompt"] and rec["prompt"].endswith("<|im_start|>assistant\n")
     assert all(1 <= r["n_tokens"] <= 8 for r in records)
@@ -224,11 +250,22 @@ def test_prompts_are_tokenized_as_trl_tokenizes_them(tiny_qwen_dir, tmp_path):
 
     tok = load_tokenizer(str(tiny_qwen_dir))
     texts = [TEMPLATES[name].render("What is $1+1$?", tok) for name in TEMPLATES]
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2, report_to=[],
-                      use_cpu=True, max_completion_length=4)  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        report_to=[],
+        use_cpu=True,
+        max_completion_length=4,
+    )
     zero = lambda completions, **k: [0.0] * len(completions)  # noqa: E731
-    trainer = GRPOTrainer(model=str(tiny_qwen_dir), reward_funcs=[zero], args=args,
-                          train_dataset=Dataset.from_dict({"prompt": texts}), processing_class=tok)  # fmt: skip
+    trainer = GRPOTrainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=[zero],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": texts}),
+        processing_class=tok,
+    )
     assert encode_prompts(tok, texts) == [list(ids) for ids in trainer._tokenize_prompts(texts)[0]]
 
 
@@ -242,8 +279,9 @@ def test_a_tokenizer_that_adds_bos_gets_one_bos(tiny_qwen_dir):
 
     tok = load_tokenizer(str(tiny_qwen_dir))
     tok.bos_token = "<|endoftext|>"
-    tok._tokenizer.post_processor = TemplateProcessing(single="<|endoftext|> $A", pair="<|endoftext|> $A $B",
-                                                      special_tokens=[("<|endoftext|>", tok.bos_token_id)])  # fmt: skip
+    tok._tokenizer.post_processor = TemplateProcessing(
+        single="<|endoftext|> $A", pair="<|endoftext|> $A $B", special_tokens=[("<|endoftext|>", tok.bos_token_id)]
+    )
     tok.chat_template = "{{ bos_token }}" + tok.chat_template
     assert adds_bos(tok)
     (ids,) = encode_prompts(tok, [get_template("qwen_math").render("What is 1+1?", tok)])
@@ -265,16 +303,52 @@ def test_evaluation_during_training_is_logged(tiny_qwen_dir, eval_dir, tmp_path)
     from mathgrpo.train.config import parse_train_args
     from mathgrpo.train.run import run
 
-    args = parse_train_args([
-        "--model_name_or_path", str(tiny_qwen_dir), "--dataset_name", "generated:arithmetic?n=8&seed=0",
-        "--template", "think_boxed", "--max_prompt_length", "256", "--max_completion_length", "8",
-        "--num_generations", "2", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4",
-        "--max_steps", "1", "--logging_steps", "1", "--save_strategy", "no",
-        "--eval_benchmark", "aime24", "--eval_data_dir", str(eval_dir), "--eval_limit", "2",
-        "--eval_strategy", "steps", "--eval_steps", "1",
-        "--output_dir", str(tmp_path / "train"), "--report_to", "none", "--use_cpu", "true",
-        "--dtype", "float32", "--seed", "0",
-    ])  # fmt: skip
+    args = parse_train_args(
+        [
+            "--model_name_or_path",
+            str(tiny_qwen_dir),
+            "--dataset_name",
+            "generated:arithmetic?n=8&seed=0",
+            "--template",
+            "think_boxed",
+            "--max_prompt_length",
+            "256",
+            "--max_completion_length",
+            "8",
+            "--num_generations",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            "--per_device_eval_batch_size",
+            "4",
+            "--max_steps",
+            "1",
+            "--logging_steps",
+            "1",
+            "--save_strategy",
+            "no",
+            "--eval_benchmark",
+            "aime24",
+            "--eval_data_dir",
+            str(eval_dir),
+            "--eval_limit",
+            "2",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "1",
+            "--output_dir",
+            str(tmp_path / "train"),
+            "--report_to",
+            "none",
+            "--use_cpu",
+            "true",
+            "--dtype",
+            "float32",
+            "--seed",
+            "0",
+        ]
+    )
     trainer = run(*args)
     evals = [h for h in trainer.state.log_history if "eval_rewards/accuracy/mean" in h]
     assert evals, f"no eval rewards in {trainer.state.log_history}"
@@ -436,17 +510,37 @@ def test_a_benchmark_defined_here_runs_through_eval(tiny_qwen_dir, tmp_path, mon
 
     data = tmp_path / "data"
     data.mkdir()
-    rows = [{"q": f"What is {i} + {i}?", "sol": str(2 * i), "band": "easy" if i < 2 else "hard", "key": f"p{i}"}
-            for i in range(3)]  # fmt: skip
+    rows = [
+        {"q": f"What is {i} + {i}?", "sol": str(2 * i), "band": "easy" if i < 2 else "hard", "key": f"p{i}"}
+        for i in range(3)
+    ]
     (data / "doubling.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     monkeypatch.setattr(benchmarks, "BENCHMARKS", dict(benchmarks.BENCHMARKS))  # the registry as it was, after
     register_benchmark(
-        Benchmark(name="doubling", files=("doubling.jsonl",), question=("q",), gold=(("sol", plain_gold),),
-                  id_field="key", breakdowns=("band",))
-    )  # fmt: skip
+        Benchmark(
+            name="doubling",
+            files=("doubling.jsonl",),
+            question=("q",),
+            gold=(("sol", plain_gold),),
+            id_field="key",
+            breakdowns=("band",),
+        )
+    )
     out = tmp_path / "out"
-    argv = ["--model", str(tiny_qwen_dir), "--benchmarks", "doubling", "--n", "1", "--max-new-tokens", "4",
-            "--data-dir", str(data), "--output", str(out)]  # fmt: skip
+    argv = [
+        "--model",
+        str(tiny_qwen_dir),
+        "--benchmarks",
+        "doubling",
+        "--n",
+        "1",
+        "--max-new-tokens",
+        "4",
+        "--data-dir",
+        str(data),
+        "--output",
+        str(out),
+    ]
     assert main(argv) == 0
     records = lines(out / SAMPLES_FILE)
     assert sorted(r["id"] for r in records) == ["p0", "p1", "p2"] and {r["gold"] for r in records} == {"0", "2", "4"}
@@ -462,8 +556,24 @@ def test_generation_settings_are_the_eval_options_of_the_same_names():
     from mathgrpo.evaluation.evaluate import _parser
     from mathgrpo.evaluation.sampler import GenerationSettings
 
-    args = _parser().parse_args(["--model", "m", "--benchmarks", "math500", "--n", "4", "--temperature", "0.6",
-                       "--batch-size", "3", "--extraction", "text", "--seed", "7"])  # fmt: skip
+    args = _parser().parse_args(
+        [
+            "--model",
+            "m",
+            "--benchmarks",
+            "math500",
+            "--n",
+            "4",
+            "--temperature",
+            "0.6",
+            "--batch-size",
+            "3",
+            "--extraction",
+            "text",
+            "--seed",
+            "7",
+        ]
+    )
     gen = GenerationSettings.from_namespace(args)
     assert all(hasattr(args, f.name) for f in fields(GenerationSettings))
     assert (gen.n, gen.temperature, gen.batch_size, gen.extraction, gen.seed) == (4, 0.6, 3, "text", 7)

@@ -14,10 +14,13 @@ QWEN = Path(__file__).resolve().parents[1] / "recipes" / "qwen2.5-math-1.5b"
 
 @pytest.mark.parametrize(
     "recipe, features",
-    [("seed.yaml", ("UnknownSamplesOut",)), ("dapo.yaml", ("DynamicSampling", "UnknownSamplesOut")),
-     ("drgrpo-vllm.yaml", ("UnknownSamplesOut", "VllmCorrectionShare")),
-     ("dapo-vllm.yaml", ("DynamicSampling", "UnknownSamplesOut", "VllmCorrectionShare"))],
-)  # fmt: skip
+    [
+        ("seed.yaml", ("UnknownSamplesOut",)),
+        ("dapo.yaml", ("DynamicSampling", "UnknownSamplesOut")),
+        ("drgrpo-vllm.yaml", ("UnknownSamplesOut", "VllmCorrectionShare")),
+        ("dapo-vllm.yaml", ("DynamicSampling", "UnknownSamplesOut", "VllmCorrectionShare")),
+    ],
+)
 def test_each_recipe_gets_the_features_it_asks_for_outermost_first(recipe, features):
     script_args, args, _ = parse_train_args(["--config", str(QWEN / recipe), "--use_cpu", "true"])
     cls, kwargs = trainer_class(script_args, args)

@@ -89,16 +89,32 @@ def test_overwrite_output_dir_leaves_nothing_of_the_old_run(tiny_qwen_dir, tmp_p
     out = tmp_path / "run"
     # An old LoRA run: checkpoint, adapter, completions, report, card, record, merged model, and a
     # file of the user's own making inside the run folder.
-    old = {"checkpoint-4/trainer_state.json": "{}", "adapter/adapter_config.json": "{}",
-           "adapter/adapter_model.safetensors": "old", "completions/completions_00004.parquet": "old",
-           "report/summary.md": "old", "README.md": "old card", RUN_FILE: json.dumps({"run_id": "old"}),
-           "notes.txt": "old"}  # fmt: skip
+    old = {
+        "checkpoint-4/trainer_state.json": "{}",
+        "adapter/adapter_config.json": "{}",
+        "adapter/adapter_model.safetensors": "old",
+        "completions/completions_00004.parquet": "old",
+        "report/summary.md": "old",
+        "README.md": "old card",
+        RUN_FILE: json.dumps({"run_id": "old"}),
+        "notes.txt": "old",
+    }
     for name, text in old.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text)
     save_file({"old": torch.ones(3)}, out / "model-00002-of-00002.safetensors")
-    argv = tiny_run_argv(tiny_qwen_dir, out, "--max_steps", "1", "--overwrite_output_dir", "true",
-                         "--push_to_hub", "true", "--hub_model_id", "me/tiny")  # fmt: skip
+    argv = tiny_run_argv(
+        tiny_qwen_dir,
+        out,
+        "--max_steps",
+        "1",
+        "--overwrite_output_dir",
+        "true",
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        "me/tiny",
+    )
     run(*parse_train_args(argv))
     left = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
     # The new run writes its own record, card and report; nothing else of the old run is there.
@@ -109,8 +125,10 @@ def test_overwrite_output_dir_leaves_nothing_of_the_old_run(tiny_qwen_dir, tmp_p
         and "old card" not in (out / "README.md").read_text()
     )
     (upload,) = recording_hub
-    assert not any(f.startswith(("adapter/", "completions/", "checkpoint-", "model-0")) or f == "notes.txt"
-                   for f in upload["files"]), upload["files"]  # fmt: skip
+    assert not any(
+        f.startswith(("adapter/", "completions/", "checkpoint-", "model-0")) or f == "notes.txt"
+        for f in upload["files"]
+    ), upload["files"]
     assert (
         upload["digests"]["model.safetensors"] == hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
     )

@@ -162,8 +162,24 @@ def test_grade_named_rewards_with_token_ids_and_a_dotted_path(tiny_qwen_dir, tmp
     monkeypatch.syspath_prepend(str(tmp_path))
     rows = [{"completion": "\\boxed{5}", "answer": "5"}, {"completion": "word " * 40 + "\\boxed{5}", "answer": "5"}]
     src, dst = _write(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    argv = ["grade", str(src), "-o", str(dst), "--rewards", "accuracy", "soft_overlong", "extra_rewards.brevity",
-            "--weights", "1", "1", "2", "--tokenizer", str(tiny_qwen_dir), "--max-completion-length", "20"]  # fmt: skip
+    argv = [
+        "grade",
+        str(src),
+        "-o",
+        str(dst),
+        "--rewards",
+        "accuracy",
+        "soft_overlong",
+        "extra_rewards.brevity",
+        "--weights",
+        "1",
+        "1",
+        "2",
+        "--tokenizer",
+        str(tiny_qwen_dir),
+        "--max-completion-length",
+        "20",
+    ]
     assert cli_main(argv) == 0
     out = _read(dst)
     assert [r["brevity_reward"] for r in out] == [0.5, 0.5] and "format_reward" not in out[0]

@@ -247,8 +247,11 @@ def test_equivalent_verdict_counts_equal_values_strict_does_not(pred, gold):
     assert grade("\\boxed{1001}", gold, verdict="equivalent") is False
 
 
-PROBES = [("\\boxed{2\\sqrt{2}}", "\\sqrt{8}"), ("\\boxed{x^2+2x+1}", "(x+1)^2"),
-          ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt{3}}{2}+0")]  # fmt: skip
+PROBES = [
+    ("\\boxed{2\\sqrt{2}}", "\\sqrt{8}"),
+    ("\\boxed{x^2+2x+1}", "(x+1)^2"),
+    ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt{3}}{2}+0"),
+]
 
 
 def test_a_timeout_is_unknown_and_never_cached():

@@ -17,8 +17,16 @@ SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, suppress_h
 small = st.integers(1, 999)
 # Constants in the spellings models write: upright (ISO 80000-2) and italic.
 CONSTANTS = ["\\mathrm{e}", "\\operatorname{e}", "\\text{e}", "{\\rm e}", "e", "\\pi", "\\sqrt{2}", "\\sqrt{3}"]
-UPRIGHT = ["\\mathrm{e}", "\\mathrm{i}", "\\operatorname{e}", "\\operatorname{i}", "\\text{e}", "\\text{i}",
-           "\\textrm{i}", "{\\rm e}"]  # fmt: skip
+UPRIGHT = [
+    "\\mathrm{e}",
+    "\\mathrm{i}",
+    "\\operatorname{e}",
+    "\\operatorname{i}",
+    "\\text{e}",
+    "\\text{i}",
+    "\\textrm{i}",
+    "{\\rm e}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +43,12 @@ def _box(answer: str) -> str:
 def accepted(grader: Grader, answer: str, gold: str) -> list:
     """Every (verdict, reading) that accepts ``answer``: boxed, and stated in the text without a box."""
     completions = {BOXED: _box(answer), TEXT: f"The final answer is ${answer}$."}
-    return [(v, r) for v in (STRICT, EQUIVALENT) for r in (BOXED, TEXT)
-            if grader.grade(completions[r] if r == TEXT else completions[BOXED], gold, v, r) is True]  # fmt: skip
+    return [
+        (v, r)
+        for v in (STRICT, EQUIVALENT)
+        for r in (BOXED, TEXT)
+        if grader.grade(completions[r] if r == TEXT else completions[BOXED], gold, v, r) is True
+    ]
 
 
 @SETTINGS

@@ -35,8 +35,11 @@ def test_bootstraps_bracket_the_gain_and_widen_with_seed_spread(bench):
     assert low < 0.30 < high and low > 0.15 and high < 0.45
     ids = {str(i): 0.0 for i in range(100)}
     same = [{str(i): v for i, v in enumerate(after)}] * 3
-    spread = [{str(i): v for i, v in enumerate(after)}, {str(i): 0.0 for i in range(100)},
-              {str(i): 1.0 if i < 60 else 0.0 for i in range(100)}]  # fmt: skip
+    spread = [
+        {str(i): v for i, v in enumerate(after)},
+        {str(i): 0.0 for i in range(100)},
+        {str(i): 1.0 if i < 60 else 0.0 for i in range(100)},
+    ]
     tight, wide = (
         stats.seeds_and_problems_bootstrap(ids, same, reps=1000),
         stats.seeds_and_problems_bootstrap(ids, spread, reps=1000),
@@ -65,8 +68,20 @@ def test_equations_count_right_and_wrong_arithmetic(bench):
 
 def write_eval(folder: Path, rows: list[tuple[str, str, bool, str | None]], samples: int = 1) -> None:
     folder.mkdir(parents=True)
-    lines = [json.dumps({"benchmark": "b", "id": str(i // samples), "sample": i % samples, "completion": c, "gold": g,
-                         "correct": ok, "answer": a}) for i, (c, g, ok, a) in enumerate(rows)]  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "benchmark": "b",
+                "id": str(i // samples),
+                "sample": i % samples,
+                "completion": c,
+                "gold": g,
+                "correct": ok,
+                "answer": a,
+            }
+        )
+        for i, (c, g, ok, a) in enumerate(rows)
+    ]
     (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "summary.json").write_text("{}")
 
@@ -128,19 +143,43 @@ def test_dynamic_compare_counts_every_generated_group(bench, tmp_path):
     run = tmp_path / "dynamic-seed0"
     (run / "train").mkdir(parents=True)
     history = [  # step 1: one round with a signal; step 2: three rounds, the first two without
-        {"step": 1, "reward": 0.5, "frac_reward_zero_std": 0.0, "step_time": 30.0, "dynamic/rounds": 1.0,
-         "dynamic/prompts_drawn": 0.0, "dynamic/zero_signal_trained": 0.0},
-        {"step": 2, "reward": 0.25, "frac_reward_zero_std": 2 / 3, "step_time": 60.0, "dynamic/rounds": 3.0,
-         "dynamic/prompts_drawn": 2.0, "dynamic/zero_signal_trained": 0.0},
-    ]  # fmt: skip
+        {
+            "step": 1,
+            "reward": 0.5,
+            "frac_reward_zero_std": 0.0,
+            "step_time": 30.0,
+            "dynamic/rounds": 1.0,
+            "dynamic/prompts_drawn": 0.0,
+            "dynamic/zero_signal_trained": 0.0,
+        },
+        {
+            "step": 2,
+            "reward": 0.25,
+            "frac_reward_zero_std": 2 / 3,
+            "step_time": 60.0,
+            "dynamic/rounds": 3.0,
+            "dynamic/prompts_drawn": 2.0,
+            "dynamic/zero_signal_trained": 0.0,
+        },
+    ]
     state = {"global_step": 2, "log_history": history}
     (run / "train" / "trainer_state.json").write_text(json.dumps(state))
     saved = [{"step": 1, "seconds": 30.0}, {"step": 2, "seconds": 90.0}]
     (run / "train" / "budget.json").write_text(json.dumps({"minutes": 1.5, "saved": saved}))
     for step, right in ((1, 1), (2, 3)):
         (run / f"eval-step{step}").mkdir()
-        rows = [{"benchmark": "b", "id": str(i), "sample": 0, "completion": "\\boxed{1}", "answer": "1",
-                 "gold": "1" if i < right else "2", "correct": i < right} for i in range(4)]  # fmt: skip
+        rows = [
+            {
+                "benchmark": "b",
+                "id": str(i),
+                "sample": 0,
+                "completion": "\\boxed{1}",
+                "answer": "1",
+                "gold": "1" if i < right else "2",
+                "correct": i < right,
+            }
+            for i in range(4)
+        ]
         (run / f"eval-step{step}" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     got = dynamic_compare.summarize(run)
     assert got["steps"] == 2 and got["rounds"] == 2.0 and got["groups_generated"] == 2.0

@@ -95,22 +95,36 @@ def test_majority_vote_groups_by_the_graders_equivalence():
 
 
 def rec(pid, sample, correct, answer=None, truncated=False, n_tokens=10):
-    return {"id": pid, "sample": sample, "correct": correct, "answer": answer, "truncated": truncated,
-            "n_tokens": n_tokens}  # fmt: skip
+    return {
+        "id": pid,
+        "sample": sample,
+        "correct": correct,
+        "answer": answer,
+        "truncated": truncated,
+        "n_tokens": n_tokens,
+    }
 
 
 def test_summarize_counts_accuracy_pass_at_k_majority_and_truncation():
     records = [
         # p1: 2 of 4 correct; majority answer "5" (3 votes) is wrong.
-        rec("p1", 0, True, "4"), rec("p1", 1, False, "5"), rec("p1", 2, False, "5"), rec("p1", 3, True, "5"),
+        rec("p1", 0, True, "4"),
+        rec("p1", 1, False, "5"),
+        rec("p1", 2, False, "5"),
+        rec("p1", 3, True, "5"),
         # p2: 3 of 4 correct, one truncated without an answer.
-        rec("p2", 0, True, "9"), rec("p2", 1, True, "9"), rec("p2", 2, False, None, truncated=True, n_tokens=30),
+        rec("p2", 0, True, "9"),
+        rec("p2", 1, True, "9"),
+        rec("p2", 2, False, None, truncated=True, n_tokens=30),
         rec("p2", 3, True, "9"),
         # p3: gold not gradeable -> unknown: left out (never counted wrong), and reported.
         *(dict(rec("p3", i, None, "1"), gold_ok=False) for i in range(4)),
         # p4: one timeout among right answers -> unknown: left out until re-graded.
-        rec("p4", 0, True, "2"), rec("p4", 1, None, "2"), rec("p4", 2, True, "2"), rec("p4", 3, True, "2"),
-    ]  # fmt: skip
+        rec("p4", 0, True, "2"),
+        rec("p4", 1, None, "2"),
+        rec("p4", 2, True, "2"),
+        rec("p4", 3, True, "2"),
+    ]
     s = summarize(records, n=4, equivalent=exact)
     assert s["problems"] == 4 and s["samples_per_problem"] == 4 and s["graded"] == 2
     assert s["unknown"] == 5 and s["unknown_problems"] == 2 and s["ungradeable"] == 1
@@ -126,8 +140,9 @@ def test_summarize_counts_accuracy_pass_at_k_majority_and_truncation():
     assert s["mean_tokens"] == pytest.approx((7 * 10 + 30) / 8)
     # Had the unknowns counted as wrong, accuracy would be (2/4 + 3/4 + 0 + 3/4) / 4.
     assert s["accuracy"] != pytest.approx((2 / 4 + 3 / 4 + 0 + 3 / 4) / 4)
-    strict_unknown = [dict(r, correct_strict=None if r["id"] == "p1" and r["sample"] == 0 else r["correct"])
-                      for r in records]  # fmt: skip
+    strict_unknown = [
+        dict(r, correct_strict=None if r["id"] == "p1" and r["sample"] == 0 else r["correct"]) for r in records
+    ]
     assert summarize(strict_unknown, n=4, equivalent=exact)["unknown_problems"] == 3
     everything_unknown = summarize([r for r in records if r["id"] == "p3"], n=4, equivalent=exact)
     assert everything_unknown["graded"] == 0 and "accuracy" not in everything_unknown
@@ -141,9 +156,21 @@ def test_summarize_uses_only_the_first_n_samples_and_needs_all_of_them():
 
 
 def fake_summary(model, acc, n=4):
-    bench = {"problems": 10, "samples_per_problem": n, "accuracy": acc, "accuracy_strict": acc - 0.1,
-             "pass_at_k": {"1": acc, "4": acc + 0.1}, "maj_at_k": {"4": acc}, "majority": acc, "truncated": 0.05,
-             "mean_tokens": 100.0, "ungradeable": 0, "unknown": 0, "unknown_problems": 0, "graded": 10}  # fmt: skip
+    bench = {
+        "problems": 10,
+        "samples_per_problem": n,
+        "accuracy": acc,
+        "accuracy_strict": acc - 0.1,
+        "pass_at_k": {"1": acc, "4": acc + 0.1},
+        "maj_at_k": {"4": acc},
+        "majority": acc,
+        "truncated": 0.05,
+        "mean_tokens": 100.0,
+        "ungradeable": 0,
+        "unknown": 0,
+        "unknown_problems": 0,
+        "graded": 10,
+    }
     benches = {"math500": bench, "aime24": {**bench, "accuracy": acc / 2}}
     return {
         "settings": {
@@ -179,9 +206,10 @@ def test_tables_show_percentages_and_deltas():
 def test_two_verdicts_breakdowns_and_the_oat_zero_average():
     from mathgrpo.evaluation.metrics import OAT_ZERO_BENCHMARKS, oat_zero_average
 
-    records = [{**rec("a", 0, True, "10^3"), "correct_strict": False, "level": "Level 1", "subject": "Algebra"},
-               {**rec("b", 0, True, "7"), "correct_strict": True, "level": "Level 5",
-                "subject": "Algebra"}]  # fmt: skip
+    records = [
+        {**rec("a", 0, True, "10^3"), "correct_strict": False, "level": "Level 1", "subject": "Algebra"},
+        {**rec("b", 0, True, "7"), "correct_strict": True, "level": "Level 5", "subject": "Algebra"},
+    ]
     s = summarize(records, n=1, equivalent=exact, breakdowns=("level", "subject"))
     assert (s["accuracy"], s["accuracy_strict"]) == (1.0, 0.5)
     assert "by_level" not in summarize(records, n=1, equivalent=exact)  # only the fields the benchmark names

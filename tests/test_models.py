@@ -55,13 +55,25 @@ def test_a_completion_ending_in_im_end_stops_there_in_training_and_is_kept(tiny_
     head.bias.data[151645] = 30.0
     model.lm_head = head
 
-    args = GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=5, mask_truncated_completions=True, report_to=[], use_cpu=True,
-                      seed=0)  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=5,
+        mask_truncated_completions=True,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
     from datasets import Dataset
 
-    trainer = Trainer(model=model, reward_funcs=[lambda completions, **k: [1.0] * len(completions)], args=args,
-                      train_dataset=Dataset.from_dict({"prompt": ["Say a."]}), processing_class=tok)  # fmt: skip
+    trainer = Trainer(
+        model=model,
+        reward_funcs=[lambda completions, **k: [1.0] * len(completions)],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["Say a."]}),
+        processing_class=tok,
+    )
     trainer.model.train()
     out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
     assert out["completion_ids"][:, 0].tolist() == [151645, 151645]

@@ -50,9 +50,17 @@ def test_every_jsonl_reader_goes_through_files():
 
 @pytest.mark.parametrize(
     "name, is_path",
-    [("Qwen/Qwen2.5-Math-1.5B", False), ("./run", True), ("/abs/model", True), ("~/m", True),
-     ("a/b/c", True), ("org/name/", True), ("C:\\models\\x", True), ("gpt2", False)],
-)  # fmt: skip
+    [
+        ("Qwen/Qwen2.5-Math-1.5B", False),
+        ("./run", True),
+        ("/abs/model", True),
+        ("~/m", True),
+        ("a/b/c", True),
+        ("org/name/", True),
+        ("C:\\models\\x", True),
+        ("gpt2", False),
+    ],
+)
 def test_one_rule_tells_a_path_from_a_hub_id(name, is_path):
     assert looks_like_path(name) is is_path
 

@@ -27,8 +27,9 @@ needs_optimi = pytest.mark.skipif(importlib.util.find_spec("optimi") is None, re
 
 
 def recipe_args(recipe: Path, model: str, out: Path, *extra: str):
-    return parse_train_args(["--config", str(recipe), "--model_name_or_path", model, "--use_cpu", "true",
-                             "--output_dir", str(out), *extra])  # fmt: skip
+    return parse_train_args(
+        ["--config", str(recipe), "--model_name_or_path", model, "--use_cpu", "true", "--output_dir", str(out), *extra]
+    )
 
 
 def train_steps(model, optimizer, tokenizer, bf16: bool) -> dict[str, torch.Tensor]:
@@ -129,9 +130,13 @@ def test_warning_only_for_16_bit_full_fine_tunes(tiny_qwen_dir, tmp_path):
     from mathgrpo.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_qwen_dir))
-    for extra, warns in (((), False), (("--dtype", "bfloat16"), True), (("--dtype", "float16"), True),
-                         (("--dtype", "bfloat16", "--optim", "stable_adamw"), False),
-                         (("--dtype", "bfloat16", "--use_peft", "true"), False)):  # fmt: skip
+    for extra, warns in (
+        ((), False),
+        (("--dtype", "bfloat16"), True),
+        (("--dtype", "float16"), True),
+        (("--dtype", "bfloat16", "--optim", "stable_adamw"), False),
+        (("--dtype", "bfloat16", "--use_peft", "true"), False),
+    ):
         _, args, model_args = recipe_args(SEED, str(tiny_qwen_dir), tmp_path, *extra)
         model, _ = load_policy(str(tiny_qwen_dir), model_args, args, tok)
         assert (check_update_precision(model, args, model_args) is not None) == warns, extra
@@ -139,14 +144,20 @@ def test_warning_only_for_16_bit_full_fine_tunes(tiny_qwen_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "optim, optim_args, compensated",
-    [("adamw_torch", None, False), ("adamw_torch_fused", None, False), ("adamw_bnb_8bit", None, False),
-     ("adafactor", None, False), ("adamw_anyprecision", None, False),
-     ("adamw_anyprecision", "use_kahan_summation=False", False),
-     ("adamw_anyprecision", "use_kahan_summation=True,momentum_dtype=float32", True),
-     ("stable_adamw", None, True), ("stable_adamw", "kahan_sum=True", True),
-     ("stable_adamw", "kahan_sum=False", True),  # transformers' bool("False"): still on
-     ("stable_adamw", "kahan_sum=", False)],
-)  # fmt: skip
+    [
+        ("adamw_torch", None, False),
+        ("adamw_torch_fused", None, False),
+        ("adamw_bnb_8bit", None, False),
+        ("adafactor", None, False),
+        ("adamw_anyprecision", None, False),
+        ("adamw_anyprecision", "use_kahan_summation=False", False),
+        ("adamw_anyprecision", "use_kahan_summation=True,momentum_dtype=float32", True),
+        ("stable_adamw", None, True),
+        ("stable_adamw", "kahan_sum=True", True),
+        ("stable_adamw", "kahan_sum=False", True),  # transformers' bool("False"): still on
+        ("stable_adamw", "kahan_sum=", False),
+    ],
+)
 def test_the_bf16_warning_reads_each_optimizers_arguments(optim, optim_args, compensated):
     from types import SimpleNamespace
 
@@ -193,19 +204,26 @@ def test_stable_adamw_kahan_reading_matches_what_transformers_builds():
     from transformers.trainer_optimizer import _get_stable_adamw, _parse_optim_args
 
     for text, on in (("kahan_sum=False", True), ("kahan_sum=", False)):
-        ctx = SimpleNamespace(optim_args=_parse_optim_args(text), adam_kwargs={}, optimizer_kwargs={},
-                              args=SimpleNamespace(weight_decay=0.0))  # fmt: skip
+        ctx = SimpleNamespace(
+            optim_args=_parse_optim_args(text),
+            adam_kwargs={},
+            optimizer_kwargs={},
+            args=SimpleNamespace(weight_decay=0.0),
+        )
         _, kwargs = _get_stable_adamw(ctx)
         assert bool(kwargs["kahan_sum"]) is on, (text, kwargs)
 
 
 @pytest.mark.parametrize(
     "recipe, extra, mode",
-    [(SEED, (), "fp32-master"), pytest.param(SEED_24GB, (), "8bit-adamw", marks=needs_bnb),
-     (SEED, ("--dtype", "bfloat16"), "bf16-pure"),
-     pytest.param(SEED, ("--dtype", "bfloat16", "--optim", "stable_adamw"), "bf16-kahan", marks=needs_optimi)],
+    [
+        (SEED, (), "fp32-master"),
+        pytest.param(SEED_24GB, (), "8bit-adamw", marks=needs_bnb),
+        (SEED, ("--dtype", "bfloat16"), "bf16-pure"),
+        pytest.param(SEED, ("--dtype", "bfloat16", "--optim", "stable_adamw"), "bf16-kahan", marks=needs_optimi),
+    ],
     ids=["seed", "seed-24gb", "bf16", "bf16-kahan"],
-)  # fmt: skip
+)
 def test_memory_estimate_counts_what_loader_and_optimizer_allocate(recipe, extra, mode, tiny_qwen_dir, tmp_path):
     """bench/gpu_estimate.py's bytes per parameter are the ones the code really allocates: weights as
     the loader gives them, gradients, and the optimizer state after one real step."""
@@ -225,8 +243,15 @@ def test_memory_estimate_counts_what_loader_and_optimizer_allocate(recipe, extra
     n = sum(p.numel() for p in params)
     weights = sum(p.numel() * p.element_size() for p in params) / n
     grads = sum(p.grad.numel() * p.grad.element_size() for p in params) / n
-    state = sum(v.numel() * v.element_size() for s in optimizer.state.values() for k, v in s.items()
-                if torch.is_tensor(v) and k != "step") / n  # fmt: skip
+    state = (
+        sum(
+            v.numel() * v.element_size()
+            for s in optimizer.state.values()
+            for k, v in s.items()
+            if torch.is_tensor(v) and k != "step"
+        )
+        / n
+    )
     embedding = model.get_input_embeddings().weight.numel()
     assert weights == expected.weights and grads == expected.grads
     assert state == pytest.approx(expected.optimizer_bytes(n, embedding) / n, rel=0.1), state

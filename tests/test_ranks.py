@@ -17,8 +17,18 @@ def rows(*answers):
 def test_the_digest_sees_order_content_and_length():
     base = rows_digest(rows("1", "2"), None)
     assert base == rows_digest(rows("1", "2"), None)
-    assert len({base, rows_digest(rows("2", "1"), None), rows_digest(rows("1"), None),
-                rows_digest(rows("1", "3"), None), rows_digest(rows("1", "2"), rows("9"))}) == 5  # fmt: skip
+    assert (
+        len(
+            {
+                base,
+                rows_digest(rows("2", "1"), None),
+                rows_digest(rows("1"), None),
+                rows_digest(rows("1", "3"), None),
+                rows_digest(rows("1", "2"), rows("9")),
+            }
+        )
+        == 5
+    )
 
 
 def test_a_rank_with_other_rows_is_one_line_on_every_rank():
@@ -66,11 +76,23 @@ def test_any_error_while_rank_0_builds_the_data_reaches_every_rank_as_one_line(t
 
     script = tmp_path / "train_broken.py"
     script.write_text(FAILING_BUILD)
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCEL / "ddp.yaml"),
-           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-           "--main_process_port", str(free_port()), str(script),
-           *tiny_run_argv(tiny_qwen_dir, tmp_path / "out", "--reward_funcs", "accuracy",
-                          "--reward_weights", "1.0")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ACCEL / "ddp.yaml"),
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(script),
+        *tiny_run_argv(tiny_qwen_dir, tmp_path / "out", "--reward_funcs", "accuracy", "--reward_weights", "1.0"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

@@ -24,8 +24,17 @@ from mathgrpo.train.rewards import REWARDS
 from conftest import length_reward, tiny_run_argv
 
 SECRET = "hf_notARealTokenButSecretShaped123"
-PLOTS = ("reward", "accuracy", "completion_length", "zero_std_groups", "clip_ratio", "entropy", "kl",
-         "learning_rate", "grad_norm")  # fmt: skip
+PLOTS = (
+    "reward",
+    "accuracy",
+    "completion_length",
+    "zero_std_groups",
+    "clip_ratio",
+    "entropy",
+    "kl",
+    "learning_rate",
+    "grad_norm",
+)
 BENCH = "generated:arithmetic?n=3&seed=7"
 
 
@@ -46,10 +55,24 @@ def trained(tiny_qwen_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(REWARDS, "length", length_reward)
         mp.setenv("HF_TOKEN", "placeholder")  # restored after; train moves a recipe token into it
-        trainer = run(*parse_train_args(tiny_run_argv(
-            tiny_qwen_dir, out, "--reward_weights", "1.0", "0.5", "2.0", "--beta", "0.04",
-            "--log_completions", "true", "--hub_token", SECRET,
-        )))  # fmt: skip
+        trainer = run(
+            *parse_train_args(
+                tiny_run_argv(
+                    tiny_qwen_dir,
+                    out,
+                    "--reward_weights",
+                    "1.0",
+                    "0.5",
+                    "2.0",
+                    "--beta",
+                    "0.04",
+                    "--log_completions",
+                    "true",
+                    "--hub_token",
+                    SECRET,
+                )
+            )
+        )
     card_at_end = (out / "README.md").read_text()
     evaluate(tiny_qwen_dir, root / "eval-base")
     evaluate(out, out / "eval")
@@ -98,8 +121,16 @@ def test_summary_holds_the_runs_final_numbers(trained):
     build_report(trained.out)
     text = (trained.out / REPORT_DIR / SUMMARY_FILE).read_text()
     assert "finished at step 2" in text
-    for key in ("reward", "rewards/length/mean", "entropy", "kl", "grad_norm", "completions/mean_length",
-                "frac_reward_zero_std", "learning_rate"):  # fmt: skip
+    for key in (
+        "reward",
+        "rewards/length/mean",
+        "entropy",
+        "kl",
+        "grad_norm",
+        "completions/mean_length",
+        "frac_reward_zero_std",
+        "learning_rate",
+    ):
         points = logged(trained.trainer, key)
         assert len(points) == 2, key
         values = [v for _, v in points]
@@ -226,8 +257,13 @@ def test_push_to_hub_publishes_the_final_folder_once(tiny_qwen_dir, tmp_path, wi
     from mathgrpo.train.run import run
 
     out = tmp_path / "pushed"
-    run(*parse_train_args(tiny_run_argv(tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-grpo",
-                                        "--hub_token", SECRET)))  # fmt: skip
+    run(
+        *parse_train_args(
+            tiny_run_argv(
+                tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-grpo", "--hub_token", SECRET
+            )
+        )
+    )
     (upload,) = recording_hub  # Trainer pushed nothing itself (not at saves, not inside save_model)
     assert upload["repo_id"] == "me/tiny-grpo"
     files = set(upload["files"])
@@ -254,8 +290,12 @@ def test_a_failed_push_is_an_error_with_a_retry_that_pushes(
 
     monkeypatch.setattr(huggingface_hub, "HfApi", Offline)
     out = tmp_path / "push-fails"
-    argv = ["train", *tiny_run_argv(tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-retry",
-                                    "--max_steps", "1")]  # fmt: skip
+    argv = [
+        "train",
+        *tiny_run_argv(
+            tiny_qwen_dir, out, "--push_to_hub", "true", "--hub_model_id", "me/tiny-retry", "--max_steps", "1"
+        ),
+    ]
     assert cli.main(argv) == 2  # not a warning and exit 0
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "the trained model is saved in" in err and "ConnectionError: the Hub cannot be reached" in err
@@ -303,9 +343,15 @@ def test_the_vllm_correction_panel_draws_trl_s_ratios_and_the_capped_share(tmp_p
     from mathgrpo.report.plots import panels, series, write_plots
 
     names = ("min", "mean", "max")
-    history = [{"step": s, "reward": 0.1, "is_correction/capped_or_masked": 0.25,
-                **{f"sampling/importance_sampling_ratio/{n}": v for n, v in zip(names, (0.5, 0.98, 2.0))}}
-               for s in range(1, 5)]  # fmt: skip
+    history = [
+        {
+            "step": s,
+            "reward": 0.1,
+            "is_correction/capped_or_masked": 0.25,
+            **{f"sampling/importance_sampling_ratio/{n}": v for n, v in zip(names, (0.5, 0.98, 2.0))},
+        }
+        for s in range(1, 5)
+    ]
     written, missing = write_plots(history, tmp_path / "vllm")
     assert "vllm_correction.png" in [name for _, name in written] and "vllm_correction" not in missing
     panel = next(p for p in panels(history) if p.name == "vllm_correction")
@@ -315,8 +361,9 @@ def test_the_vllm_correction_panel_draws_trl_s_ratios_and_the_capped_share(tmp_p
     source = open(grpo_trainer.__file__).read()
     assert all(f'"{key}"' in source for key, _ in panel.lines)
     # A run without vLLM has no such panel, and it is not reported missing.
-    written, missing = write_plots([{k: v for k, v in e.items() if "sampl" not in k and "is_" not in k}
-                                    for e in history], tmp_path / "plain")  # fmt: skip
+    written, missing = write_plots(
+        [{k: v for k, v in e.items() if "sampl" not in k and "is_" not in k} for e in history], tmp_path / "plain"
+    )
     assert "vllm_correction.png" not in [n for _, n in written] and "vllm_correction" not in missing
 
 

@@ -88,8 +88,18 @@ def test_one_training_step_with_a_reward_from_a_file_outside_the_package(tiny_qw
     from mathgrpo.train.config import parse_train_args
     from mathgrpo.train.run import run
 
-    argv = tiny_run_argv(tiny_qwen_dir, tmp_path / "run", "--reward_funcs", "accuracy", f"{user_module}.brevity",
-                         "--reward_weights", "1.0", "1.0", "--max_steps", "1")  # fmt: skip
+    argv = tiny_run_argv(
+        tiny_qwen_dir,
+        tmp_path / "run",
+        "--reward_funcs",
+        "accuracy",
+        f"{user_module}.brevity",
+        "--reward_weights",
+        "1.0",
+        "1.0",
+        "--max_steps",
+        "1",
+    )
     trainer = run(*parse_train_args(argv))
     logged = {k for entry in trainer.state.log_history for k in entry}
     assert trainer.state.global_step == 1 and "rewards/brevity/mean" in logged
@@ -98,7 +108,13 @@ def test_one_training_step_with_a_reward_from_a_file_outside_the_package(tiny_qw
 def test_the_console_line_shows_every_reward_by_name():
     from mathgrpo.train.console import step_line
 
-    logs = {"reward": 1.25, "rewards/accuracy/mean": 0.5, "rewards/accuracy/std": 0.5, "rewards/format/mean": 0.25,
-            "rewards/brevity/mean": 0.125, "completions/mean_length": 12.0}  # fmt: skip
+    logs = {
+        "reward": 1.25,
+        "rewards/accuracy/mean": 0.5,
+        "rewards/accuracy/std": 0.5,
+        "rewards/format/mean": 0.25,
+        "rewards/brevity/mean": 0.125,
+        "completions/mean_length": 12.0,
+    }
     line = step_line(logs, 3, 10, None)
     assert "accuracy 0.50  format 0.25  brevity 0.12" in line and "std" not in line

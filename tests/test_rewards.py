@@ -207,11 +207,25 @@ def test_unknown_samples_leave_the_loss_mask_and_its_denominator(tmp_path, tiny_
         return [None if t == "b" else float(i % 2) for i, t in enumerate(tag)]  # a's group: 0 and 1
 
     data = Dataset.from_dict({"prompt": ["Say a.", "Say b."], "tag": ["a", "b"]})
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2, temperature=1.0,
-                      max_completion_length=6, report_to=[], use_cpu=True, seed=0, loss_type="dapo",
-                      beta=0.0)  # fmt: skip
-    trainer = Trainer(model=str(tiny_qwen_dir), reward_funcs=[unknown_for_b], args=args, train_dataset=data,
-                      processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=2,
+        temperature=1.0,
+        max_completion_length=6,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        loss_type="dapo",
+        beta=0.0,
+    )
+    trainer = Trainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=[unknown_for_b],
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_qwen_dir)),
+    )
     trainer.model.train()
     inputs = [{"prompt": "Say a.", "tag": "a"}] * 2 + [{"prompt": "Say b.", "tag": "b"}] * 2
     out = trainer._generate_and_score_completions(inputs)
@@ -239,10 +253,22 @@ def test_a_batch_with_every_reward_known_is_left_as_trl_made_it(tmp_path, tiny_q
     from mathgrpo.train.trainer import Trainer
 
     data = Dataset.from_dict({"prompt": ["Say a."]})
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=4, report_to=[], use_cpu=True, seed=0)  # fmt: skip
-    trainer = Trainer(model=str(tiny_qwen_dir), reward_funcs=[lambda completions, **k: [1.0] * len(completions)],
-                      args=args, train_dataset=data, processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=4,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
+    trainer = Trainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=[lambda completions, **k: [1.0] * len(completions)],
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_qwen_dir)),
+    )
     trainer.model.train()
     out = trainer._generate_and_score_completions([{"prompt": "Say a."}] * 2)
     # Every row's tokens up to its stop stay in the loss, and the loss divides by exactly their count.

@@ -198,10 +198,23 @@ def launch_two(tiny_qwen_dir, tmp_path, out, extra=(), env_extra=None):
     script = tmp_path / "train_with_length.py"
     script.write_text(textwrap.dedent(WRAPPER))
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCEL / "ddp.yaml"),
-        "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--main_process_port", str(free_port()), str(script), *tiny_train_args(tiny_qwen_dir, out, 2), *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ACCEL / "ddp.yaml"),
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(script),
+        *tiny_train_args(tiny_qwen_dir, out, 2),
+        *extra,
+    ]
     # No GPU visible: the multi-GPU launcher (torchrun) starts two CPU processes and
     # accelerate joins them in a gloo group. (`accelerate launch --cpu` would start only one
     # process unless MPI is set up.)
@@ -240,9 +253,22 @@ def test_dynamic_sampling_on_two_processes(tiny_qwen_dir, tmp_path):
     # Groups without a signal (problems about 1) are dropped and refilled on each rank; both ranks
     # must run the same rounds and collectives, or the run hangs (the timeout would fail it).
     out = tmp_path / "dynamic"
-    proc, notes = launch_two(tiny_qwen_dir, tmp_path, out, ["--dynamic_sampling", "true", "--max_resample_rounds", "4",
-                             "--dynamic_sampling_metric", "length",
-                             "--dataset_name", "generated:bare?n=20&seed=0&max_operand=6"], {"FLAT": "1"})  # fmt: skip
+    proc, notes = launch_two(
+        tiny_qwen_dir,
+        tmp_path,
+        out,
+        [
+            "--dynamic_sampling",
+            "true",
+            "--max_resample_rounds",
+            "4",
+            "--dynamic_sampling_metric",
+            "length",
+            "--dataset_name",
+            "generated:bare?n=20&seed=0&max_operand=6",
+        ],
+        {"FLAT": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     calls = {p.name: len(p.read_text().splitlines()) for p in notes.iterdir()}
     assert len(calls) == 2 and len(set(calls.values())) == 1 and min(calls.values()) >= 2  # same rounds on both
@@ -260,9 +286,22 @@ def test_dapo_filter_one_epoch_and_one_dataset_on_two_processes(tiny_qwen_dir, t
     problem is generated twice and the epoch ends when its problems are used up; and rank 1, whose
     gold checks disagree with rank 0's, still trains on rank 0's rows (built once, checked)."""
     out = tmp_path / "dapo"
-    extra = ["--dynamic_sampling", "true", "--dynamic_sampling_metric", "accuracy", "--max_resample_rounds", "3",
-             "--dataset_name", "generated:bare?n=12&seed=0&max_operand=9", "--max_steps", "-1",
-             "--num_train_epochs", "1", "--save_steps", "100"]  # fmt: skip
+    extra = [
+        "--dynamic_sampling",
+        "true",
+        "--dynamic_sampling_metric",
+        "accuracy",
+        "--max_resample_rounds",
+        "3",
+        "--dataset_name",
+        "generated:bare?n=12&seed=0&max_operand=9",
+        "--max_steps",
+        "-1",
+        "--num_train_epochs",
+        "1",
+        "--save_steps",
+        "100",
+    ]
     proc, notes = launch_two(tiny_qwen_dir, tmp_path, out, extra, {"DROP_ON_RANK": "1", "NOTE_PROBLEMS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "the same 12 rows on all 2 processes" in proc.stderr, proc.stderr[-3000:]
@@ -270,8 +309,9 @@ def test_dapo_filter_one_epoch_and_one_dataset_on_two_processes(tiny_qwen_dir, t
     logged = [e for e in state["log_history"] if "dynamic/rounds" in e]
     assert logged and all(e["dynamic/groups_kept"] == 0 and e["dynamic/zero_signal_trained"] == 1.0 for e in logged)
     # One epoch: each problem generated for exactly one group (2 completions), across both ranks.
-    seen = [p for path in notes.iterdir() for line in path.read_text().splitlines()
-            for p in json.loads(line)["problems"]]  # fmt: skip
+    seen = [
+        p for path in notes.iterdir() for line in path.read_text().splitlines() for p in json.loads(line)["problems"]
+    ]
     counts = {p: seen.count(p) for p in seen}
     assert set(counts.values()) == {2}, counts
     assert len(counts) <= 12 and state["global_step"] < 6  # the refills used the epoch up early
@@ -282,9 +322,21 @@ def test_lora_through_peft(tiny_qwen_dir, tmp_path, monkeypatch, recording_hub):
     monkeypatch.setitem(REWARDS, "length", length_reward)
     out = tmp_path / "lora"
     argv = tiny_train_args(tiny_qwen_dir, out, 1) + [
-        "--per_device_train_batch_size", "4", "--use_peft", "true", "--lora_r", "16", "--lora_alpha", "32",
-        "--lora_target_modules", "all-linear", "--push_to_hub", "true", "--hub_model_id", "me/tiny-lora",
-    ]  # fmt: skip
+        "--per_device_train_batch_size",
+        "4",
+        "--use_peft",
+        "true",
+        "--lora_r",
+        "16",
+        "--lora_alpha",
+        "32",
+        "--lora_target_modules",
+        "all-linear",
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        "me/tiny-lora",
+    ]
     trainer = run(*parse_train_args(argv))
     assert trainer.state.global_step == 1
     config = json.loads((out / "adapter" / "adapter_config.json").read_text())
@@ -309,8 +361,19 @@ def test_lora_through_peft(tiny_qwen_dir, tmp_path, monkeypatch, recording_hub):
 @pytest.mark.slow
 def test_gpu_step_bench_runs_on_cpu_with_tiny_model(tmp_path):
     table = tmp_path / "table.md"
-    cmd = [sys.executable, str(BENCH / "gpu_step.py"), "--tiny", "--backends", "transformers", "--rollouts", "1",
-           "--workdir", str(tmp_path / "work"), "--output", str(table)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(BENCH / "gpu_step.py"),
+        "--tiny",
+        "--backends",
+        "transformers",
+        "--rollouts",
+        "1",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--output",
+        str(table),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -24,8 +24,9 @@ def test_splits_never_share_a_fact():
     # fact is read in either order and backwards (12 - 5 is 5 + 7; 12 / 3 is 3 x 4).
     by_split = {
         split: facts(generate(f"generated:{kind}?n=400&seed={seed}&split={split}&max_operand=30"))
-        for split in SPLITS for kind, seed in (("arithmetic", 0),)
-    }  # fmt: skip
+        for split in SPLITS
+        for kind, seed in (("arithmetic", 0),)
+    }
     bare_test = facts(generate("generated:bare?n=200&seed=9&split=test&max_operand=30"))
     assert not by_split["train"] & by_split["test"] and not by_split["validation"] & by_split["test"]
     assert not by_split["train"] & by_split["validation"] and not bare_test & by_split["train"]
@@ -40,9 +41,14 @@ def test_a_test_set_spreads_over_many_facts():
     assert {r["op"] for r in rows} == {"add", "sub", "mul", "div"}
 
 
-@pytest.mark.parametrize("op,check", [
-    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "op,check",
+    [
+        ("add", lambda a, b: a + b),
+        ("sub", lambda a, b: a - b),
+        ("mul", lambda a, b: a * b),
+    ],
+)
 def test_answers_are_right(op, check):
     for row in generate(f"generated:bare?n=40&ops={op}&max_operand=30"):
         a, b = (int(t) for t in row["problem"].rstrip("?").split()[2::2])
@@ -55,14 +61,17 @@ def test_division_is_exact():
         assert a % b == 0 and int(row["answer"]) == a // b
 
 
-@pytest.mark.parametrize("spec,msg", [
-    ("generated:poetry", "unknown generated dataset"),
-    ("generated:arithmetic?n=ten", "must be integers"),
-    ("generated:arithmetic?colour=red", "unknown option 'colour'"),
-    ("generated:arithmetic?ops=pow", "ops must be"),
-    ("generated:arithmetic?split=dev", "split must be"),
-    ("generated:arithmetic?max_operand=5000", "max_operand in 2..1000"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec,msg",
+    [
+        ("generated:poetry", "unknown generated dataset"),
+        ("generated:arithmetic?n=ten", "must be integers"),
+        ("generated:arithmetic?colour=red", "unknown option 'colour'"),
+        ("generated:arithmetic?ops=pow", "ops must be"),
+        ("generated:arithmetic?split=dev", "split must be"),
+        ("generated:arithmetic?max_operand=5000", "max_operand in 2..1000"),
+    ],
+)
 def test_bad_specs_are_one_line_errors(spec, msg):
     with pytest.raises(UserError, match=msg):
         generate(spec)

@@ -53,11 +53,17 @@ def test_bitsandbytes_optimizers_come_from_transformers(monkeypatch):
 
 @pytest.mark.parametrize(
     "impl, dtype, bf16, ok",
-    [("flash_attention_2", "float32", False, False), ("flash_attention_2", None, False, False),
-     ("flash_attention_2", "float32", True, True),  # float32 weights under bf16 autocast: cast to bf16
-     ("flash_attention_2", "bfloat16", False, True), ("flash_attention_3", "float16", False, True),
-     ("flash_attention_2", "auto", False, True), ("sdpa", "float32", False, True), (None, "float32", False, True)],
-)  # fmt: skip
+    [
+        ("flash_attention_2", "float32", False, False),
+        ("flash_attention_2", None, False, False),
+        ("flash_attention_2", "float32", True, True),  # float32 weights under bf16 autocast: cast to bf16
+        ("flash_attention_2", "bfloat16", False, True),
+        ("flash_attention_3", "float16", False, True),
+        ("flash_attention_2", "auto", False, True),
+        ("sdpa", "float32", False, True),
+        (None, "float32", False, True),
+    ],
+)
 def test_flash_attention_is_checked_against_dtype_and_autocast(impl, dtype, bf16, ok):
     model_args = SimpleNamespace(attn_implementation=impl, dtype=dtype)
     args = SimpleNamespace(bf16=bf16, fp16=False)
@@ -86,8 +92,14 @@ def test_what_reaches_attention_under_autocast():
         return sdpa_attention_forward(module, q, k, v, *args, **kwargs)
 
     AttentionInterface.register("mathgrpo_probe", probe)
-    config = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1)  # fmt: skip
+    config = Qwen2Config(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     model = Qwen2ForCausalLM(config)
     model.config._attn_implementation = "mathgrpo_probe"
     ids = torch.tensor([[1, 2, 3]])
@@ -128,8 +140,17 @@ def test_a_failed_train_leaves_no_output_dir(tiny_qwen_dir, tmp_path, capsys):
     data = tmp_path / "proofs.jsonl"
     data.write_text("".join(json.dumps({"problem": f"Prove {i}.", "answer": "proof"}) + "\n" for i in range(3)))
     out = tmp_path / "runs" / "out"
-    argv = ["train", "--config", DEMO, "--model_name_or_path", str(tiny_qwen_dir), "--output_dir", str(out),
-            "--dataset_name", str(data)]  # fmt: skip
+    argv = [
+        "train",
+        "--config",
+        DEMO,
+        "--model_name_or_path",
+        str(tiny_qwen_dir),
+        "--output_dir",
+        str(out),
+        "--dataset_name",
+        str(data),
+    ]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "no rows left" in err and "3 placeholder gold" in err and len(err.splitlines()) == 1

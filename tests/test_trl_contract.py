@@ -34,10 +34,22 @@ def trainer(tmp_path_factory, tiny_qwen_dir):
         return [None if "skip" in p else 0.5 for p in kwargs["prompts"]]
 
     data = Dataset.from_dict({"prompt": ["Say a.", "skip"]})
-    args = GRPOConfig(output_dir=str(tmp_path_factory.mktemp("contract")), per_device_train_batch_size=2,
-                      num_generations=2, max_completion_length=4, report_to=[], use_cpu=True, seed=0)  # fmt: skip
-    t = Trainer(model=str(tiny_qwen_dir), reward_funcs=[first, second], args=args, train_dataset=data,
-                processing_class=load_tokenizer(str(tiny_qwen_dir)))  # fmt: skip
+    args = GRPOConfig(
+        output_dir=str(tmp_path_factory.mktemp("contract")),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=4,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
+    t = Trainer(
+        model=str(tiny_qwen_dir),
+        reward_funcs=[first, second],
+        args=args,
+        train_dataset=data,
+        processing_class=load_tokenizer(str(tiny_qwen_dir)),
+    )
     t.seen = seen
     return t
 
@@ -95,8 +107,15 @@ def test_unscorable_rows_get_zero_advantage_and_their_warning_text(trainer):
 def test_metrics_store_and_trainer_attributes(trainer):
     assert isinstance(trainer._metrics["train"]["dynamic/x"], list), "GRPOTrainer._metrics is no longer mode -> list"
     trainer._metrics["train"].pop("dynamic/x")
-    for name in ("reward_func_names", "reward_weights", "num_generations", "num_iterations", "shuffle_dataset",
-                 "processing_class", "num_completions_to_print"):  # fmt: skip
+    for name in (
+        "reward_func_names",
+        "reward_weights",
+        "num_generations",
+        "num_iterations",
+        "shuffle_dataset",
+        "processing_class",
+        "num_completions_to_print",
+    ):
         assert hasattr(trainer, name), f"GRPOTrainer.{name} is gone (train/dynamic.py, train/trainer.py read it)"
     assert trainer.reward_func_names == ["first", "second"]
 

@@ -22,8 +22,17 @@ def pins() -> dict[str, str]:
 
 def test_constraints_pin_the_libraries_the_suite_runs_on():
     pinned = pins()
-    for name in ("trl", "transformers", "accelerate", "datasets", "math-verify", "latex2sympy2-extended", "peft",
-                 "bitsandbytes", "torch-optimi"):  # fmt: skip
+    for name in (
+        "trl",
+        "transformers",
+        "accelerate",
+        "datasets",
+        "math-verify",
+        "latex2sympy2-extended",
+        "peft",
+        "bitsandbytes",
+        "torch-optimi",
+    ):
         assert name in pinned, f"constraints.txt does not pin {name}"
     assert "torch" not in pinned  # chosen per machine, installed first
     assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pinned.values())

@@ -36,41 +36,52 @@ def summarize(folder: Path) -> dict:
         third = thirds[min(max(math.ceil(3 * clock / (60 * budget["minutes"])) - 1, 0), 2)]  # where it ended
         third[0] += float(h.get("reward", 0.0)) * n
         third[1] += n
-    return {"steps": len(history), "seconds_per_step": mean("step_time"), "reward": mean("reward"),
-            "reward_thirds": [total / n if n else None for total, n in thirds],
-            "generated_zero_signal": generated_zero / max(sum(rounds), 1.0),
-            "trained_zero_signal": sum(trained_zero) / max(len(trained_zero), 1),
-            "rounds": sum(rounds) / max(len(rounds), 1),
-            # one group is trained per step (per_device_train_batch_size = num_generations)
-            "groups_generated": 1.0 + mean("dynamic/prompts_drawn"),
-            "points": points}  # fmt: skip
+    return {
+        "steps": len(history),
+        "seconds_per_step": mean("step_time"),
+        "reward": mean("reward"),
+        "reward_thirds": [total / n if n else None for total, n in thirds],
+        "generated_zero_signal": generated_zero / max(sum(rounds), 1.0),
+        "trained_zero_signal": sum(trained_zero) / max(len(trained_zero), 1),
+        "rounds": sum(rounds) / max(len(rounds), 1),
+        # one group is trained per step (per_device_train_batch_size = num_generations)
+        "groups_generated": 1.0 + mean("dynamic/prompts_drawn"),
+        "points": points,
+    }
 
 
 def render(results: dict, minutes: float, seeds: list[int], base: float) -> str:
     from benchkit.learning_setup import VALIDATION
 
     third = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = [f"Budget: {minutes:g} min of training per run on the 2-core machine; seeds {', '.join(map(str, seeds))}; "
-             f"validation facts ({VALIDATION['benchmark']}), {VALIDATION['n']} samples per problem. "
-             f"Base model before training: {100 * base:.1f}%.", "",
-             "| configuration | seed | optimizer steps | s/step | generation rounds per step | "
-             "groups generated per trained group | groups without a signal: generated | trained | "
-             "mean reward of the groups generated, by third of the budget | "
-             "validation accuracy at 1/3, 2/3, 3/3 of the budget |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"Budget: {minutes:g} min of training per run on the 2-core machine; seeds {', '.join(map(str, seeds))}; "
+        f"validation facts ({VALIDATION['benchmark']}), {VALIDATION['n']} samples per problem. "
+        f"Base model before training: {100 * base:.1f}%.",
+        "",
+        "| configuration | seed | optimizer steps | s/step | generation rounds per step | "
+        "groups generated per trained group | groups without a signal: generated | trained | "
+        "mean reward of the groups generated, by third of the budget | "
+        "validation accuracy at 1/3, 2/3, 3/3 of the budget |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for key, r in results.items():
         config, seed = key.split("/")
         acc = ", ".join(f"{100 * p['accuracy']:.1f}% (step {p['step']}, {p['minutes']:.1f} min)" for p in r["points"])
-        lines.append(f"| {config} | {seed} | {r['steps']} | {r['seconds_per_step']:.1f} | {r['rounds']:.2f} | "
-                     f"{r['groups_generated']:.2f} | "
-                     f"{100 * r['generated_zero_signal']:.0f}% | {100 * r['trained_zero_signal']:.0f}% | "
-                     f"{', '.join(third(v) for v in r['reward_thirds'])} | "
-                     f"{acc} |")  # fmt: skip
+        lines.append(
+            f"| {config} | {seed} | {r['steps']} | {r['seconds_per_step']:.1f} | {r['rounds']:.2f} | "
+            f"{r['groups_generated']:.2f} | "
+            f"{100 * r['generated_zero_signal']:.0f}% | {100 * r['trained_zero_signal']:.0f}% | "
+            f"{', '.join(third(v) for v in r['reward_thirds'])} | "
+            f"{acc} |"
+        )
     lines.append("")
     for config in CONFIGS:
         finals = [r["points"][-1]["accuracy"] for k, r in results.items() if k.startswith(config + "/")]
         if not finals:
             continue
-        lines.append(f"- Mean validation accuracy at the end of the budget, {config}: "
-                     f"{100 * sum(finals) / len(finals):.1f}% over {len(finals)} seed(s).")  # fmt: skip
+        lines.append(
+            f"- Mean validation accuracy at the end of the budget, {config}: "
+            f"{100 * sum(finals) / len(finals):.1f}% over {len(finals)} seed(s)."
+        )
     return "\n".join(lines) + "\n"

@@ -228,8 +228,14 @@ def memory_estimate(m: ModelFacts, r: RecipeShape, mode: str | None = None) -> d
     else:
         acts = m.layers * layer
     vllm = r.vllm_share if r.use_vllm and r.vllm_mode == "colocate" else 0.0
-    return {"static": static, "kv": kv, "acts": acts, "peak": static + max(kv, acts), "vllm_share": vllm,
-            "host": m.params * md.host}  # fmt: skip
+    return {
+        "static": static,
+        "kv": kv,
+        "acts": acts,
+        "peak": static + max(kv, acts),
+        "vllm_share": vllm,
+        "host": m.params * md.host,
+    }
 
 
 def floors(m: ModelFacts, r: RecipeShape, bandwidth: float, flops: float) -> dict[str, float]:
@@ -300,9 +306,13 @@ def render(m: ModelFacts, shapes: list[RecipeShape], budget_gib: float, bandwidt
         )
     dapo = next((r for r in shapes if r.name == "dapo"), None)
     if dapo is not None:
-        lines += ["", f"The `dapo` recipe on {dapo.processes} GPUs under each launch config (GiB per GPU):", "",
-                  "| launch config | mode | weights+grads+optimizer | estimated peak | host memory per process |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"The `dapo` recipe on {dapo.processes} GPUs under each launch config (GiB per GPU):",
+            "",
+            "| launch config | mode | weights+grads+optimizer | estimated peak | host memory per process |",
+            "|---|---|---|---|---|",
+        ]
         for config, key in (
             ("ddp.yaml", "fp32-master"),
             ("zero2.yaml", "zero2"),

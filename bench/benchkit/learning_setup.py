@@ -22,27 +22,52 @@ SAMPLED = {"temperature": "0.7", "top-p": "1.0", "max-new-tokens": "48", "seed":
 # cores, the largest cost of the benchmark (its wall time per stage is on the page).
 KIND = "bare"
 SETS = {
-    "unseen": {"benchmark": f"generated:{KIND}?n=64&seed=2026&split=test&max_operand={MAX_OPERAND}",
-               "n": 16, **SAMPLED},
+    "unseen": {
+        "benchmark": f"generated:{KIND}?n=64&seed=2026&split=test&max_operand={MAX_OPERAND}",
+        "n": 16,
+        **SAMPLED,
+    },
     "seen": {"benchmark": "seen.jsonl", "n": 4, **SAMPLED},
     # Greedy with room to finish; before training and after seed 0 only (each pass is ~8 minutes
     # on 2 cores), so the transfer number is one run's, not a seed mean.
-    "gsm8k": {"benchmark": "gsm8k", "limit": "200", "n": 1, "temperature": "0", "max-new-tokens": "256", "seed": "0",
-              "seeds": [0]},
-}  # fmt: skip
-VALIDATION = {"benchmark": f"generated:{KIND}?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
-              "n": 4, **SAMPLED}  # fmt: skip
+    "gsm8k": {
+        "benchmark": "gsm8k",
+        "limit": "200",
+        "n": 1,
+        "temperature": "0",
+        "max-new-tokens": "256",
+        "seed": "0",
+        "seeds": [0],
+    },
+}
+VALIDATION = {
+    "benchmark": f"generated:{KIND}?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
+    "n": 4,
+    **SAMPLED,
+}
 # The task considered and set aside: the same validation facts as word problems, scored before training.
 VALIDATION_WORD = {
     **VALIDATION,
     "benchmark": f"generated:arithmetic?n=64&seed=7&split=validation&max_operand={MAX_OPERAND}",
 }
 PROFILES = {
-    "cpu": {"name": "cpu", "recipe": "recipes/demo/learning-cpu.yaml", "seeds": [0, 1, 2], "threads": 2, "batch": 64,
-            "docs": "learning"},
-    "gpu": {"name": "gpu", "recipe": "recipes/demo/learning-gpu.yaml", "seeds": [0, 1, 2, 3, 4], "threads": None,
-            "batch": 512, "docs": "learning-gpu"},
-}  # fmt: skip
+    "cpu": {
+        "name": "cpu",
+        "recipe": "recipes/demo/learning-cpu.yaml",
+        "seeds": [0, 1, 2],
+        "threads": 2,
+        "batch": 64,
+        "docs": "learning",
+    },
+    "gpu": {
+        "name": "gpu",
+        "recipe": "recipes/demo/learning-gpu.yaml",
+        "seeds": [0, 1, 2, 3, 4],
+        "threads": None,
+        "batch": 512,
+        "docs": "learning-gpu",
+    },
+}
 STAGES_FILE = "stages.json"
 
 
@@ -52,9 +77,21 @@ def shared_eval_dir() -> Path:
 
 def eval_args(model: str, spec: dict, out: Path, run: Path, batch: int) -> list[str]:
     bench = spec["benchmark"]
-    args = ["eval", "--model", model, "--benchmarks", str(run / bench) if bench.endswith(".jsonl") else bench,
-            "--template", TEMPLATE, "--output", str(out), "--batch-size", str(batch),
-            "--n", str(spec["n"])]  # fmt: skip
+    args = [
+        "eval",
+        "--model",
+        model,
+        "--benchmarks",
+        str(run / bench) if bench.endswith(".jsonl") else bench,
+        "--template",
+        TEMPLATE,
+        "--output",
+        str(out),
+        "--batch-size",
+        str(batch),
+        "--n",
+        str(spec["n"]),
+    ]
     for key in ("temperature", "top-p", "max-new-tokens", "seed", "limit"):
         if key in spec:
             args += [f"--{key}", str(spec[key])]

@@ -61,8 +61,9 @@ def paired_bootstrap(before: list[float], after: list[float], reps: int = 10000,
     return means[int(0.025 * reps)], means[int(0.975 * reps) - 1]
 
 
-def seeds_and_problems_bootstrap(before: dict[str, float], after: list[dict[str, float]], reps: int = 4000,
-                                 seed: int = 0) -> tuple[float, float]:  # fmt: skip
+def seeds_and_problems_bootstrap(
+    before: dict[str, float], after: list[dict[str, float]], reps: int = 4000, seed: int = 0
+) -> tuple[float, float]:
     """95% interval of the gain averaged over training seeds, resampling both the seeds (the
     run-to-run spread of RL) and the problems (which problems the test happened to hold)."""
     rng = random.Random(seed)
@@ -92,8 +93,14 @@ def _divide(a: int, b: int) -> float | None:
 
 
 # Every spelling of a sign maps to one operation.
-OPS = {"+": operator.add, "-": operator.sub, "/": _divide, "÷": _divide, "\\div": _divide,
-       **dict.fromkeys(("*", "×", "x", "\\times", "\\cdot"), operator.mul)}  # fmt: skip
+OPS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "/": _divide,
+    "÷": _divide,
+    "\\div": _divide,
+    **dict.fromkeys(("*", "×", "x", "\\times", "\\cdot"), operator.mul),
+}
 
 
 def equations(text: str) -> tuple[int, int]:
@@ -120,11 +127,19 @@ def metrics(rows: list[dict]) -> dict:
     eq_right, eq_all = sum(e[0] for e in eqs), sum(e[1] for e in eqs)
     problems = per_problem(rows)
     return {
-        "n": n, "problems": len(problems), "accuracy": sum(correct) / n, "n_correct": sum(correct),
-        "per_problem": problems, "boxed_rate": k_boxed / n, "n_boxed": k_boxed,
+        "n": n,
+        "problems": len(problems),
+        "accuracy": sum(correct) / n,
+        "n_correct": sum(correct),
+        "per_problem": problems,
+        "boxed_rate": k_boxed / n,
+        "n_boxed": k_boxed,
         "acc_boxed": k_right_boxed / k_boxed if k_boxed else 0.0,
-        "last_number": last_right / n, "expr_rate": exprs / n, "n_expr": exprs,
-        "eq_rate": eq_right / eq_all if eq_all else 0.0, "n_eq": eq_all,
+        "last_number": last_right / n,
+        "expr_rate": exprs / n,
+        "n_expr": exprs,
+        "eq_rate": eq_right / eq_all if eq_all else 0.0,
+        "n_eq": eq_all,
         "mean_tokens": sum(int(r.get("n_tokens") or 0) for r in rows) / n if n else 0.0,
         "truncated": sum(1 for r in rows if r.get("truncated")) / n if n else 0.0,
-    }  # fmt: skip
+    }

@@ -45,7 +45,7 @@ TRAINING = {
         ["--dynamic_sampling", "true", "--dynamic_sampling_metric", "accuracy", "--max_resample_rounds", "2"],
         1,
         160,
-    ),  # fmt: skip
+    ),
     "bf16-kahan": ("seed.yaml", ["--dtype", "bfloat16", "--optim", "stable_adamw"], 1, 100),
 }
 EVAL_SECONDS = 100
@@ -57,8 +57,19 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
-    for name in ("torch", "transformers", "trl", "accelerate", "datasets", "peft", "bitsandbytes", "torch-optimi",
-                 "math-verify", "tokenizers", "huggingface-hub"):  # fmt: skip
+    for name in (
+        "torch",
+        "transformers",
+        "trl",
+        "accelerate",
+        "datasets",
+        "peft",
+        "bitsandbytes",
+        "torch-optimi",
+        "math-verify",
+        "tokenizers",
+        "huggingface-hub",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -88,10 +99,27 @@ def run_training(name: str, opts, model: Path) -> dict:
     result = opts.workdir / f"result-{name}.json"
     result.unlink(missing_ok=True)
     dataset = "generated:arithmetic?n=4096&seed=0&max_operand=1000"
-    cmd = [sys.executable, str(BENCH / "gpu_step.py"), "--child", "transformers", "--model", str(model),
-           "--result", str(result), "--recipe", str(QWEN / recipe), "--rollouts", str(1 if opts.dry_run else rollouts),
-           "--dataset", dataset, "--workdir", str(opts.workdir / name), *(["--tiny"] if opts.dry_run else []),
-           "--", *overrides]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(BENCH / "gpu_step.py"),
+        "--child",
+        "transformers",
+        "--model",
+        str(model),
+        "--result",
+        str(result),
+        "--recipe",
+        str(QWEN / recipe),
+        "--rollouts",
+        str(1 if opts.dry_run else rollouts),
+        "--dataset",
+        dataset,
+        "--workdir",
+        str(opts.workdir / name),
+        *(["--tiny"] if opts.dry_run else []),
+        "--",
+        *overrides,
+    ]
     return child(cmd, result)
 
 
@@ -99,10 +127,29 @@ def run_eval(opts, model: Path) -> dict:
     result = opts.workdir / "result-eval.json"
     result.unlink(missing_ok=True)
     out = opts.workdir / "eval"
-    argv = ["eval", "--model", str(model), "--benchmarks", "math500", "--data-dir", str(opts.data_dir),
-            "--limit", str(2 if opts.dry_run else EVAL_PROBLEMS), "--n", "1", "--temperature", "0",
-            "--max-new-tokens", str(16 if opts.dry_run else 2048), "--batch-size", str(EVAL_PROBLEMS),
-            "--template", "think_boxed", "--output", str(out)]  # fmt: skip
+    argv = [
+        "eval",
+        "--model",
+        str(model),
+        "--benchmarks",
+        "math500",
+        "--data-dir",
+        str(opts.data_dir),
+        "--limit",
+        str(2 if opts.dry_run else EVAL_PROBLEMS),
+        "--n",
+        "1",
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        str(16 if opts.dry_run else 2048),
+        "--batch-size",
+        str(EVAL_PROBLEMS),
+        "--template",
+        "think_boxed",
+        "--output",
+        str(out),
+    ]
     cmd = [sys.executable, __file__, "--eval-child", str(result), "--out", str(opts.out), "--", *argv]
     return child(cmd, result)
 
@@ -134,20 +181,30 @@ def eval_child(result: Path, argv: list[str]) -> int:
     out = Path(argv[argv.index("--output") + 1])
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()]
     tokens = sum(int(s.get("n_tokens") or 0) for s in samples)
-    write_atomic(result, json.dumps({
-        "exit": code, "seconds": seconds, "samples": len(samples), "generated_tokens": tokens,
-        "peak_allocated": torch.cuda.max_memory_allocated() if cuda else None,
-        "peak_reserved": torch.cuda.max_memory_reserved() if cuda else None,
-        "imported": imported_top_level(),
-    }))  # fmt: skip
+    write_atomic(
+        result,
+        json.dumps(
+            {
+                "exit": code,
+                "seconds": seconds,
+                "samples": len(samples),
+                "generated_tokens": tokens,
+                "peak_allocated": torch.cuda.max_memory_allocated() if cuda else None,
+                "peak_reserved": torch.cuda.max_memory_reserved() if cuda else None,
+                "imported": imported_top_level(),
+            }
+        ),
+    )
     return code
 
 
 def worker_imports() -> list[str]:
     """The grading worker's imports (math-verify runs in worker processes, never in the trainer's):
     its top-level modules, or an empty list when it cannot start (the modes will then say why)."""
-    code = ("import json, sys; from mathgrpo.grading.worker import Checker; Checker(); "
-            "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules if not n.startswith('_')})))")  # fmt: skip
+    code = (
+        "import json, sys; from mathgrpo.grading.worker import Checker; Checker(); "
+        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules if not n.startswith('_')})))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 and proc.stdout.strip() else []
 
@@ -171,21 +228,35 @@ def fits(reserved: float | None) -> dict[str, bool] | None:
 def summarize(name: str, res: dict, dry_run: bool) -> dict:
     if "error" in res or "skipped" in res:
         return res
-    row = {"wall_s": round(res["wall_s"], 1), "peak_allocated_gib": gib(res.get("peak_allocated")),
-           "peak_reserved_gib": gib(res.get("peak_reserved")), "fits": fits(res.get("peak_reserved"))}  # fmt: skip
+    row = {
+        "wall_s": round(res["wall_s"], 1),
+        "peak_allocated_gib": gib(res.get("peak_allocated")),
+        "peak_reserved_gib": gib(res.get("peak_reserved")),
+        "fits": fits(res.get("peak_reserved")),
+    }
     if name == "eval":
-        row.update(seconds=round(res["seconds"], 1), samples=res["samples"], generated_tokens=res["generated_tokens"],
-                   tok_s=round(res["generated_tokens"] / res["seconds"], 1) if res["seconds"] else None)  # fmt: skip
+        row.update(
+            seconds=round(res["seconds"], 1),
+            samples=res["samples"],
+            generated_tokens=res["generated_tokens"],
+            tok_s=round(res["generated_tokens"] / res["seconds"], 1) if res["seconds"] else None,
+        )
         return row
     import gpu_step
 
     timed = res["rollouts"][1:] or res["rollouts"]
     s = gpu_step.summarize(res, floor_s=1.0)
-    row.update(step_s=round(s["step_s"], 2), generation_s=round(s["gen_s"], 2),
-               training_s=round(s["step_s"] * res["updates_per_rollout"] - s["gen_s"], 2),
-               generated_tok_s=round(s["gen_tok_s"], 1), full_length=s["full_length"],
-               warm_up_included=len(res["rollouts"]) == 1, rollouts_timed=len(timed),
-               completions=res["generation_batch"], completion_tokens=res["max_completion_length"])  # fmt: skip
+    row.update(
+        step_s=round(s["step_s"], 2),
+        generation_s=round(s["gen_s"], 2),
+        training_s=round(s["step_s"] * res["updates_per_rollout"] - s["gen_s"], 2),
+        generated_tok_s=round(s["gen_tok_s"], 1),
+        full_length=s["full_length"],
+        warm_up_included=len(res["rollouts"]) == 1,
+        rollouts_timed=len(timed),
+        completions=res["generation_batch"],
+        completion_tokens=res["max_completion_length"],
+    )
     if not dry_run and res.get("peak_allocated"):
         predicted = estimate(name)
         row["estimate_gib"] = gib(predicted)
@@ -200,15 +271,25 @@ def gib(value: float | None) -> float | None:
 
 def markdown(report: dict) -> str:
     dev, ver = report["device"], report["versions"]
-    lines = [f"# GPU check ({'dry run, tiny model on CPU' if report['dry_run'] else dev['name']})", "",
-             f"Date: {report['date']}. Device: {dev['name']}" + (f", driver {dev.get('driver')}, CUDA "
-             f"{dev.get('cuda_version')}, {dev.get('memory_gib')} GiB" if dev["cuda"] else "") + ".",
-             "Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()) + ".",
-             f"Command: `{report['command']}`. Model: Qwen2.5-Math-1.5B architecture"
-             + (" (tiny)" if report["dry_run"] else "") + ", random weights; completions forced to full length.",
-             "", "| mode | s/step | generation s | training s | generated tok/s | peak allocated GiB | "
-             "peak reserved GiB | fits 24 / 32 / 80 GB | estimate GiB (measured/estimate) | note |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# GPU check ({'dry run, tiny model on CPU' if report['dry_run'] else dev['name']})",
+        "",
+        f"Date: {report['date']}. Device: {dev['name']}"
+        + (
+            f", driver {dev.get('driver')}, CUDA {dev.get('cuda_version')}, {dev.get('memory_gib')} GiB"
+            if dev["cuda"]
+            else ""
+        )
+        + ".",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()) + ".",
+        f"Command: `{report['command']}`. Model: Qwen2.5-Math-1.5B architecture"
+        + (" (tiny)" if report["dry_run"] else "")
+        + ", random weights; completions forced to full length.",
+        "",
+        "| mode | s/step | generation s | training s | generated tok/s | peak allocated GiB | "
+        "peak reserved GiB | fits 24 / 32 / 80 GB | estimate GiB (measured/estimate) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     show = lambda v: "-" if v is None else v  # noqa: E731 (no GPU memory on a dry run)
     for name in ORDER:
         row = report["modes"].get(name)
@@ -220,10 +301,12 @@ def markdown(report: dict) -> str:
         fit = " / ".join("yes" if ok else "no" for ok in (row["fits"] or {}).values()) or "-"
         est = f"{row['estimate_gib']} ({row['measured_over_estimate']})" if row.get("estimate_gib") else "-"
         if name == "eval":
-            lines.append(f"| eval: {row['samples']} MATH-500 problems, one batch | {row['seconds']} (batch) | | | "
-                         f"{row['tok_s']} | {show(row['peak_allocated_gib'])} | "
-                         f"{show(row['peak_reserved_gib'])} | {fit} | - | "
-                         f"{row['generated_tokens']} tokens |")  # fmt: skip
+            lines.append(
+                f"| eval: {row['samples']} MATH-500 problems, one batch | {row['seconds']} (batch) | | | "
+                f"{row['tok_s']} | {show(row['peak_allocated_gib'])} | "
+                f"{show(row['peak_reserved_gib'])} | {fit} | - | "
+                f"{row['generated_tokens']} tokens |"
+            )
             continue
         note = []
         if row["warm_up_included"]:
@@ -232,12 +315,17 @@ def markdown(report: dict) -> str:
             note.append("some completions ended early")
         if row.get("estimate_off_by_more_than_10pct"):
             note.append("estimate off by >10%")
-        lines.append(f"| {name} | {row['step_s']} | {row['generation_s']} | {row['training_s']} | "
-                     f"{row['generated_tok_s']} | {show(row['peak_allocated_gib'])} | "
-                     f"{show(row['peak_reserved_gib'])} | {fit} | "
-                     f"{est} | {'; '.join(note)} |")  # fmt: skip
-    lines += ["", f"A mode fits a card when peak reserved + {CONTEXT_GIB:g} GiB (CUDA context) is at most its size. "
-              "s/step is per optimizer step; generation and training seconds are per rollout."]  # fmt: skip
+        lines.append(
+            f"| {name} | {row['step_s']} | {row['generation_s']} | {row['training_s']} | "
+            f"{row['generated_tok_s']} | {show(row['peak_allocated_gib'])} | "
+            f"{show(row['peak_reserved_gib'])} | {fit} | "
+            f"{est} | {'; '.join(note)} |"
+        )
+    lines += [
+        "",
+        f"A mode fits a card when peak reserved + {CONTEXT_GIB:g} GiB (CUDA context) is at most its size. "
+        "s/step is per optimizer step; generation and training seconds are per rollout.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -270,9 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: no GPU here; use --dry-run for the CPU smoke run", file=sys.stderr)
         return 2
     model = gpu_step.model_dir(opts.workdir, opts.dry_run, "bfloat16" if cuda else "float32")
-    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "dry_run": opts.dry_run,
-              "command": "python bench/device/gpu_check.py " + " ".join(argv), "device": device_facts(),
-              "versions": versions(), "modes": {}, "imports": worker_imports()}  # fmt: skip
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "dry_run": opts.dry_run,
+        "command": "python bench/device/gpu_check.py " + " ".join(argv),
+        "device": device_facts(),
+        "versions": versions(),
+        "modes": {},
+        "imports": worker_imports(),
+    }
     for name in [m.strip() for m in opts.modes.split(",") if m.strip()]:
         expected = EVAL_SECONDS if name == "eval" else TRAINING[name][3]
         if not opts.dry_run and time.monotonic() - started + expected > opts.budget_s:

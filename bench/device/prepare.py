@@ -20,8 +20,14 @@ from benchkit.paths import shared_data_dir  # noqa: E402
 
 WHEELS = REPO / ".whl"
 LIMIT = 64 * 1024 * 1024  # the device tool's limit on what one call carries
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64"]  # fmt: skip
+PLATFORMS = [
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+]
 
 
 def wanted() -> list[str]:
@@ -31,8 +37,9 @@ def wanted() -> list[str]:
 
 def tree_bytes() -> int:
     """What a device call sends besides carried paths: tracked and untracked, not ignored, files."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                         check=True).stdout.decode()  # fmt: skip
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
     return sum((REPO / f).stat().st_size for f in out.split("\0") if f and (REPO / f).is_file())
 
 
@@ -47,9 +54,26 @@ def main(argv: list[str] | None = None) -> int:
     WHEELS.mkdir(exist_ok=True)
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     for spec in wanted():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(WHEELS), spec],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+                "--implementation",
+                "cp",
+                *platforms,
+                "-d",
+                str(WHEELS),
+                spec,
+            ],
+            check=True,
+        )
     names = {spec.split("==")[0].lower().replace("-", "_") for spec in wanted()}
     for whl in WHEELS.glob("*.whl"):  # one version of each: two stop the whole install
         if whl.name.split("-")[0].lower() not in names:
@@ -58,11 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     data.mkdir(exist_ok=True)
     shutil.copy2(a.shared / "eval" / "math500.jsonl", data / "math500.jsonl")
     total = tree_bytes() + carried_bytes()
-    print(f"working tree {tree_bytes() / 2**20:.1f} MiB + .whl {carried_bytes() / 2**20:.1f} MiB = "
-          f"{total / 2**20:.1f} MiB (limit {LIMIT / 2**20:.0f} MiB)")  # fmt: skip
+    print(
+        f"working tree {tree_bytes() / 2**20:.1f} MiB + .whl {carried_bytes() / 2**20:.1f} MiB = "
+        f"{total / 2**20:.1f} MiB (limit {LIMIT / 2**20:.0f} MiB)"
+    )
     if total > LIMIT:
-        print("too much to carry in one call: drop bitsandbytes from wheels.txt and run seed-24gb in a second "
-              "prepared call", file=sys.stderr)  # fmt: skip
+        print(
+            "too much to carry in one call: drop bitsandbytes from wheels.txt and run seed-24gb in a second "
+            "prepared call",
+            file=sys.stderr,
+        )
         return 1
     print('ready: run(command="bash bench/device/run.sh", carry=[".whl"], timeout_s=600)')
     return 0

@@ -37,8 +37,11 @@ _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
     """The ``checkpoint-N`` folders of a run, newest (highest N) first."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*")
-             if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))]  # fmt: skip
+    found = [
+        (int(m.group(1)), p)
+        for p in Path(run_dir).glob("checkpoint-*")
+        if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))
+    ]
     return [p for _, p in sorted(found, reverse=True)]
 
 
@@ -121,8 +124,10 @@ def share_modes(root: str | os.PathLike) -> int:
     changed = 0
     want_file, want_dir = file_mode(), dir_mode()
     for dirpath, dirnames, filenames in os.walk(root):
-        for name, private, want in [*((d, 0o700, want_dir) for d in dirnames),
-                                    *((f, 0o600, want_file) for f in filenames)]:  # fmt: skip
+        for name, private, want in [
+            *((d, 0o700, want_dir) for d in dirnames),
+            *((f, 0o600, want_file) for f in filenames),
+        ]:
             full = os.path.join(dirpath, name)
             with contextlib.suppress(OSError):
                 st = os.lstat(full)

@@ -47,8 +47,14 @@ def packaged_file(package: str, filename: str) -> Path:
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
 # Any one of these makes a folder's tokenizer loadable (fast, sentencepiece, BPE or WordPiece files).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
-                   "spiece.model")  # fmt: skip
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+)
 HUB_PROBE_SECONDS = 3.0
 
 
@@ -181,8 +187,10 @@ def check_hub_model(name: str, field: str) -> None:
 def load_error(name: str, err: Exception, field: str) -> UserError:
     """One line for a model that exists as a reference but fails to load (a hub 404, a gated repo...)."""
     msg = " ".join(str(err).split())[:200]
-    return UserError(f"could not load {field} {name!r} ({type(err).__name__}: {msg}); give a hub name, a local "
-                     "model folder, a .gguf file or smollm2-135m-instruct")  # fmt: skip
+    return UserError(
+        f"could not load {field} {name!r} ({type(err).__name__}: {msg}); give a hub name, a local "
+        "model folder, a .gguf file or smollm2-135m-instruct"
+    )
 
 
 def dequantize_gguf(gguf_path: Path, name: str) -> Path:

@@ -61,8 +61,12 @@ class PrepStats:
     rules: list = field(default_factory=list, repr=False)  # each output row's gold rule (not saved)
 
     def summary(self) -> str:
-        parts = [f"{self.duplicates:,} duplicates", f"{self.conflicts:,} with conflicting answers",
-                 f"{self.missing_answer:,} missing answer", f"{self.language_filtered:,} other language"]  # fmt: skip
+        parts = [
+            f"{self.duplicates:,} duplicates",
+            f"{self.conflicts:,} with conflicting answers",
+            f"{self.missing_answer:,} missing answer",
+            f"{self.language_filtered:,} other language",
+        ]
         for value, label in (
             (self.placeholder_gold, "placeholder gold (proof/notfound)"),
             (self.missing_problem, "missing problem"),
@@ -77,8 +81,10 @@ class PrepStats:
         if self.golds:
             from mathgrpo.data.schemas import RULES
 
-            read = ", ".join(f"{g['rows']:,} by {RULES.get(rule, rule)} ({g['slow']:,} slow)"
-                             for rule, g in sorted(self.golds.items(), key=lambda kv: -kv[1]["rows"]))  # fmt: skip
+            read = ", ".join(
+                f"{g['rows']:,} by {RULES.get(rule, rule)} ({g['slow']:,} slow)"
+                for rule, g in sorted(self.golds.items(), key=lambda kv: -kv[1]["rows"])
+            )
             line += f"; golds read ({self.schema or 'fields'} schema): {read}"
         if self.instructions:
             line += "; instructions stripped: " + ", ".join(f"{n:,} {k}" for k, n in sorted(self.instructions.items()))
@@ -336,8 +342,10 @@ def warn_if_slow(ds, stats: PrepStats) -> float | None:
     log.warning(
         "%s of %s golds need math-verify to grade (not a plain number): measured %.1f ms per grade here "
         "(a plain-number gold: microseconds); every step grades num_generations completions per problem",
-        f"{slow:,}", f"{stats.rows_out:,}", per_grade * 1000,
-    )  # fmt: skip
+        f"{slow:,}",
+        f"{stats.rows_out:,}",
+        per_grade * 1000,
+    )
     return per_grade
 
 

@@ -38,14 +38,23 @@ DAPO_ZH_TAIL = r"(?s)\s*让我们一步一步地思考。\s*请以“Answer:.*$"
 # Other frameworks' instructions: (name, literal marker, regex removing it at the start or the end).
 _BOXED = r"\\boxed\s*\{\s*\}"
 INSTRUCTIONS = (
-    ("verl_gsm8k", "output the final answer after",
-     r"(?s)\s*Let's think step by step and output the final answer after \"####\"\.?\s*$"),
-    ("verl_boxed", "output the final answer within",
-     rf"(?s)\s*Let's think step by step and output the final answer within \$?{_BOXED}\$?\.?\s*$"),
-    ("qwen_boxed", "put your final answer within",
-     rf"(?s)(^\s*Please reason step by step, and put your final answer within \$?{_BOXED}\$?\.?\s*"
-     rf"|\s*Please reason step by step, and put your final answer within \$?{_BOXED}\$?\.?\s*$)"),
-)  # fmt: skip
+    (
+        "verl_gsm8k",
+        "output the final answer after",
+        r"(?s)\s*Let's think step by step and output the final answer after \"####\"\.?\s*$",
+    ),
+    (
+        "verl_boxed",
+        "output the final answer within",
+        rf"(?s)\s*Let's think step by step and output the final answer within \$?{_BOXED}\$?\.?\s*$",
+    ),
+    (
+        "qwen_boxed",
+        "put your final answer within",
+        rf"(?s)(^\s*Please reason step by step, and put your final answer within \$?{_BOXED}\$?\.?\s*"
+        rf"|\s*Please reason step by step, and put your final answer within \$?{_BOXED}\$?\.?\s*$)",
+    ),
+)
 NAMES = ("dapo", *(name for name, _, _ in INSTRUCTIONS))
 ANY_MARKER = "|".join(re.escape(m) for m in (*DAPO_MARKERS, DAPO_ZH_MARKER, *(m for _, m, _ in INSTRUCTIONS)))
 
@@ -65,8 +74,12 @@ def _replace_where(arr: pa.Array, mask: pa.Array, fn, all_change: bool = False) 
 
 
 def _has(problem: pa.Array, *markers: str) -> pa.Array:
-    return pc.fill_null(pc.or_(*(pc.match_substring(problem, m) for m in markers)) if len(markers) > 1
-                        else pc.match_substring(problem, markers[0]), False)  # fmt: skip
+    return pc.fill_null(
+        pc.or_(*(pc.match_substring(problem, m) for m in markers))
+        if len(markers) > 1
+        else pc.match_substring(problem, markers[0]),
+        False,
+    )
 
 
 def strip_instructions(problem: pa.Array, counts: dict[str, int]) -> pa.Array:
@@ -74,9 +87,11 @@ def strip_instructions(problem: pa.Array, counts: dict[str, int]) -> pa.Array:
     number of rows each one was removed from to ``counts``."""
     exact = pc.and_(pc.starts_with(problem, DAPO_HEAD_TEXT), pc.ends_with(problem, DAPO_TAIL_TEXT))
     problem, n_exact = _replace_where(
-        problem, pc.fill_null(exact, False),
-        lambda a: pc.utf8_slice_codeunits(a, len(DAPO_HEAD_TEXT), -len(DAPO_TAIL_TEXT)), all_change=True,
-    )  # fmt: skip
+        problem,
+        pc.fill_null(exact, False),
+        lambda a: pc.utf8_slice_codeunits(a, len(DAPO_HEAD_TEXT), -len(DAPO_TAIL_TEXT)),
+        all_change=True,
+    )
 
     def loose_strip(a: pa.Array) -> pa.Array:
         a = pc.replace_substring_regex(a, DAPO_HEAD, "", max_replacements=1)

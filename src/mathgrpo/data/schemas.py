@@ -49,18 +49,30 @@ class Schema:
 # --answer_field overrides the schema's field.
 SCHEMAS = (
     Schema("mathgrpo", "problem", "answers", "mathgrpo prepare-data output with several golds (`answers`)"),
-    Schema("verl", "prompt", "reward_model.ground_truth",
-           "DAPO-Math-17k, Skywork-OR1, verl's GSM8K/MATH parquet, DeepScaleR (verl)"),
+    Schema(
+        "verl",
+        "prompt",
+        "reward_model.ground_truth",
+        "DAPO-Math-17k, Skywork-OR1, verl's GSM8K/MATH parquet, DeepScaleR (verl)",
+    ),
     Schema("open-reasoner-zero", "0.value", "1.ground_truth.value", "Open-Reasoner-Zero training JSON"),
     Schema("open-reasoner-zero-eval", "prompt", "final_answer", "Open-Reasoner-Zero eval JSON (aime2024.json...)"),
-    Schema("answer", "problem", "answer",
-           "NuminaMath-1.5, OpenR1-Math-220k, DeepScaleR-Preview, Big-Math-RL-Verified, MATH-500"),
+    Schema(
+        "answer",
+        "problem",
+        "answer",
+        "NuminaMath-1.5, OpenR1-Math-220k, DeepScaleR-Preview, Big-Math-RL-Verified, MATH-500",
+    ),
     Schema("gsm8k", "question", "answer", "GSM8K (openai/gsm8k)"),
     Schema("final_answer", "question", "final_answer", "zwhe99/DeepMath-103K"),
-    Schema("solution", "problem", "solution",
-           "MATH, MATH-lighteval, NuminaMath-CoT/-TIR (worked); open-r1/Big-Math-RL-Verified-Processed (bare)"),
+    Schema(
+        "solution",
+        "problem",
+        "solution",
+        "MATH, MATH-lighteval, NuminaMath-CoT/-TIR (worked); open-r1/Big-Math-RL-Verified-Processed (bare)",
+    ),
     Schema("trl-conversational", "prompt", "solution", "TRL's conversational format: trl-lib/DeepMath-103K"),
-)  # fmt: skip
+)
 # Fallback detection for layouts no schema names (first present wins).
 PROBLEM_FIELDS = ("problem", "question", "prompt", "query")
 ANSWER_FIELDS = ("answer", "final_answer", "ground_truth", "gold", "target", "solution")

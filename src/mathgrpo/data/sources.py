@@ -200,8 +200,10 @@ def _py_answer(value, where: str, several: bool = False) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool) or isinstance(value, dict):
-        raise UserError(f"{where}: the answer is {type(value).__name__} {str(value)[:40]!r}, not text or a number; "
-                        "fix the row or pass the right --answer_field")  # fmt: skip
+        raise UserError(
+            f"{where}: the answer is {type(value).__name__} {str(value)[:40]!r}, not text or a number; "
+            "fix the row or pass the right --answer_field"
+        )
     if isinstance(value, (int, float)):
         from mathgrpo.grading.normalize import number_text
 
@@ -220,12 +222,15 @@ def python_batches(name: str, rows: Callable[[], Iterator[list[dict]]], p_field:
         worked = None  # decided once per source, on its first batch's values
         seen = 0
         for chunk in rows():
-            problems = pa.array([_py_problem(_py_get(r, p_field), name, seen + i, p_field)
-                                 for i, r in enumerate(chunk)], pa.string())  # fmt: skip
+            problems = pa.array(
+                [_py_problem(_py_get(r, p_field), name, seen + i, p_field) for i, r in enumerate(chunk)], pa.string()
+            )
             raw = [_py_get(r, a_field) for r in chunk]
             several = a_field.rpartition(".")[2] == GOLDS_FIELD
-            answers = pa.array([_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}", several)
-                                for i, v in enumerate(raw)], pa.string())  # fmt: skip
+            answers = pa.array(
+                [_py_answer(v, f"{name} row {seen + i + 1}, field {a_field!r}", several) for i, v in enumerate(raw)],
+                pa.string(),
+            )
             joined = pa.array([isinstance(v, list) and not several for v in raw])
             if worked is None:
                 worked = not pc.any(joined).as_py() and looks_worked(answers)
@@ -338,10 +343,13 @@ def _open_folder(path: Path, split: str, fields) -> Source:
             ds = _pick_split(str(path), ds, split)
         return from_dataset(str(path), ds, fields)
     files = sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.name not in METADATA_FILES
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in DATA_SUFFIXES
+        and p.name not in METADATA_FILES
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )  # fmt: skip
+    )
     if not files:
         raise UserError(f"{path}: no save_to_disk dataset and no .parquet/.jsonl/.json files in this folder")
     # A hub-style folder (data/train-00000-of-00002.parquet, data/test-..., math/..., code/...) holds

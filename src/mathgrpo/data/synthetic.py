@@ -44,8 +44,12 @@ WORD = {
     "mul": "{name} has {a} bags with {b} {item} in each bag. How many {item} does {name} have in total?",
     "div": "{name} shares {a} {item} equally among {b} friends. How many {item} does each friend get?",
 }
-BARE = {"add": "What is {a} + {b}?", "sub": "What is {a} - {b}?", "mul": "What is {a} * {b}?",
-        "div": "What is {a} / {b}?"}  # fmt: skip
+BARE = {
+    "add": "What is {a} + {b}?",
+    "sub": "What is {a} - {b}?",
+    "mul": "What is {a} * {b}?",
+    "div": "What is {a} / {b}?",
+}
 
 
 @dataclass(frozen=True)
@@ -194,8 +198,15 @@ def generate(spec: str) -> list[dict]:
     for op, q in zip(s.ops, quota):
         for a, b, wording in _pick(rng, op, *pools[op], q, wordings, used):
             name, item = NAMES[wording % len(NAMES)], ITEMS[wording // len(NAMES)]
-            rows.append({"problem": table[op].format(a=a, b=b, name=name, item=item),
-                         "answer": str(_answer(op, a, b)), "op": op, "a": a, "b": b})  # fmt: skip
+            rows.append(
+                {
+                    "problem": table[op].format(a=a, b=b, name=name, item=item),
+                    "answer": str(_answer(op, a, b)),
+                    "op": op,
+                    "a": a,
+                    "b": b,
+                }
+            )
     rng.shuffle(rows)
     return rows
 

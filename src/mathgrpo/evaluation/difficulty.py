@@ -40,9 +40,19 @@ def data_digest(problems: list[str], answers: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.0, max_new_tokens: int = 1024,
-               work_dir: Path, batch_size: int | None = None, backend: str = "auto",
-               seed: int = 0) -> list[float]:  # fmt: skip
+def pass_rates(
+    ds,
+    *,
+    model: str,
+    template: str,
+    k: int,
+    temperature: float = 1.0,
+    max_new_tokens: int = 1024,
+    work_dir: Path,
+    batch_size: int | None = None,
+    backend: str = "auto",
+    seed: int = 0,
+) -> list[float]:
     """Each row's share of ``k`` sampled answers graded right (strict verdict), resumable in ``work_dir``."""
     import torch
 
@@ -54,8 +64,9 @@ def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.
     if k < 1:
         raise UserError(f"--pass-rate-k must be at least 1 (got {k})")
     # Sampling as in training; the answer read as the training reward reads it (boxed, strict verdict).
-    gen = GenerationSettings(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, backend=backend,
-                             batch_size=batch_size)  # fmt: skip
+    gen = GenerationSettings(
+        n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, backend=backend, batch_size=batch_size
+    )
     folder = EvalFolder(work_dir, compared=("data",))
     with folder.writing():
         model_path = resolve_model(model, field="--pass-rate-model")
@@ -66,12 +77,26 @@ def pass_rates(ds, *, model: str, template: str, k: int, temperature: float = 1.
         chosen = get_template(template)
         problems, answers = list(ds["problem"]), list(ds["answer"])
         backend_name, dtype = resolve_generation(gen, torch.cuda.is_available())
-        settings = {"model": model, "template": template, "temperature": temperature, "top_p": 1.0,
-                    "max_new_tokens": max_new_tokens, "seed": seed, "stop_token_ids": stop_token_ids(tokenizer),
-                    "backend": backend_name, "dtype": dtype, "data": data_digest(problems, answers)}  # fmt: skip
+        settings = {
+            "model": model,
+            "template": template,
+            "temperature": temperature,
+            "top_p": 1.0,
+            "max_new_tokens": max_new_tokens,
+            "seed": seed,
+            "stop_token_ids": stop_token_ids(tokenizer),
+            "backend": backend_name,
+            "dtype": dtype,
+            "data": data_digest(problems, answers),
+        }
         done = folder.open(settings)
-        task = {"label": "data", "ids": [str(i) for i in range(len(problems))], "answers": answers,
-                "prompts": [chosen.render(p, tokenizer) for p in problems], "extra": {}}  # fmt: skip
+        task = {
+            "label": "data",
+            "ids": [str(i) for i in range(len(problems))],
+            "answers": answers,
+            "prompts": [chosen.render(p, tokenizer) for p in problems],
+            "extra": {},
+        }
         generate_missing(gen, [task], tokenizer, model_path, folder, done)
         records = folder.read()
     rates = []

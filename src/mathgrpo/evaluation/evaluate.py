@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BENCHMARK = "math500"
 DEFAULT_MAX_NEW_TOKENS = 3000  # Oat-Zero's evaluation budget
-USAGE = ("mathgrpo eval --model MODEL --output DIR [--benchmarks LIST] [options]\n"
-         "       mathgrpo eval --compare DIR_A DIR_B\n"
-         "       mathgrpo eval --regrade DIR")  # fmt: skip
+USAGE = (
+    "mathgrpo eval --model MODEL --output DIR [--benchmarks LIST] [options]\n"
+    "       mathgrpo eval --compare DIR_A DIR_B\n"
+    "       mathgrpo eval --regrade DIR"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -188,8 +190,13 @@ def load_tasks(args, tokenizer, template) -> list[dict]:
         if label in seen:
             raise UserError(f"benchmark {label} is listed twice in --benchmarks")
         seen.add(label)
-        ds = load_benchmark(name, data_dir=args.data_dir, limit=args.limit,
-                            problem_field=args.problem_field, answer_field=args.answer_field)  # fmt: skip
+        ds = load_benchmark(
+            name,
+            data_dir=args.data_dir,
+            limit=args.limit,
+            problem_field=args.problem_field,
+            answer_field=args.answer_field,
+        )
         prompts = [template.render(p, tokenizer) for p in ds["problem"]]
         extra = {k: ds[k] for k in breakdowns_of(name) if k in ds.column_names}
         # A benchmark with several golds per problem carries them all in `answers` (any may match).
@@ -219,7 +226,7 @@ def summarize_run(args, settings, ks, tasks, records: dict, template_source: str
             "benchmarks": [t["label"] for t in tasks],
             "grader": GRADER_VERSION,
             "extraction": args.extraction,
-        },  # fmt: skip
+        },
         "benchmarks": per_benchmark,
         "average": average(per_benchmark) if len(per_benchmark) > 1 else {},
         "oat_zero_average": oat_zero_average(per_benchmark),
@@ -264,10 +271,16 @@ def run(args) -> dict:
         gen = GenerationSettings.from_namespace(args)
         backend, dtype = resolve_generation(gen, torch.cuda.is_available())
         settings = {
-            "model": model_identity(args.model), "template": template_name, "temperature": args.temperature,
-            "top_p": args.top_p, "max_new_tokens": args.max_new_tokens, "seed": args.seed,
-            "stop_token_ids": stop_token_ids(tokenizer), "backend": backend, "dtype": dtype,
-        }  # fmt: skip
+            "model": model_identity(args.model),
+            "template": template_name,
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "max_new_tokens": args.max_new_tokens,
+            "seed": args.seed,
+            "stop_token_ids": stop_token_ids(tokenizer),
+            "backend": backend,
+            "dtype": dtype,
+        }
         done = folder.open(settings)
         tasks = load_tasks(args, tokenizer, get_template(template_name))
         generate_missing(gen, tasks, tokenizer, model_path, folder, done)
@@ -307,8 +320,11 @@ def regrade(directory: str, extraction: str | None = None) -> dict:
             per_benchmark[label] = summarize(
                 [r for r in records.values() if r["benchmark"] == label], n=n, breakdowns=breakdowns_of(label)
             )
-        old.update(benchmarks=per_benchmark, average=average(per_benchmark) if len(per_benchmark) > 1 else {},
-                   oat_zero_average=oat_zero_average(per_benchmark))  # fmt: skip
+        old.update(
+            benchmarks=per_benchmark,
+            average=average(per_benchmark) if len(per_benchmark) > 1 else {},
+            oat_zero_average=oat_zero_average(per_benchmark),
+        )
         old["run"]["grader"] = GRADER_VERSION
         old["run"]["extraction"] = extraction
         write_summary(folder.path, old)

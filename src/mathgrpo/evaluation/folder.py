@@ -42,8 +42,14 @@ def grade_record(completion: str, gold, extraction: str = "boxed") -> dict:
     correct, strict = [grader.grade_answer(answer, gold, v) if known else None for v in (EQUIVALENT, STRICT)]
     # An unknown verdict is a timeout (re-graded on resume) or a gold the grader cannot read.
     gold_ok = None if correct is not None and strict is not None else grader.gradeable(gold)
-    return {"answer": answer, "correct": correct, "correct_strict": strict, "gold_ok": gold_ok,
-            "grader": GRADER_VERSION, "extraction": extraction}  # fmt: skip
+    return {
+        "answer": answer,
+        "correct": correct,
+        "correct_strict": strict,
+        "gold_ok": gold_ok,
+        "grader": GRADER_VERSION,
+        "extraction": extraction,
+    }
 
 
 class EvalFolder:
@@ -95,8 +101,10 @@ class EvalFolder:
         """Append one batch and make it durable before the next batch starts; the settings are
         written with the first batch."""
         if not self.settings_path.is_file() and self._settings is not None:
-            write_atomic(self.settings_path, json.dumps(
-                {"settings": self._settings, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))  # fmt: skip
+            write_atomic(
+                self.settings_path,
+                json.dumps({"settings": self._settings, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2),
+            )
         with open(self.samples_path, "a", encoding="utf-8") as fh:
             fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             fh.flush()
@@ -110,8 +118,12 @@ class EvalFolder:
 
         def stale_(r: dict) -> bool:
             unknown = r.get("correct") is None or r.get("correct_strict", False) is None
-            return (everything or r.get("grader") != GRADER_VERSION or r.get("extraction", "boxed") != extraction
-                    or (unknown and r.get("gold_ok") is not False))  # fmt: skip
+            return (
+                everything
+                or r.get("grader") != GRADER_VERSION
+                or r.get("extraction", "boxed") != extraction
+                or (unknown and r.get("gold_ok") is not False)
+            )
 
         stale = [r for r in records.values() if stale_(r)]
         changed = 0
@@ -120,11 +132,17 @@ class EvalFolder:
             changed += any(rec.get(k) != v for k, v in fields.items() if k != "grader")
             rec.update(fields)
         if stale:
-            log.info("%s: re-graded %d samples under grader %s (%d verdicts changed)", self.path, len(stale),
-                     GRADER_VERSION, changed)  # fmt: skip
+            log.info(
+                "%s: re-graded %d samples under grader %s (%d verdicts changed)",
+                self.path,
+                len(stale),
+                GRADER_VERSION,
+                changed,
+            )
             with atomic_path(self.samples_path) as tmp:
-                tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records.values()),
-                               encoding="utf-8")  # fmt: skip
+                tmp.write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records.values()), encoding="utf-8"
+                )
         return len(stale)
 
 

@@ -106,8 +106,9 @@ class TransformersBackend:
 
     name = "transformers"
 
-    def __init__(self, model_path: str, tokenizer, sampling: Sampling, *, dtype: str = "auto",
-                 trust_remote_code: bool = False):  # fmt: skip
+    def __init__(
+        self, model_path: str, tokenizer, sampling: Sampling, *, dtype: str = "auto", trust_remote_code: bool = False
+    ):
         import torch
         from transformers import AutoModelForCausalLM, GenerationConfig
 
@@ -222,9 +223,18 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model_path: str, tokenizer, sampling: Sampling, *, dtype: str = "auto",
-                 trust_remote_code: bool = False, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.9, max_model_len: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model_path: str,
+        tokenizer,
+        sampling: Sampling,
+        *,
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+    ):
         from vllm import LLM
 
         from mathgrpo.models import stop_token_ids

@@ -132,8 +132,9 @@ def summarize(
     known = {pid: samples for pid, samples in by_problem.items() if not any(_unknown(r) for r in samples.values())}
     unknown = sum(_unknown(r) for samples in by_problem.values() for r in samples.values())
     ungradeable = sum(any(r.get("gold_ok") is False for r in samples.values()) for samples in by_problem.values())
-    out.update(graded=len(known), unknown=unknown, unknown_problems=len(by_problem) - len(known),
-               ungradeable=ungradeable)  # fmt: skip
+    out.update(
+        graded=len(known), unknown=unknown, unknown_problems=len(by_problem) - len(known), ungradeable=ungradeable
+    )
     problems = len(known)
     if problems == 0:
         return out
@@ -166,8 +167,9 @@ def summarize(
     )
     for field in breakdowns:
         if groups[field]:
-            out[f"by_{field}"] = {v: {"problems": len(a), "accuracy": sum(a) / len(a)}
-                                  for v, a in sorted(groups[field].items())}  # fmt: skip
+            out[f"by_{field}"] = {
+                v: {"problems": len(a), "accuracy": sum(a) / len(a)} for v, a in sorted(groups[field].items())
+            }
     return out
 
 
@@ -274,11 +276,16 @@ def results_markdown(summary: dict) -> str:
                 lines += [f"| {v} | {g['problems']} | {_pct(g['accuracy'])} |" for v, g in groups.items()]
     unknown = {name: s for name, s in summary["benchmarks"].items() if s.get("unknown_problems")}
     if unknown:
-        lines += ["", "Left out of the numbers above, neither right nor wrong (unknown verdicts; a resumed eval "
-                  "re-grades them): " + ", ".join(
-                      f"{k} {s['unknown_problems']} problem(s), {s['unknown']} sample(s)"
-                      + (f", {s['ungradeable']} with a gold the grader cannot read" if s.get("ungradeable") else "")
-                      for k, s in unknown.items())]  # fmt: skip
+        lines += [
+            "",
+            "Left out of the numbers above, neither right nor wrong (unknown verdicts; a resumed eval "
+            "re-grades them): "
+            + ", ".join(
+                f"{k} {s['unknown_problems']} problem(s), {s['unknown']} sample(s)"
+                + (f", {s['ungradeable']} with a gold the grader cannot read" if s.get("ungradeable") else "")
+                for k, s in unknown.items()
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -294,8 +301,10 @@ def compare_markdown(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -
         f"B = {label_b}: `{b['settings']['model']}` (template `{b['settings']['template']}`; answers {reading(b)})",
     ]
     if reading(a) != reading(b):
-        lines.append(f"Note: the runs read answers differently ({reading(a)} vs {reading(b)}); "
-                     "`mathgrpo eval --regrade DIR --extraction X` re-reads one folder")  # fmt: skip
+        lines.append(
+            f"Note: the runs read answers differently ({reading(a)} vs {reading(b)}); "
+            "`mathgrpo eval --regrade DIR --extraction X` re-reads one folder"
+        )
     differ = [
         k
         for k in ("template", "temperature", "top_p", "max_new_tokens")

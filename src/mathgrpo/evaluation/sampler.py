@@ -63,8 +63,13 @@ def generate_missing(gen: GenerationSettings, tasks, tokenizer, model_path, fold
     from mathgrpo.data.templates import encode_prompts
     from mathgrpo.evaluation.generation import Sampling, make_backend
 
-    pending = [(task, i, s) for task in tasks for i in range(len(task["ids"])) for s in range(gen.n)
-               if (task["label"], task["ids"][i], s) not in done]  # fmt: skip
+    pending = [
+        (task, i, s)
+        for task in tasks
+        for i in range(len(task["ids"]))
+        for s in range(gen.n)
+        if (task["label"], task["ids"][i], s) not in done
+    ]
     total = sum(len(t["ids"]) for t in tasks) * gen.n
     if not pending:
         log.info("all %d samples are already in %s: nothing to generate", total, folder.samples_path)
@@ -97,13 +102,20 @@ def generate_missing(gen: GenerationSettings, tasks, tokenizer, model_path, fold
             records = []
             for (task, i, s), comp in zip(batch, outs):
                 gold = task["answers"][i]
-                records.append({
-                    "benchmark": task["label"], "id": task["ids"][i], "sample": s,
-                    **{k: v[i] for k, v in task["extra"].items()},
-                    "prompt": task["prompts"][i], "completion": comp.text, "gold": gold,
-                    **grade_record(comp.text, gold, gen.extraction),
-                    "truncated": comp.truncated, "n_tokens": comp.n_tokens,
-                })  # fmt: skip
+                records.append(
+                    {
+                        "benchmark": task["label"],
+                        "id": task["ids"][i],
+                        "sample": s,
+                        **{k: v[i] for k, v in task["extra"].items()},
+                        "prompt": task["prompts"][i],
+                        "completion": comp.text,
+                        "gold": gold,
+                        **grade_record(comp.text, gold, gen.extraction),
+                        "truncated": comp.truncated,
+                        "n_tokens": comp.n_tokens,
+                    }
+                )
             folder.append(records)
             bar.update(len(batch))
     finally:

@@ -25,8 +25,13 @@ class Failures:
             self.counts[kind] += 1
             n = self.counts[kind]
         if n == 1:
-            self.logger.warning("%s failed (%s: %.200s); the sample gets no reward from it. Further %s failures "
-                                "are counted", where, type(err).__name__, err, where)  # fmt: skip
+            self.logger.warning(
+                "%s failed (%s: %.200s); the sample gets no reward from it. Further %s failures are counted",
+                where,
+                type(err).__name__,
+                err,
+                where,
+            )
         elif n in (10, 100, 1_000, 10_000, 100_000):
             self.logger.warning("%s failed %d times so far (%s)", where, n, kind)
         return n

@@ -202,8 +202,13 @@ def _number_text(s: str) -> str:
     t = _NUMBER_SPACE.sub("", _SPACES.sub(" ", strip_decorations(s)))
     inner = t[1:-1].strip()
     # A comma inside parentheses makes a pair, never a grouped integer: `(10,100)` is not 10100.
-    if t.startswith("(") and t.endswith(")") and "," not in inner and any(c.isdigit() for c in inner) \
-            and _DECIMAL.match(inner):  # fmt: skip
+    if (
+        t.startswith("(")
+        and t.endswith(")")
+        and "," not in inner
+        and any(c.isdigit() for c in inner)
+        and _DECIMAL.match(inner)
+    ):
         return inner
     return t
 

@@ -59,21 +59,35 @@ def card_markdown(rep: Report) -> str:
     run, info = rep.run, rep.run.info
     name = run.path.name
     base = info.get("model", "an unrecorded base model")
-    lines = [front_matter(run), f"# {name}", "",
-             f"`{base}` fine-tuned with reinforcement learning for math reasoning by mathgrpo on TRL's "
-             f"`GRPOTrainer` (group-relative advantages; {algorithm_line(run)}). Training {run.status()}."]  # fmt: skip
+    lines = [
+        front_matter(run),
+        f"# {name}",
+        "",
+        f"`{base}` fine-tuned with reinforcement learning for math reasoning by mathgrpo on TRL's "
+        f"`GRPOTrainer` (group-relative advantages; {algorithm_line(run)}). Training {run.status()}.",
+    ]
     lines += ["", "## Training data, template and rewards", "", table(["what", "value"], what_rows(run))]
     if rep.samples:
         prompt = rep.samples[0]["prompt"]
-        lines += ["", "Prompts were built with the template above (use the same one at inference; "
-                  "`mathgrpo eval --model` reads it from `mathgrpo_run.json`). One training prompt:", "",
-                  "```text", prompt, "```"]  # fmt: skip
+        lines += [
+            "",
+            "Prompts were built with the template above (use the same one at inference; "
+            "`mathgrpo eval --model` reads it from `mathgrpo_run.json`). One training prompt:",
+            "",
+            "```text",
+            prompt,
+            "```",
+        ]
     lines += ["", "## Hyper-parameters", "", table(["setting", "value"], hyper_rows(run))]
     wall = run.wall_time()
-    lines += ["", "## Hardware and time", "",
-              f"- hardware: {hardware_line(info.get('hardware') or {})}",
-              f"- started {info.get('started', '?')}, ended {info.get('ended', '(not finished)')}",
-              f"- wall time: {wall or 'unknown'}; {run.global_step} optimizer steps"]  # fmt: skip
+    lines += [
+        "",
+        "## Hardware and time",
+        "",
+        f"- hardware: {hardware_line(info.get('hardware') or {})}",
+        f"- started {info.get('started', '?')}, ended {info.get('ended', '(not finished)')}",
+        f"- wall time: {wall or 'unknown'}; {run.global_step} optimizer steps",
+    ]
     lines += ["", "## Evaluation", ""]
     lines.append(rep.eval_md or f"Not evaluated yet: `mathgrpo eval --model {name} --output {name}/eval`.")
     lines += ["", "## Training curves", ""]

@@ -21,14 +21,22 @@ from mathgrpo.report.summary import build_report
 def _parser() -> ArgumentParser:
     p = ArgumentParser(prog="mathgrpo report", description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", help="a training output_dir (finished, running or interrupted)")
-    p.add_argument("--eval", action="append", default=[], metavar="DIR",
-                   help="a `mathgrpo eval` output folder to include (repeatable); folders in or beside "
-                        "RUN_DIR evaluating the run or its base model are found without it")  # fmt: skip
+    p.add_argument(
+        "--eval",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a `mathgrpo eval` output folder to include (repeatable); folders in or beside "
+        "RUN_DIR evaluating the run or its base model are found without it",
+    )
     p.add_argument("--card", action="store_true", help="also (re)write the model card RUN_DIR/README.md")
-    p.add_argument("--push", action="store_true",
-                   help="(re)write the card and upload the finished run to the Hub, as push_to_hub does at the end "
-                        "of training (to retry a failed upload); the repo is the run's hub_model_id unless "
-                        "--hub-model-id is given")  # fmt: skip
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="(re)write the card and upload the finished run to the Hub, as push_to_hub does at the end "
+        "of training (to retry a failed upload); the repo is the run's hub_model_id unless "
+        "--hub-model-id is given",
+    )
     p.add_argument("--hub-model-id", metavar="ORG/NAME", help="with --push: the repo to upload to")
     p.add_argument("--private", action="store_true", default=None, help="with --push: create the repo private")
     return p
@@ -57,8 +65,10 @@ def push(run_dir: str, hub_model_id: str | None, private: bool | None) -> str:
         return publish(out, repo, revision=targs.get("hub_revision"), private=private)
     except Exception as err:
         detail = " ".join(str(err).split())[:300]
-        raise UserError(f"upload of {out} to {repo} failed ({type(err).__name__}: {detail}); check HF_TOKEN "
-                        "and the network, then run this again") from err  # fmt: skip
+        raise UserError(
+            f"upload of {out} to {repo} failed ({type(err).__name__}: {detail}); check HF_TOKEN "
+            "and the network, then run this again"
+        ) from err
 
 
 def main(argv: list[str] | None = None) -> int:

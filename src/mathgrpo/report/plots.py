@@ -47,50 +47,103 @@ def reward_keys(history: list[dict]) -> list[str]:
 def panels(history: list[dict]) -> list[Panel]:
     rewards = reward_keys(history)
     return [
-        Panel("reward", "Reward: total (weighted) and per function", "reward",
-              (("reward", "total"), *((f"rewards/{n}/mean", n) for n in rewards)),
-              why="Does the reward climb? Each function's mean shows which part moves."),
-        Panel("accuracy", "Accuracy (share of completions graded correct)", "accuracy",
-              (("rewards/accuracy/mean", "train"), ("eval_rewards/accuracy/mean", "eval")),
-              why="The accuracy reward's mean: the share of sampled answers the grader accepts."),
-        Panel("completion_length", "Completion length and truncation", "tokens",
-              (("completions/mean_length", "mean length"), ("completions/max_length", "max length")),
-              right=(("completions/clipped_ratio", "truncated share"),), right_label="truncated share",
-              why="Growing length is expected while reasoning improves; a truncated share near 1 means "
-                  "max_completion_length cuts the answers off."),
-        Panel("zero_std_groups", "Groups with zero reward variance", "share of groups",
-              (("frac_reward_zero_std", "zero-std share"),),
-              why="A group whose completions all score the same has zero advantage: it teaches nothing. "
-                  "Near 1 means the problems are too easy or too hard for the model."),
-        Panel("clip_ratio", "Clipped token ratios (PPO-style clip)", "share of tokens",
-              (("clip_ratio/region_mean", "clipped (any)"), ("clip_ratio/low_mean", "low clip"),
-               ("clip_ratio/high_mean", "high clip")),
-              why="The share of tokens whose ratio left [1-epsilon, 1+epsilon]; a climbing ratio means "
-                  "the policy moves too fast for the learning rate."),
-        Panel("entropy", "Policy entropy of sampled tokens", "nats per token", (("entropy", "entropy"),),
-              why="A collapse to near 0 means the policy stopped exploring."),
-        Panel("kl", "KL to the reference model", "KL per token", (("kl", "kl"),),
-              why="Only logged when beta > 0 (a KL penalty)."),
-        Panel("dynamic_sampling", "Dynamic sampling: trained groups without a signal, and rounds",
-              "share of trained groups", (("dynamic/zero_signal_trained", "without a signal (trained)"),
-                                          ("frac_reward_zero_std", "without a signal (generated)")),
-              right=(("dynamic/rounds", "generation rounds"),), right_label="rounds per step",
-              why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
-                  "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
-              requires="dynamic/rounds"),
-        Panel("vllm_correction", "vLLM importance sampling: ratios and the share capped or masked",
-              "trainer / vLLM probability ratio",
-              (("sampling/importance_sampling_ratio/min", "min"), ("sampling/importance_sampling_ratio/mean", "mean"),
-               ("sampling/importance_sampling_ratio/max", "max")),
-              right=(("is_correction/capped_or_masked", "capped or masked"),), right_label="share capped or masked",
-              why="With use_vllm, TRL weighs each sample's loss by how much likelier the trained model finds it "
-                  "than vLLM did (vllm_importance_sampling_mode). A mean far from 1 or a large capped/masked share "
-                  "means vLLM and training disagree, and the correction is reshaping what is learned.",
-              requires="sampling/importance_sampling_ratio/mean"),
+        Panel(
+            "reward",
+            "Reward: total (weighted) and per function",
+            "reward",
+            (("reward", "total"), *((f"rewards/{n}/mean", n) for n in rewards)),
+            why="Does the reward climb? Each function's mean shows which part moves.",
+        ),
+        Panel(
+            "accuracy",
+            "Accuracy (share of completions graded correct)",
+            "accuracy",
+            (("rewards/accuracy/mean", "train"), ("eval_rewards/accuracy/mean", "eval")),
+            why="The accuracy reward's mean: the share of sampled answers the grader accepts.",
+        ),
+        Panel(
+            "completion_length",
+            "Completion length and truncation",
+            "tokens",
+            (("completions/mean_length", "mean length"), ("completions/max_length", "max length")),
+            right=(("completions/clipped_ratio", "truncated share"),),
+            right_label="truncated share",
+            why="Growing length is expected while reasoning improves; a truncated share near 1 means "
+            "max_completion_length cuts the answers off.",
+        ),
+        Panel(
+            "zero_std_groups",
+            "Groups with zero reward variance",
+            "share of groups",
+            (("frac_reward_zero_std", "zero-std share"),),
+            why="A group whose completions all score the same has zero advantage: it teaches nothing. "
+            "Near 1 means the problems are too easy or too hard for the model.",
+        ),
+        Panel(
+            "clip_ratio",
+            "Clipped token ratios (PPO-style clip)",
+            "share of tokens",
+            (
+                ("clip_ratio/region_mean", "clipped (any)"),
+                ("clip_ratio/low_mean", "low clip"),
+                ("clip_ratio/high_mean", "high clip"),
+            ),
+            why="The share of tokens whose ratio left [1-epsilon, 1+epsilon]; a climbing ratio means "
+            "the policy moves too fast for the learning rate.",
+        ),
+        Panel(
+            "entropy",
+            "Policy entropy of sampled tokens",
+            "nats per token",
+            (("entropy", "entropy"),),
+            why="A collapse to near 0 means the policy stopped exploring.",
+        ),
+        Panel(
+            "kl",
+            "KL to the reference model",
+            "KL per token",
+            (("kl", "kl"),),
+            why="Only logged when beta > 0 (a KL penalty).",
+        ),
+        Panel(
+            "dynamic_sampling",
+            "Dynamic sampling: trained groups without a signal, and rounds",
+            "share of trained groups",
+            (
+                ("dynamic/zero_signal_trained", "without a signal (trained)"),
+                ("frac_reward_zero_std", "without a signal (generated)"),
+            ),
+            right=(("dynamic/rounds", "generation rounds"),),
+            right_label="rounds per step",
+            why="With dynamic_sampling, groups whose completions all got one reward are dropped and refilled; "
+            "the trained share stays at 0 while the refills succeed within max_resample_rounds.",
+            requires="dynamic/rounds",
+        ),
+        Panel(
+            "vllm_correction",
+            "vLLM importance sampling: ratios and the share capped or masked",
+            "trainer / vLLM probability ratio",
+            (
+                ("sampling/importance_sampling_ratio/min", "min"),
+                ("sampling/importance_sampling_ratio/mean", "mean"),
+                ("sampling/importance_sampling_ratio/max", "max"),
+            ),
+            right=(("is_correction/capped_or_masked", "capped or masked"),),
+            right_label="share capped or masked",
+            why="With use_vllm, TRL weighs each sample's loss by how much likelier the trained model finds it "
+            "than vLLM did (vllm_importance_sampling_mode). A mean far from 1 or a large capped/masked share "
+            "means vLLM and training disagree, and the correction is reshaping what is learned.",
+            requires="sampling/importance_sampling_ratio/mean",
+        ),
         Panel("learning_rate", "Learning rate", "learning rate", (("learning_rate", "lr"),)),
-        Panel("grad_norm", "Gradient norm (before clipping)", "L2 norm", (("grad_norm", "grad norm"),),
-              why="Spikes precede instabilities; compare with max_grad_norm."),
-    ]  # fmt: skip
+        Panel(
+            "grad_norm",
+            "Gradient norm (before clipping)",
+            "L2 norm",
+            (("grad_norm", "grad norm"),),
+            why="Spikes precede instabilities; compare with max_grad_norm.",
+        ),
+    ]
 
 
 def series(history: list[dict], key: str) -> tuple[list[float], list[float]]:

@@ -173,10 +173,16 @@ def read_completions(path: Path, reward_funcs: list[str], weights: list[float]) 
     for row in table.to_pylist():
         rewards = {n: row.get(n) for n in names}
         total = sum(weight[n] * v for n, v in rewards.items() if isinstance(v, (int, float)) and math.isfinite(v))
-        rows.append({
-            "step": row.get("step"), "total_reward": total, "rewards": rewards, "advantage": row.get("advantage"),
-            "prompt": _text(row.get("prompt")), "completion": _text(row.get("completion")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "step": row.get("step"),
+                "total_reward": total,
+                "rewards": rewards,
+                "advantage": row.get("advantage"),
+                "prompt": _text(row.get("prompt")),
+                "completion": _text(row.get("completion")),
+            }
+        )
     return rows
 
 

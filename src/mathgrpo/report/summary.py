@@ -28,17 +28,47 @@ log = logging.getLogger(__name__)
 
 # GRPOConfig fields a reader needs to judge or repeat a run, in reading order.
 KEY_ARGS = (
-    "learning_rate", "lr_scheduler_type", "warmup_ratio", "warmup_steps", "max_steps", "num_train_epochs",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations", "generation_batch_size",
-    "steps_per_generation", "num_iterations", "max_completion_length", "temperature", "top_p", "beta",
-    "epsilon", "epsilon_high", "loss_type", "scale_rewards", "mask_truncated_completions", "max_grad_norm",
-    "weight_decay", "optim", "bf16", "use_vllm", "seed",
-)  # fmt: skip
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_ratio",
+    "warmup_steps",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_generations",
+    "generation_batch_size",
+    "steps_per_generation",
+    "num_iterations",
+    "max_completion_length",
+    "temperature",
+    "top_p",
+    "beta",
+    "epsilon",
+    "epsilon_high",
+    "loss_type",
+    "scale_rewards",
+    "mask_truncated_completions",
+    "max_grad_norm",
+    "weight_decay",
+    "optim",
+    "bf16",
+    "use_vllm",
+    "seed",
+)
 KEY_SCRIPT_ARGS = ("dataset_split", "language", "dedup", "max_train_samples", "max_prompt_length")
 FINAL_KEYS_TAIL = (
-    "completions/mean_length", "completions/max_length", "completions/clipped_ratio", "frac_reward_zero_std",
-    "clip_ratio/region_mean", "entropy", "kl", "grad_norm", "learning_rate", "loss",
-)  # fmt: skip
+    "completions/mean_length",
+    "completions/max_length",
+    "completions/clipped_ratio",
+    "frac_reward_zero_std",
+    "clip_ratio/region_mean",
+    "entropy",
+    "kl",
+    "grad_norm",
+    "learning_rate",
+    "loss",
+)
 
 
 def fmt(value) -> str:
@@ -64,15 +94,23 @@ def data_processing(stats: dict) -> str:
     """The data counts as one sentence: rows in, what was dropped and why, rows out."""
     if not stats:
         return "unknown"
-    labels = {"duplicates": "duplicates", "conflicts": "with conflicting answers",
-              "missing_answer": "without an answer", "missing_problem": "without a problem",
-              "language_filtered": "in another language",
-              "placeholder_gold": "with a placeholder gold (proof/notfound)",
-              "ungradeable": "with a gold the grader cannot read",
-              "too_long": "with too long prompts", "over_limit": "over max_train_samples"}  # fmt: skip
+    labels = {
+        "duplicates": "duplicates",
+        "conflicts": "with conflicting answers",
+        "missing_answer": "without an answer",
+        "missing_problem": "without a problem",
+        "language_filtered": "in another language",
+        "placeholder_gold": "with a placeholder gold (proof/notfound)",
+        "ungradeable": "with a gold the grader cannot read",
+        "too_long": "with too long prompts",
+        "over_limit": "over max_train_samples",
+    }
     dropped = [f"{stats[k]} {label}" for k, label in labels.items() if stats.get(k)]
-    return (f"{stats.get('rows_in', '?')} rows in; dropped " + (", ".join(dropped) if dropped else "none")
-            + f"; {stats.get('rows_out', '?')} rows trained on")  # fmt: skip
+    return (
+        f"{stats.get('rows_in', '?')} rows in; dropped "
+        + (", ".join(dropped) if dropped else "none")
+        + f"; {stats.get('rows_out', '?')} rows trained on"
+    )
 
 
 def settings_rows(run: Run) -> list[list]:
@@ -141,8 +179,10 @@ def samples_markdown(samples: list[dict]) -> str:
     parts = []
     for s in samples:
         rewards = ", ".join(f"{k} {fmt(v)}" for k, v in s["rewards"].items())
-        parts.append(f"**step {s['step']} ({s['phase']}), {s['rank']}: total reward {fmt(s['total_reward'])}** "
-                     f"({rewards}; advantage {fmt(s['advantage'])})")  # fmt: skip
+        parts.append(
+            f"**step {s['step']} ({s['phase']}), {s['rank']}: total reward {fmt(s['total_reward'])}** "
+            f"({rewards}; advantage {fmt(s['advantage'])})"
+        )
         # The prompt's end is the problem (the template's system text comes first).
         prompt = s["prompt"] if len(s["prompt"]) <= 400 else "…" + s["prompt"][-400:]
         for label, text in (("prompt", prompt), ("completion", _clip(s["completion"], 1500))):
@@ -191,8 +231,16 @@ def eval_command(run: Run, trained: bool) -> str:
     info, args = run.info, run.training_args
     model = str(run.path) if trained else str(info["model"])
     bench = held_out(str(info.get("dataset") or "")) or "math500"
-    cmd = ["mathgrpo", "eval", "--model", model, "--benchmarks", bench,
-           "--output", str(run.path / ("eval" if trained else "eval-base"))]  # fmt: skip
+    cmd = [
+        "mathgrpo",
+        "eval",
+        "--model",
+        model,
+        "--benchmarks",
+        bench,
+        "--output",
+        str(run.path / ("eval" if trained else "eval-base")),
+    ]
     if info.get("template"):
         cmd += ["--template", str(info["template"])]
     if isinstance(args.get("max_completion_length"), int):
@@ -230,8 +278,7 @@ def hardware_line(hw: dict) -> str:
 
 def summary_markdown(rep: Report) -> str:
     run = rep.run
-    lines = [f"# Training report: {run.path.name}", "",
-             f"Status: {run.status()}.  "]  # fmt: skip
+    lines = [f"# Training report: {run.path.name}", "", f"Status: {run.status()}.  "]
     wall = run.wall_time()
     lines.append(f"Wall time: {wall}." if wall else "Wall time: unknown.")
     if run.info.get("hardware"):

@@ -20,9 +20,14 @@ from mathgrpo.errors import UserError
 # that a TRL release that changes a default (TRL's `loss_type` default is `dapo`, not GRPO's
 # per-sequence mean) cannot change what a recipe trains; tests/test_config.py holds them to it.
 ALGORITHM_FIELDS = (
-    "loss_type", "beta", "scale_rewards", "epsilon", "epsilon_high", "importance_sampling_level",
+    "loss_type",
+    "beta",
+    "scale_rewards",
+    "epsilon",
+    "epsilon_high",
+    "importance_sampling_level",
     "mask_truncated_completions",
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -129,20 +134,43 @@ class ScriptArguments:
         from mathgrpo.data.clean import DataSource
 
         return DataSource(
-            name=self.dataset_name, split=self.dataset_split, config_name=self.dataset_config,
-            problem_field=self.problem_field, answer_field=self.answer_field, language=self.language,
-            dedup=self.dedup, limit=self.max_train_samples,
-        )  # fmt: skip
+            name=self.dataset_name,
+            split=self.dataset_split,
+            config_name=self.dataset_config,
+            problem_field=self.problem_field,
+            answer_field=self.answer_field,
+            language=self.language,
+            dedup=self.dedup,
+            limit=self.max_train_samples,
+        )
 
 
 # The TRL / transformers fields a first run sets, shown by `mathgrpo train --help` after mathgrpo's
 # own; `--help-all` lists all of them, grouped.
 COMMON_TRL_FIELDS = (
-    "model_name_or_path", "dtype", "output_dir", "learning_rate", "max_steps", "num_train_epochs",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations", "max_completion_length",
-    "temperature", "reward_weights", *ALGORITHM_FIELDS, "use_vllm", "bf16", "use_cpu", "optim", "save_steps",
-    "logging_steps", "report_to", "seed", "push_to_hub",
-)  # fmt: skip
+    "model_name_or_path",
+    "dtype",
+    "output_dir",
+    "learning_rate",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "reward_weights",
+    *ALGORITHM_FIELDS,
+    "use_vllm",
+    "bf16",
+    "use_cpu",
+    "optim",
+    "save_steps",
+    "logging_steps",
+    "report_to",
+    "seed",
+    "push_to_hub",
+)
 
 
 def build_parser(for_help: bool = False):
@@ -158,11 +186,18 @@ def build_parser(for_help: bool = False):
 
     grpo, model = GRPOConfig, ModelConfig
     if for_help:
-        grpo = type("GRPOConfig", (GRPOConfig,), {"_argument_group_name": "TRL GRPOConfig (algorithm, generation, "
-                                                  "optimisation, saving, logging)"})  # fmt: skip
+        grpo = type(
+            "GRPOConfig",
+            (GRPOConfig,),
+            {"_argument_group_name": "TRL GRPOConfig (algorithm, generation, optimisation, saving, logging)"},
+        )
         model = type("ModelConfig", (ModelConfig,), {"_argument_group_name": "TRL ModelConfig (model, dtype, LoRA)"})
-    return Parser((ScriptArguments, grpo, model), prog="mathgrpo train", allow_abbrev=False,
-                  usage="mathgrpo train [--config RECIPE.yaml] [--FIELD VALUE ...]  (--help, --help-all)")  # fmt: skip
+    return Parser(
+        (ScriptArguments, grpo, model),
+        prog="mathgrpo train",
+        allow_abbrev=False,
+        usage="mathgrpo train [--config RECIPE.yaml] [--FIELD VALUE ...]  (--help, --help-all)",
+    )
 
 
 def parse_train_args(argv: list[str] | None = None, recipe: dict | None = None):
@@ -251,8 +286,10 @@ def explain(message: str, argv: list[str] = (), parser=None) -> str:
     import re
 
     if "doesn't support bf16" in message or "bf16/gpu" in message:
-        return ("bf16: true needs a GPU with bf16 support, and none was found: on this machine add --use_cpu true "
-                "(bf16 then runs as CPU autocast, slowly) or --bf16 false")  # fmt: skip
+        return (
+            "bf16: true needs a GPU with bf16 support, and none was found: on this machine add --use_cpu true "
+            "(bf16 then runs as CPU autocast, slowly) or --bf16 false"
+        )
     unknown = re.search(r"Unknown arguments from config file: \[(.*?)\]", message)
     if unknown and parser is not None:
         keys = [k.strip("' ").lstrip("-") for k in unknown.group(1).split(",") if k.strip("' ").startswith("--")]
@@ -280,9 +317,13 @@ def print_help(all_fields: bool = False) -> None:
     by_dest: dict = {}
     for action in parser._actions:  # a True-default bool also has a --no_FIELD action: keep the first
         by_dest.setdefault(action.dest, action)
-    lines = [parser.format_usage().strip(), "",
-             "  --config RECIPE.yaml  a recipe (recipes/); every field below can be set there or on the command line",
-             "", "mathgrpo (data, template, rewards, run control):"]  # fmt: skip
+    lines = [
+        parser.format_usage().strip(),
+        "",
+        "  --config RECIPE.yaml  a recipe (recipes/); every field below can be set there or on the command line",
+        "",
+        "mathgrpo (data, template, rewards, run control):",
+    ]
     for f in fields(ScriptArguments):
         lines.append(_line(by_dest[f.name]))
     lines += ["", "TRL / transformers, the most used (mathgrpo train --help-all lists all of them):"]

@@ -18,8 +18,12 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from mathgrpo.report.reader import human_seconds
 
 # transformers' own deprecation notices about names it calls itself (nothing a user can change).
-NOISE = (r".*is_gradient_checkpointing.*deprecated", r".*gradient_checkpointing.*deprecated",
-         r".*gradient_checkpointing_enable.*deprecated", r".*torch\.jit\.script_method.*deprecated")  # fmt: skip
+NOISE = (
+    r".*is_gradient_checkpointing.*deprecated",
+    r".*gradient_checkpointing.*deprecated",
+    r".*gradient_checkpointing_enable.*deprecated",
+    r".*torch\.jit\.script_method.*deprecated",
+)
 
 
 def silence_noise() -> None:

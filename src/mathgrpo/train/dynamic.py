@@ -59,9 +59,15 @@ log = logging.getLogger(__name__)
 
 # Per-row tensors and how to pad them when groups from different rounds are joined.
 LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
-RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "old_per_token_logps": 0.0,
-                "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "tool_mask": 1,
-                "importance_sampling_ratio": 1.0}  # fmt: skip
+RIGHT_PADDED = {
+    "completion_ids": "pad",
+    "completion_mask": 0,
+    "old_per_token_logps": 0.0,
+    "ref_per_token_logps": 0.0,
+    "sampling_per_token_logps": 0.0,
+    "tool_mask": 1,
+    "importance_sampling_ratio": 1.0,
+}
 SUPPORTED = {*LEFT_PADDED, *RIGHT_PADDED, "advantages", "num_items_in_batch"}
 
 
@@ -229,8 +235,9 @@ class DynamicSampling:
         if self.pool not in self.callback_handler.callbacks:  # it saves its state and learns each epoch's step
             self.add_callback(self.pool)
 
-    def _init_training_state(self, max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint,
-                             trial):  # fmt: skip
+    def _init_training_state(
+        self, max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint, trial
+    ):
         """Where a resumed run is in its data. Trainer derives the epochs trained from the plain epoch
         length (``global_step // num_update_steps_per_epoch``), which refills make an upper bound: after
         the first epoch it would restart an epoch already trained (and reset its pool) or replay the
@@ -331,8 +338,9 @@ class DynamicSampling:
 
     def _groups(self, out: dict, count: int) -> list[dict]:
         size = self.num_generations
-        return [{k: v[g * size : (g + 1) * size] for k, v in out.items() if k != "num_items_in_batch"}
-                for g in range(count)]  # fmt: skip
+        return [
+            {k: v[g * size : (g + 1) * size] for k, v in out.items() if k != "num_items_in_batch"} for g in range(count)
+        ]
 
     def _join(self, groups: list[dict]) -> dict:
         """Concatenate groups from different rounds, re-padding each tensor to the widest."""
@@ -362,8 +370,9 @@ class DynamicSampling:
         metrics["dynamic/zero_signal_trained"].append(filled_all / max(quota_all, 1))
         if filled_all and self.accelerator.is_main_process:
             why = "the epoch's prompts are used up" if used_up else f"after {rounds} rounds (max_resample_rounds)"
-            log.warning("dynamic sampling: %d of %d groups have no signal %s; trained with them",
-                        filled_all, quota_all, why)  # fmt: skip
+            log.warning(
+                "dynamic sampling: %d of %d groups have no signal %s; trained with them", filled_all, quota_all, why
+            )
 
 
 # The trainer a dynamic-sampling run gets (train/features.py composes the same), for tests and callers.

@@ -35,8 +35,14 @@ log = logging.getLogger(__name__)
 STAGE = ".final-tmp"
 ADAPTER_DIR = "adapter"
 # Top-level files of a previous final save that a new one replaces (or removes, if it has no such file).
-MODEL_PATTERNS = ("model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin",
-                  "pytorch_model.bin.index.json", "config.json", "generation_config.json")  # fmt: skip
+MODEL_PATTERNS = (
+    "model*.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model*.bin",
+    "pytorch_model.bin.index.json",
+    "config.json",
+    "generation_config.json",
+)
 
 
 @dataclass

@@ -72,19 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", default=None, help="also render prompts with this tokenizer (path or hub name)")
     p.add_argument("--template", default=defaults.template, help=f"prompt template (default: {defaults.template})")
     p.add_argument(
-        "--max-prompt-length", "--max_prompt_length", dest="max_prompt_length", type=int,
+        "--max-prompt-length",
+        "--max_prompt_length",
+        dest="max_prompt_length",
+        type=int,
         default=defaults.max_prompt_length,
         help="with --tokenizer: drop prompts over this many tokens, 0 keeps all "
-             f"(default: {defaults.max_prompt_length})",
-    )  # fmt: skip
-    p.add_argument("--pass-rate-model", default=None,
-                   help="difficulty filter: sample answers with this model "
-                        "(hub name, folder, .gguf, smollm2-135m-instruct) "
-                        "and write each problem's pass rate")  # fmt: skip
+        f"(default: {defaults.max_prompt_length})",
+    )
+    p.add_argument(
+        "--pass-rate-model",
+        default=None,
+        help="difficulty filter: sample answers with this model "
+        "(hub name, folder, .gguf, smollm2-135m-instruct) "
+        "and write each problem's pass rate",
+    )
     p.add_argument("--pass-rate-k", type=int, default=8, help="difficulty filter: answers per problem (default 8)")
-    p.add_argument("--pass-rate-keep", default="0,1",
-                   help="difficulty filter: keep problems with LOW < pass rate < HIGH (default 0,1: drop the always "
-                        "and the never solved)")  # fmt: skip
+    p.add_argument(
+        "--pass-rate-keep",
+        default="0,1",
+        help="difficulty filter: keep problems with LOW < pass rate < HIGH (default 0,1: drop the always "
+        "and the never solved)",
+    )
     p.add_argument("--pass-rate-max-new-tokens", type=int, default=1024, help="difficulty filter: answer length limit")
     p.add_argument("--pass-rate-temperature", type=float, default=1.0, help="difficulty filter: sampling temperature")
     p.add_argument("--pass-rate-batch-size", type=int, default=None, help="difficulty filter: sequences per call")
@@ -115,18 +124,33 @@ def main(argv: list[str]) -> int:
 
         parse_band(args.pass_rate_keep)
         check_reference(args.pass_rate_model, "--pass-rate-model")
-    ds, stats = training_rows(DataSource(
-        name=args.dataset, split=args.split, config_name=args.config_name, problem_field=args.problem_field,
-        answer_field=args.answer_field, language=args.language, dedup=args.dedup, limit=args.limit,
-    ))  # fmt: skip
+    ds, stats = training_rows(
+        DataSource(
+            name=args.dataset,
+            split=args.split,
+            config_name=args.config_name,
+            problem_field=args.problem_field,
+            answer_field=args.answer_field,
+            language=args.language,
+            dedup=args.dedup,
+            limit=args.limit,
+        )
+    )
     if args.pass_rate_model:
         from mathgrpo.evaluation.difficulty import keep_band, parse_band, pass_rates
 
         band = parse_band(args.pass_rate_keep)
         work = out.with_name(f".{out.name}.pass-rate")  # resumable samples, beside the output
-        rates = pass_rates(ds, model=args.pass_rate_model, template=args.template, k=args.pass_rate_k,
-                           temperature=args.pass_rate_temperature, max_new_tokens=args.pass_rate_max_new_tokens,
-                           work_dir=work, batch_size=args.pass_rate_batch_size)  # fmt: skip
+        rates = pass_rates(
+            ds,
+            model=args.pass_rate_model,
+            template=args.template,
+            k=args.pass_rate_k,
+            temperature=args.pass_rate_temperature,
+            max_new_tokens=args.pass_rate_max_new_tokens,
+            work_dir=work,
+            batch_size=args.pass_rate_batch_size,
+        )
         ds, stats.out_of_band = keep_band(ds, rates, band)
         stats.rows_out = len(ds)
     if args.tokenizer:

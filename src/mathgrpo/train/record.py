@@ -19,8 +19,20 @@ import uuid
 from pathlib import Path
 
 # Libraries whose version changes what a run trains or how; optional ones are listed when installed.
-VERSIONED = ("torch", "transformers", "trl", "accelerate", "datasets", "math-verify", "peft", "vllm",
-             "deepspeed", "bitsandbytes", "liger-kernel", "flash-attn")  # fmt: skip
+VERSIONED = (
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "datasets",
+    "math-verify",
+    "peft",
+    "vllm",
+    "deepspeed",
+    "bitsandbytes",
+    "liger-kernel",
+    "flash-attn",
+)
 
 
 def new_run_id() -> str:
@@ -45,10 +57,15 @@ def git_commit() -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "") if head else None
@@ -57,8 +74,12 @@ def git_commit() -> str | None:
 def hardware_summary() -> dict:
     import torch
 
-    info = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
-            "cpu_count": os.cpu_count()}  # fmt: skip
+    info = {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()

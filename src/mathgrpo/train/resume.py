@@ -42,12 +42,32 @@ AUTO = ("auto", "true", "last")
 # Settings whose change on resume is worth a warning (the optimizer and scheduler state, and
 # so the learning rate schedule, come from the checkpoint whatever the command line says).
 COMPARED_ON_RESUME = (
-    "learning_rate", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "max_steps", "num_train_epochs",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation", "num_generations",
-    "max_completion_length", "temperature", "top_p", "beta", "loss_type", "scale_rewards", "epsilon",
-    "epsilon_high", "importance_sampling_level", "mask_truncated_completions", "num_iterations", "optim",
-    "weight_decay", "seed", "reward_weights",
-)  # fmt: skip
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "warmup_ratio",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "top_p",
+    "beta",
+    "loss_type",
+    "scale_rewards",
+    "epsilon",
+    "epsilon_high",
+    "importance_sampling_level",
+    "mask_truncated_completions",
+    "num_iterations",
+    "optim",
+    "weight_decay",
+    "seed",
+    "reward_weights",
+)
 
 
 class RunIdentity(TrainerCallback, ExportableState):
@@ -237,8 +257,10 @@ def _plan_from(ckpt: dict, path: str, record: dict, args, run_id: str) -> StartP
     if changes:
         log.warning(
             "resuming %s with settings that differ from the run's record: %s (the optimizer and learning-rate "
-            "schedule continue from the checkpoint)", path, "; ".join(changes),
-        )  # fmt: skip
+            "schedule continue from the checkpoint)",
+            path,
+            "; ".join(changes),
+        )
     target = args.max_steps if args.max_steps and args.max_steps > 0 else ckpt.get("max_steps")
     trained = bool(target) and ckpt["global_step"] >= target
     # The record says the run ended (and saved its final model) at or after this checkpoint's step.

@@ -77,8 +77,14 @@ def reward_options(script_args: ScriptArguments, args, template):
     )
 
 
-TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "mlflow": "mlflow",
-                   "comet_ml": "comet_ml", "clearml": "clearml"}  # fmt: skip
+TRACKER_MODULES = {
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+    "trackio": "trackio",
+    "mlflow": "mlflow",
+    "comet_ml": "comet_ml",
+    "clearml": "clearml",
+}
 
 
 def _as_list(value) -> list[str]:

@@ -80,9 +80,13 @@ class VllmCorrectionShare:
         (token modes) whose vLLM importance ratio TRL capped or zeroed. TRL logs the ratios'
         min/mean/max (``sampling/importance_sampling_ratio/*``) but not how many hit a bound."""
         args = self.args
-        share = corrected_share(out["importance_sampling_ratio"], out["completion_mask"],
-                                args.vllm_importance_sampling_mode, args.vllm_importance_sampling_clip_min,
-                                args.vllm_importance_sampling_clip_max)  # fmt: skip
+        share = corrected_share(
+            out["importance_sampling_ratio"],
+            out["completion_mask"],
+            args.vllm_importance_sampling_mode,
+            args.vllm_importance_sampling_clip_min,
+            args.vllm_importance_sampling_clip_max,
+        )
         counts = self.accelerator.gather(torch.stack(share).to(self.accelerator.device).unsqueeze(0)).sum(dim=0)
         if counts[1] > 0:
             mode = "train" if self.model.training else "eval"
