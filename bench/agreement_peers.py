@@ -240,6 +240,11 @@ def main(argv=None) -> int:
     parser.add_argument("--suite", action="append", help="only these suites (repeatable)")
     parser.add_argument("--json", type=Path, help="write every verdict here")
     parser.add_argument("--markdown", type=Path, help="write the table and disagreements here")
+    parser.add_argument(
+        "--record-levels",
+        action="store_true",
+        help="record this run's agreement per suite as the floor for this grader version (bench/peers/levels.json)",
+    )
     args = parser.parse_args(argv)
     folder = cases_dir(args.cases)
     if folder is None:
@@ -264,7 +269,26 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(result, indent=1))
     if args.markdown:
         args.markdown.write_text(text + "\n")
+    if args.record_levels:
+        record_levels(result)
     return 0
+
+
+def record_levels(result: dict) -> None:
+    """Store this run's counts as tests/test_peer_agreement.py's floor for this grader version."""
+    data = json.loads(LEVELS.read_text()) if LEVELS.exists() else {"levels": {}, "runs": {}}
+    keep = ("cases", "strict", "equivalent")
+    data["levels"][result["grader_version"]] = {
+        name: {k: s.get(k, 0) for k in keep} for name, s in result["suites"].items() if s.get("cases")
+    }
+    data.setdefault("runs", {})[result["grader_version"]] = {
+        "date": result["date"],
+        "machine": result["machine"],
+        "text_reading": result["text_reading"],
+        "command": "python bench/agreement_peers.py --cases PEER_CASES --record-levels",
+    }
+    LEVELS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"recorded levels for grader {result['grader_version']} in {LEVELS.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
