@@ -12,9 +12,12 @@ prediction read the way the peer reads it:
   answer  the peer compares extracted answers (NeMo-Skills, hendrycks MATH): ``Grader.grade_answer``
   boxed   the peer grades the last box (rllm/DeepScaleR): ``grade`` with the box reading
   text    the peer falls back to the answer the text states (math-verify, lighteval, open-r1):
-          ``grade`` with the grader's text reading where it has one, else the box reading (and the
-          report says so)
-and once more with the box reading for every text-reading case (today's training reading).
+          ``grade(..., extraction="text")`` where the grader has that reading, else the box reading
+          (and the report says so)
+and once more with the box reading for every text-reading case (the training reward's reading):
+the "box reading" column. In that column (and in the first when there is no text reading) a
+prediction that is nothing but an answer (``$[0,1)$``, ``x >= 5``) is graded as that answer: the
+peer's test hands over an answer, not a completion that failed to box one.
 math-verify's default ``verify(parse(gold), parse(pred))`` runs on the same cases for comparison.
 
 A verdict agrees when it accepts exactly the cases the peer expects accepted (an unknown, None,
@@ -204,7 +207,7 @@ def pct(n: int, d: int) -> str:
 
 def table(result: dict) -> str:
     lines = [
-        "| suite | cases | strict | equivalent (peer's reading) | equivalent (box only) | math-verify default "
+        "| suite | cases | strict | equivalent | equivalent, box reading | math-verify default "
         "| multiple choice (apart) | unlabeled (apart) |",
         "|---|---|---|---|---|---|---|---|",
     ]
