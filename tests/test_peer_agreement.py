@@ -106,3 +106,64 @@ def test_every_disagreement_is_judged(peer_result):
     dis = bench.disagreements(result, bench.load_judgements())
     unjudged = [f"{d['verdict']} {d['id']}" for d in dis if not d["judgement"]]
     assert not unjudged, f"{len(unjudged)} disagreements without a judgement: {unjudged[:10]}"
+
+
+# A peer's test files as this project writes them for the test (the real ones are never committed):
+# a parametrize table through a helper with options, a direct assert, and math-verify's bare form.
+_SYNTHETIC = {
+    "LICENCE": "Apache License 2.0 (stand-in)\n",
+    "tests/test_all.py": """
+import pytest
+
+def compare_strings(gold, pred, match_types=["latex", "expr"], precision=6, strict=True):
+    pass
+
+@pytest.mark.parametrize(
+    "gold,pred,expected",
+    [
+        ("$7$", "so it is $7$", 1),
+        ("$7$", "so it is $8$", 0),
+    ],
+)
+def test_table(gold, pred, expected):
+    assert compare_strings(gold, pred, match_types=["latex"]) == expected
+
+def test_direct():
+    assert compare_strings("$\\\\frac{1}{4}$", "0.25", precision=2) == 1
+""",
+    "tests/test_yujianll.py": """
+import pytest
+from math_verify import parse, verify
+
+@pytest.mark.parametrize("gold, pred, result", [("$7$", "$7$", 1), ("$7$", "$7$", 1)])
+def test_bare(gold, pred, result):
+    assert int(verify(parse(gold), parse(pred))) == result
+""",
+}
+
+
+def test_extract_reads_tables_options_and_sources(tmp_path):
+    import subprocess
+
+    extract = load_bench("peers/extract")
+    repo = tmp_path / "huggingface+Math-Verify"  # the mirror's folder name names the repository
+    for path, text in _SYNTHETIC.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "synthetic"], check=True)
+    suite, commit, cases, skipped = extract.extract(repo / ".git")
+    assert suite.name == "math-verify" and len(commit) == 40
+    got = {(c["gold"], c["pred"], c["expected"], json.dumps(c["options"], sort_keys=True)) for c in cases}
+    assert got == {
+        ("$7$", "so it is $7$", True, '{"match_types": ["latex"]}'),
+        ("$7$", "so it is $8$", False, '{"match_types": ["latex"]}'),
+        ("$\\frac{1}{4}$", "0.25", True, '{"precision": 2}'),
+        ("$7$", "$7$", True, "{}"),
+    }
+    bare = next(c for c in cases if c["options"] == {})
+    assert bare["sources"] == ["tests/test_yujianll.py:5", "tests/test_yujianll.py:5"]  # one case, both rows
+    assert all(c["id"].startswith("math-verify-") and c["licence"] == "Apache-2.0" for c in cases)
+    assert any("test_boxed.py: not in" in s for s in skipped)  # a listed file the repository lacks is named
