@@ -2,14 +2,14 @@
 
 Usage: python bench/peers/extract.py --out DIR REPO_GIT_DIR [REPO_GIT_DIR ...]
 
-Each REPO_GIT_DIR is a git directory (a bare mirror such as the one the project's fetch tool makes,
-or a checkout); the files are read with ``git show HEAD:path``, so the commit read is the one named
+Each REPO_GIT_DIR is a git directory (a bare mirror, or a checkout's ``.git``) whose folder is named
+``owner+name`` or whose origin URL names the repository; the files are read with ``git show HEAD:path``, so the commit read is the one named
 in every case. The suites, the files read and how each test presents its cases are in ``SUITES``
 below. Nothing is executed: the test files are parsed (``ast``) and their literal values followed
 through assignments, parametrize tables and asserts. A case records:
 
   id          suite + a hash of (gold, pred, options): stable across runs and re-extractions
-  suite, repo, commit, licence, source ("path:line" of the case's literal), test (function name)
+  suite, repo, commit, licence, sources ("path:line" of each literal that states it), test (function)
   gold, pred  as the test passes them (a pred may be a whole text, a bare answer or a number)
   expected    the verdict the test asserts (true/false), or null where the peer's file states none
   reading     how the peer reads the prediction: "text" (math-verify's extraction: the box, else
@@ -43,7 +43,7 @@ class Suite:
     licence_file: str
     files: tuple[str, ...]
     reading: str
-    helpers: dict = field(default_factory=dict)  # helper name -> (module path, function) of its definition
+    helpers: dict = field(default_factory=dict)  # a test helper's name -> the file that defines it
 
 
 SUITES = {
@@ -426,7 +426,10 @@ def extract(git_dir: Path) -> tuple[Suite, str, list[dict], list[str]]:
     commit = subprocess.run(
         ["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
-    git_show(git_dir, suite.licence_file)  # the licence named in SUITES is read from this file, at this commit
+    try:  # the licence named in SUITES was read from this file; a commit without it is not extracted
+        git_show(git_dir, suite.licence_file)
+    except subprocess.CalledProcessError:
+        raise SystemExit(f"{git_dir}: no {suite.licence_file} at {commit[:12]}: check the licence before extracting")
     sigs = helper_signatures(git_dir, suite)
     cases, skipped = [], []
     for path in suite.files:
