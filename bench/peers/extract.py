@@ -3,10 +3,10 @@
 Usage: python bench/peers/extract.py --out DIR REPO_GIT_DIR [REPO_GIT_DIR ...]
 
 Each REPO_GIT_DIR is a git directory (a bare mirror, or a checkout's ``.git``) whose folder is named
-``owner+name`` or whose origin URL names the repository; the files are read with ``git show HEAD:path``, so the commit read is the one named
-in every case. The suites, the files read and how each test presents its cases are in ``SUITES``
-below. Nothing is executed: the test files are parsed (``ast``) and their literal values followed
-through assignments, parametrize tables and asserts. A case records:
+``owner+name`` or whose origin URL names the repository. The files are read with ``git show
+HEAD:path``, so the commit read is the one named in every case. The suites, the files read and how
+each test presents its cases are in ``SUITES`` below. Nothing is executed: the test files are parsed
+(``ast``) and their literal values followed through assignments, parametrize tables and asserts. A case records:
 
   id          suite + a hash of (gold, pred, options): stable across runs and re-extractions
   suite, repo, commit, licence, sources ("path:line" of each literal that states it), test (function)
