@@ -249,6 +249,12 @@ def main(argv=None) -> int:
         help="record this run's agreement per suite as the floor for this grader version (bench/peers/levels.json)",
     )
     args = parser.parse_args(argv)
+    if args.cases and not any(Path(args.cases).glob("*.jsonl")):
+        print(f"--cases {args.cases}: no .jsonl case files there (bench/peers/extract.py --out writes them)")
+        return 2
+    if args.record_levels and args.suite:
+        print("--record-levels records every suite: run it without --suite")
+        return 2
     folder = cases_dir(args.cases)
     if folder is None:
         print("no peer cases: run bench/peers/extract.py and pass --cases DIR (or set MATHGRPO_PEER_CASES)")
