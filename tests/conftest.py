@@ -161,6 +161,38 @@ def tiny_run_argv(model_dir, out, *extra) -> list[str]:
     ]
 
 
+def free_port() -> int:
+    """A free local TCP port (for a launch's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accelerate_launch(config: str, script, *args: str, processes: int = 2) -> list[str]:
+    """The command a user runs: ``accelerate launch --config_file recipes/accelerate/CONFIG.yaml`` with
+    ``processes`` processes on a free local port, then ``script`` and its arguments (the launcher
+    config unchanged; CPU and gloo come from the caller's environment and ``--use_cpu true``)."""
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO / "recipes" / "accelerate" / f"{config}.yaml"),
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(script),
+        *args,
+    ]
+
+
 TINY_RUN_TOKEN = "hf_SECRETtokenNEVERwritten123"
 
 

@@ -21,19 +21,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_scaling import free_port
 
 from mathgrpo.errors import UserError
 from mathgrpo.files import RUN_FILE
 
-from conftest import tiny_run_argv
+from conftest import accelerate_launch, tiny_run_argv
 
 pytestmark = [
     pytest.mark.slow,
@@ -128,21 +126,7 @@ class Launcher:
         self.logs: dict[str, str] = {}
 
     def __call__(self, config: str, out: Path, *extra: str, kill: str = "", expect: int = 0):
-        cmd = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--config_file",
-            str(REPO / "recipes" / "accelerate" / f"{config}.yaml"),
-            "--num_processes",
-            "2",
-            "--mixed_precision",
-            "no",
-            "--main_process_port",
-            str(free_port()),
-            str(self.script),
-            *seed_argv(self.model_dir, out, *extra),
-        ]
+        cmd = accelerate_launch(config, self.script, *seed_argv(self.model_dir, out, *extra))
         env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "KILL": kill}
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env, cwd=self.root)
         self.logs[f"{out.name} {kill}".strip()] = proc.stderr

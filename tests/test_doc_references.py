@@ -14,9 +14,12 @@ PATH = re.compile(r"(?<![\w./-])((?:src|tests|bench|recipes|docs|\.ci)/[\w./{},*
 # Package-relative module paths (`train/run.py`) name files under src/mathgrpo/.
 MODULE = re.compile(r"(?<![\w./-])((?:grading|data|evaluation|report|train)/\w+\.py)\b")
 TEST = re.compile(r"\b(test_\w+)\b")
+# Another repository's file, cited as ``Repo:path`` (the peers' test files in docs/evaluation.md): not ours.
+FOREIGN = re.compile(r"[\w.-]+:[\w./-]+")
 
 
 def cited_paths(text: str) -> set[str]:
+    text = FOREIGN.sub("", text)
     found = set()
     for path in PATH.findall(text):
         if any(c in path for c in "*{}") or path.startswith(("docs/learning-", "bench/device/out")):
@@ -43,7 +46,7 @@ def test_every_cited_path_exists(page):
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_every_cited_test_exists(page):
     known = all_test_names()
-    cited = {name for name in TEST.findall(page.read_text(encoding="utf-8")) if name != "test_"}
+    cited = {name for name in TEST.findall(FOREIGN.sub("", page.read_text(encoding="utf-8"))) if name != "test_"}
     missing = sorted(name.removesuffix(".py") for name in cited if name.removesuffix(".py") not in known)
     assert not missing, f"{page.name} cites tests that do not exist: {missing}"
 
@@ -52,3 +55,4 @@ def test_the_checks_can_fail(tmp_path):
     text = "see `tests/test_no_such_file.py`, `src/mathgrpo/nowhere.py`, `train/gone.py`; test_no_such_test proves it"
     assert {"tests/test_no_such_file.py", "src/mathgrpo/nowhere.py", "src/mathgrpo/train/gone.py"} <= cited_paths(text)
     assert "test_no_such_test" in set(TEST.findall(text)) - all_test_names()
+    assert cited_paths("the peer's `Math-Verify:tests/test_all.py`") == set()  # another repository's file

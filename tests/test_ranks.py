@@ -67,32 +67,14 @@ sys.exit(main(["train", *sys.argv[1:]]))
 def test_any_error_while_rank_0_builds_the_data_reaches_every_rank_as_one_line(tiny_qwen_dir, tmp_path):
     import os
     import subprocess
-    import sys
     import time
 
-    from test_scaling import ACCEL, free_port
-
-    from conftest import tiny_run_argv
+    from conftest import accelerate_launch, tiny_run_argv
 
     script = tmp_path / "train_broken.py"
     script.write_text(FAILING_BUILD)
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        str(ACCEL / "ddp.yaml"),
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-        str(script),
-        *tiny_run_argv(tiny_qwen_dir, tmp_path / "out", "--reward_funcs", "accuracy", "--reward_weights", "1.0"),
-    ]
+    argv = tiny_run_argv(tiny_qwen_dir, tmp_path / "out", "--reward_funcs", "accuracy", "--reward_weights", "1.0")
+    cmd = accelerate_launch("ddp", script, *argv)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

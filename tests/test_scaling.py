@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ from mathgrpo.train.config import parse_train_args
 from mathgrpo.train.rewards import REWARDS
 from mathgrpo.train.run import check_context, run
 
-from conftest import length_reward, load_bench, tiny_run_argv
+from conftest import accelerate_launch, length_reward, load_bench, tiny_run_argv
 
 REPO = Path(__file__).resolve().parents[1]
 QWEN = REPO / "recipes" / "qwen2.5-math-1.5b"
@@ -168,12 +167,6 @@ sys.exit(main(["train", *sys.argv[1:]]))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tiny_train_args(model_dir, out, steps):
     return tiny_run_argv(
         model_dir,
@@ -197,24 +190,7 @@ def launch_two(tiny_qwen_dir, tmp_path, out, extra=(), env_extra=None):
     """`accelerate launch` two CPU processes training the tiny model; returns (process, notes folder)."""
     script = tmp_path / "train_with_length.py"
     script.write_text(textwrap.dedent(WRAPPER))
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        str(ACCEL / "ddp.yaml"),
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-        str(script),
-        *tiny_train_args(tiny_qwen_dir, out, 2),
-        *extra,
-    ]
+    cmd = accelerate_launch("ddp", script, *tiny_train_args(tiny_qwen_dir, out, 2), *extra)
     # No GPU visible: the multi-GPU launcher (torchrun) starts two CPU processes and
     # accelerate joins them in a gloo group. (`accelerate launch --cpu` would start only one
     # process unless MPI is set up.)
