@@ -80,3 +80,15 @@ def test_errors_found_by_trls_parser_are_one_line_too(argv, expected):
     assert proc.returncode == 2 and len(lines) == 1 and expected in lines[0], proc.stderr
     if importlib.util.find_spec("bitsandbytes") is None:
         pytest.skip("bitsandbytes (dev extra) is not installed: its import notice was not exercised")
+
+
+def test_early_booleans_read_as_trls_parser_reads_them():
+    # A spelling TRL accepts must not be refused early (bf16 without a GPU is refused unless use_cpu).
+    from transformers.hf_argparser import string_to_bool
+
+    from mathgrpo.train.precheck import early_values, truthy
+
+    for spelling in ("yes", "true", "t", "y", "1", "no", "false", "f", "n", "0", "TRUE"):
+        assert truthy(spelling) == string_to_bool(spelling), spelling
+    assert early_values(["--use_cpu", "--bf16", "true"], {})["use_cpu"] is True  # a bare flag
+    assert early_values(["--use_cpu", "f"], {"use_cpu": True})["use_cpu"] == "f"  # the command line wins

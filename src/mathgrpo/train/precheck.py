@@ -47,12 +47,15 @@ def command_line_values(argv: list[str]) -> dict:
         while i < len(argv) and not argv[i].startswith("--"):
             items.append(argv[i])
             i += 1
-        values[name] = items[0] if len(items) == 1 else items
+        # A bare flag is True, as HfArgumentParser reads a boolean field given without a value.
+        values[name] = True if not items else items[0] if len(items) == 1 else items
     return values
 
 
 def truthy(value) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes")
+    """A boolean field's value as TRL's parser reads it (transformers' ``string_to_bool`` spellings; not
+    imported, since importing transformers is what this module runs before)."""
+    return value is True or str(value).lower() in ("yes", "true", "t", "y", "1")
 
 
 def early_values(argv: list[str], recipe: dict) -> dict:
