@@ -101,6 +101,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="the run's max_completion_length, for soft_overlong (default: the run's, else 2048 as the seed recipe)",
     )
+    p.set_defaults(overlong_buffer=None, overlong_penalty=1.0)  # the recipe defaults; --run reads the run's
     return p.parse_args(argv)
 
 
@@ -117,7 +118,8 @@ def reward_plan(args) -> tuple[list[str], list[float], list[str]]:
         weights = list(info.get("reward_weights") or [1.0] * len(names))
         script = info.get("script_args") or {}
         args.verdict = script.get("accuracy_verdict", args.verdict)
-        args.overlong = (script.get("overlong_buffer"), script.get("overlong_penalty", 1.0))
+        args.overlong_buffer = script.get("overlong_buffer")
+        args.overlong_penalty = script.get("overlong_penalty", 1.0)
         args.tokenizer = args.tokenizer or args.run
         max_length = (info.get("training_args") or {}).get("max_completion_length")
         args.max_completion_length = args.max_completion_length or max_length
@@ -217,8 +219,8 @@ def run(args) -> _Summary:
             max_completion_length=args.max_completion_length,
             think_in_prompt=True if args.think_in_prompt else None,
             verdict=args.verdict,
-            overlong_buffer=getattr(args, "overlong", (None, 1.0))[0],
-            overlong_penalty=getattr(args, "overlong", (None, 1.0))[1],
+            overlong_buffer=args.overlong_buffer,
+            overlong_penalty=args.overlong_penalty,
         ),
     )
     rewards = list(zip(names, funcs, weights))
